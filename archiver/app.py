@@ -1,0 +1,139 @@
+"""``Archive``: the library object behind the CLI and the daemon.
+
+It owns the settings, the database and the clock; the CLI and the daemon are thin
+layers over it. Tests build one with a fixed clock and a temporary storage root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from archiver.config import Settings
+from archiver.errors import FetchError, ReportTooLargeError, StoreError
+from archiver.harvest.fetch import fetch_report
+from archiver.harvest.ingest import IngestOutcome, ingest_report
+from archiver.store.db import Database
+from archiver.store.status import build_status
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_url(target: str) -> bool:
+    return urlsplit(target).scheme.lower() in {"http", "https"}
+
+
+class Archive:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self._http_transport = http_transport
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        http_transport: httpx.BaseTransport | None = None,
+    ) -> Archive:
+        """Create the storage folders, open the database and apply migrations."""
+        root = settings.storage.root
+        try:
+            for folder in (root, settings.reports_dir, settings.inbox_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create storage folder under {root}: {exc.strerror}") from exc
+        db = Database.open(settings.storage.resolved_database_url())
+        return cls(settings, db, clock=clock, http_transport=http_transport)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reports -------------------------------------------------------------------
+
+    def add(self, target: str) -> IngestOutcome:
+        """Add a report given as a file path or an http(s) URL."""
+        if is_url(target):
+            return self.add_url(target)
+        return self.add_file(Path(target))
+
+    def add_file(self, path: Path, *, origin: str | None = None) -> IngestOutcome:
+        limit = self.settings.harvest.max_report_bytes
+        try:
+            size = path.stat().st_size
+            if size > limit:
+                raise ReportTooLargeError(
+                    f"{path}: {size} bytes, over the {limit} byte limit (harvest.max_report_bytes)"
+                )
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise FetchError(f"{path}: no such file") from exc
+        except IsADirectoryError as exc:
+            raise FetchError(f"{path}: is a folder, not a report file") from exc
+        except OSError as exc:
+            raise FetchError(f"{path}: cannot read: {exc.strerror}") from exc
+        return self.add_bytes(data, origin=origin or str(path), filename=path.name)
+
+    def add_url(self, url: str) -> IngestOutcome:
+        fetched = fetch_report(
+            url,
+            self.settings.network,
+            max_bytes=self.settings.harvest.max_report_bytes,
+            transport=self._http_transport,
+        )
+        name = Path(urlsplit(fetched.final_url).path).name or None
+        return self.add_bytes(
+            fetched.data,
+            origin=url,
+            filename=name,
+            content_type=fetched.content_type,
+            fetched_url=fetched.final_url,
+        )
+
+    def add_bytes(
+        self,
+        data: bytes,
+        *,
+        origin: str,
+        filename: str | None = None,
+        content_type: str | None = None,
+        fetched_url: str | None = None,
+    ) -> IngestOutcome:
+        return ingest_report(
+            self.db,
+            self.settings.reports_dir,
+            data,
+            origin=origin,
+            clock=self.clock,
+            filename=filename,
+            content_type=content_type,
+            fetched_url=fetched_url,
+            max_bytes=self.settings.harvest.max_report_bytes,
+        )
+
+    # -- status --------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return build_status(self.db, self.clock)

@@ -1,0 +1,199 @@
+"""The ``archiver`` command: a thin layer over :class:`archiver.app.Archive`.
+
+Every error the archiver raises on purpose is printed as one line (``error: ...``) with
+exit status 1 (2 for bad usage or configuration); never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from archiver import __version__
+from archiver.app import Archive
+from archiver.config import Settings, load_settings
+from archiver.errors import ArchiverError, ConfigError
+from archiver.harvest.ingest import IngestOutcome
+from archiver.store.status import CSV_COLUMNS, status_rows, status_table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(dict)["config"] = value
+
+
+def config_option(func: F) -> F:
+    """``--config FILE``, accepted before or after the command name."""
+    return click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=_remember_config,
+        is_eager=True,
+        help="TOML configuration file (default: $ARCHIVER_CONFIG or ./config/archiver.toml).",
+    )(func)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    root = ctx.find_root()
+    obj = root.ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            obj["settings"] = load_settings(obj.get("config"))
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from exc
+    settings: Settings = obj["settings"]
+    return settings
+
+
+@contextmanager
+def _archive(ctx: click.Context) -> Iterator[Archive]:
+    settings = _settings(ctx)
+    try:
+        archive = Archive.open(settings)
+    except ArchiverError as exc:
+        _fail(str(exc))
+    try:
+        yield archive
+    finally:
+        archive.close()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="archiver")
+@config_option
+def main() -> None:
+    """Evidence archiver: harvests the links cited in human-rights reports and keeps the
+    evidence that they existed."""
+
+
+@main.command()
+@config_option
+@click.argument("targets", nargs=-1, required=True, metavar="PATH|URL...")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per report.")
+@click.pass_context
+def add(ctx: click.Context, targets: tuple[str, ...], as_json: bool) -> None:
+    """Add reports (files or web pages) and record every link they cite."""
+    failures = 0
+    with _archive(ctx) as archive:
+        show_progress = len(targets) > 1 and sys.stderr.isatty() and not as_json
+        with click.progressbar(
+            targets, label="harvesting", file=sys.stderr, hidden=not show_progress
+        ) as bar:
+            for target in bar:
+                try:
+                    outcome = archive.add(target)
+                except ArchiverError as exc:
+                    failures += 1
+                    if as_json:
+                        click.echo(json.dumps({"origin": target, "error": str(exc)}))
+                    else:
+                        click.echo(f"error: {exc}", err=True)
+                    continue
+                if as_json:
+                    click.echo(json.dumps(_outcome_json(outcome), ensure_ascii=False))
+                else:
+                    click.echo(_outcome_text(outcome))
+    if failures:
+        sys.exit(1)
+
+
+def _outcome_json(outcome: IngestOutcome) -> dict[str, Any]:
+    return {
+        "origin": outcome.origin,
+        "report_id": outcome.report_id,
+        "sha256": outcome.sha256,
+        "title": outcome.title,
+        "format": outcome.format,
+        "already_stored": outcome.already_stored,
+        "citations": outcome.citations,
+        "sources": outcome.sources,
+        "new_sources": outcome.new_sources,
+        "by_platform": outcome.by_platform,
+        "skipped": outcome.skipped,
+        "warnings": list(outcome.warnings),
+    }
+
+
+def _outcome_text(outcome: IngestOutcome) -> str:
+    head = f"{outcome.origin}: report {outcome.report_id}"
+    if outcome.title:
+        head += f" \u201c{outcome.title}\u201d"
+    if outcome.already_stored:
+        return (
+            f"{head}: already stored (sha256 {outcome.sha256[:12]}), nothing changed; "
+            f"{outcome.citations} citations, {outcome.sources} sources"
+        )
+    platforms = ", ".join(f"{k} {v}" for k, v in sorted(outcome.by_platform.items()))
+    lines = [
+        f"{head} ({outcome.format}, sha256 {outcome.sha256[:12]})",
+        f"  {outcome.citations} citations, {outcome.sources} unique sources"
+        + (f" ({platforms})" if platforms else "")
+        + f", {outcome.new_sources} new",
+    ]
+    if outcome.skipped:
+        why = ", ".join(f"{reason} {n}" for reason, n in sorted(outcome.skipped.items()))
+        lines.append(f"  skipped links: {sum(outcome.skipped.values())} ({why})")
+    lines.extend(f"  warning: {w}" for w in outcome.warnings)
+    return "\n".join(lines)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts, csv (one row per citation) for spreadsheets.",
+)
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> None:
+    """Show every report, citation and source with its state."""
+    with _archive(ctx) as archive:
+        document = archive.status()
+    if fmt == "json":
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(status_rows(document))
+    else:
+        click.echo(status_table(document))
+
+
+@main.command()
+@config_option
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the daemon: take in reports dropped into <storage>/inbox/ until stopped."""
+    from archiver.schedule.daemon import run_daemon
+
+    settings = _settings(ctx)
+    _setup_logging(settings.daemon.log_level)
+    with _archive(ctx) as archive:
+        run_daemon(archive)

@@ -1,0 +1,224 @@
+"""Ingesting a report: harvest its citations, keep its bytes, record it in one transaction.
+
+The harvest is pure and runs first, so a report that cannot be read stores nothing.
+Then the original bytes are stored content-addressed (idempotent), and the report, its
+citations and any new sources are written in a single database transaction: either all
+of it is there afterwards or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from archiver.errors import StoreError
+from archiver.harvest import harvest
+from archiver.harvest.classify import classify_url
+from archiver.harvest.model import Format, HarvestResult
+from archiver.harvest.normalize import normalize_url
+from archiver.models import Citation, Report, Source
+from archiver.store.db import Database
+from archiver.store.files import sha256_hex, store_content
+
+_SUFFIX = {
+    Format.TEXT: ".txt",
+    Format.MARKDOWN: ".md",
+    Format.HTML: ".html",
+    Format.PDF: ".pdf",
+    Format.DOCX: ".docx",
+}
+# Stay far below SQLite's bound-parameter limit when looking sources up in bulk.
+_LOOKUP_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What adding one report did, for the CLI summary and the daemon's log."""
+
+    origin: str
+    report_id: int
+    sha256: str
+    title: str | None
+    format: str
+    already_stored: bool
+    citations: int
+    sources: int
+    new_sources: int
+    by_platform: dict[str, int]
+    skipped: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def url_key(normalized_url: str) -> str:
+    return hashlib.sha256(normalized_url.encode("utf-8")).hexdigest()
+
+
+def ingest_report(
+    db: Database,
+    reports_root: Path,
+    data: bytes,
+    *,
+    origin: str,
+    clock: Callable[[], datetime],
+    filename: str | None = None,
+    content_type: str | None = None,
+    fetched_url: str | None = None,
+    max_bytes: int = 50 * 1024 * 1024,
+) -> IngestOutcome:
+    """Harvest and store one report. Adding the same bytes twice is a no-op."""
+    digest = sha256_hex(data)
+    with db.session() as session:
+        existing = session.scalar(select(Report).where(Report.sha256 == digest))
+        if existing is not None:
+            return _summarise_existing(session, existing, origin)
+
+    result = harvest(
+        data,
+        filename=filename,
+        content_type=content_type,
+        base_url=fetched_url,
+        max_bytes=max_bytes,
+    )
+    _, stored = store_content(reports_root, data, _SUFFIX.get(result.format, ".bin"))
+
+    # Another process may insert the same sources (or report) between our read and
+    # write; the unique keys catch that and the transaction is simply tried again.
+    for attempt in range(3):
+        try:
+            return _record(db, result, digest, len(data), stored, origin, fetched_url, clock)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, IntegrityError) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record(
+    db: Database,
+    result: HarvestResult,
+    digest: str,
+    size: int,
+    stored: Path,
+    origin: str,
+    fetched_url: str | None,
+    clock: Callable[[], datetime],
+) -> IngestOutcome:
+    now = clock()
+    with db.session() as session:
+        existing = session.scalar(select(Report).where(Report.sha256 == digest))
+        if existing is not None:
+            return _summarise_existing(session, existing, origin)
+        normalized = [normalize_url(c.url) for c in result.citations]
+        sources, created = _sources_for(session, normalized, now)
+        report = Report(
+            sha256=digest,
+            size_bytes=size,
+            title=result.title,
+            format=str(result.format),
+            encoding=result.encoding,
+            origin=origin,
+            fetched_url=fetched_url,
+            stored_path=str(Path("reports") / stored),
+            ingested_at=now,
+            harvest_notes={
+                "skipped": [{"url": s.url, "reason": s.reason} for s in result.skipped],
+                "warnings": list(result.warnings),
+            },
+        )
+        session.add(report)
+        for citation, url in zip(result.citations, normalized, strict=True):
+            report.citations.append(
+                Citation(
+                    source=sources[url],
+                    position=citation.position,
+                    marker=citation.marker,
+                    url_as_cited=citation.url,
+                    context=citation.context,
+                )
+            )
+        session.flush()
+        unique = {sources[u].id: sources[u] for u in normalized}
+        return IngestOutcome(
+            origin=origin,
+            report_id=report.id,
+            sha256=digest,
+            title=result.title,
+            format=str(result.format),
+            already_stored=False,
+            citations=len(result.citations),
+            sources=len(unique),
+            new_sources=created,
+            by_platform=dict(Counter(s.platform for s in unique.values())),
+            skipped=dict(Counter(s.reason for s in result.skipped)),
+            warnings=result.warnings,
+        )
+
+
+def _sources_for(
+    session: Session, urls: Sequence[str], now: datetime
+) -> tuple[dict[str, Source], int]:
+    """Existing or new Source rows for each normalized URL; and how many were new."""
+    wanted = {url_key(u): u for u in urls}
+    found: dict[str, Source] = {}
+    keys = list(wanted)
+    for chunk in _chunks(keys, _LOOKUP_CHUNK):
+        for source in session.scalars(select(Source).where(Source.url_sha256.in_(chunk))):
+            found[source.url] = source
+    created = 0
+    for key, url in wanted.items():
+        if url in found:
+            continue
+        kind = classify_url(url)
+        source = Source(
+            url=url,
+            url_sha256=key,
+            platform=str(kind.platform),
+            kind=str(kind.kind),
+            state="pending",
+            state_since=now,
+            first_seen_at=now,
+            next_check_at=now,
+        )
+        session.add(source)
+        found[url] = source
+        created += 1
+    session.flush()
+    return found, created
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _summarise_existing(session: Session, report: Report, origin: str) -> IngestOutcome:
+    citations = session.scalars(select(Citation).where(Citation.report_id == report.id)).all()
+    source_ids = {c.source_id for c in citations}
+    platforms: Counter[str] = Counter()
+    if source_ids:
+        ids = sorted(source_ids)
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            platforms.update(session.scalars(select(Source.platform).where(Source.id.in_(chunk))))
+    notes = report.harvest_notes or {}
+    return IngestOutcome(
+        origin=origin,
+        report_id=report.id,
+        sha256=report.sha256,
+        title=report.title,
+        format=report.format,
+        already_stored=True,
+        citations=len(citations),
+        sources=len(source_ids),
+        new_sources=0,
+        by_platform=dict(platforms),
+        skipped=dict(Counter(s["reason"] for s in notes.get("skipped", []))),
+        warnings=tuple(notes.get("warnings", [])),
+    )

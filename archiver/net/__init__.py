@@ -1,0 +1,1 @@
+"""Network policy shared by every fetcher: proxy, address guard, limits."""

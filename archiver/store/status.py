@@ -1,0 +1,184 @@
+"""The evidence-status document: every report, every citation, every source and its state.
+
+``build_status`` returns the JSON shape documented in DESIGN.md and docs/status.md
+(field names are a public interface: add, never rename). ``status_rows`` flattens it to
+one row per citation for CSV, and ``status_table`` to one line per source for people.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from archiver.models import Citation, Report, Source
+from archiver.store.db import Database
+
+STATES = (
+    "pending",
+    "live",
+    "altered",
+    "removed",
+    "dead",
+    "restricted",
+    "redirected",
+    "blocked",
+    "unreachable",
+)
+
+CSV_COLUMNS = (
+    "report_id",
+    "report_title",
+    "report_sha256",
+    "marker",
+    "url_as_cited",
+    "context",
+    "source_id",
+    "source_url",
+    "platform",
+    "kind",
+    "state",
+    "state_since",
+    "preserved",
+    "last_checked_at",
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def build_status(db: Database, clock: Callable[[], datetime]) -> dict[str, Any]:
+    with db.session() as session:
+        reports = session.scalars(select(Report).order_by(Report.id)).all()
+        sources = session.scalars(select(Source).order_by(Source.id)).all()
+        citations = session.scalars(
+            select(Citation).order_by(Citation.report_id, Citation.position)
+        ).all()
+
+    by_report: dict[int, list[Citation]] = defaultdict(list)
+    by_source: dict[int, list[Citation]] = defaultdict(list)
+    for citation in citations:
+        by_report[citation.report_id].append(citation)
+        by_source[citation.source_id].append(citation)
+
+    # Snapshots arrive with the capture feature; until then nothing is preserved.
+    preserved: set[int] = set()
+    by_state = Counter(s.state for s in sources)
+    return {
+        "generated_at": _iso(clock()),
+        "summary": {
+            "reports": len(reports),
+            "citations": len(citations),
+            "sources": len(sources),
+            "preserved": len(preserved),
+            "by_state": {state: by_state.get(state, 0) for state in STATES},
+            "by_platform": dict(sorted(Counter(s.platform for s in sources).items())),
+        },
+        "reports": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "sha256": r.sha256,
+                "format": r.format,
+                "origin": r.origin,
+                "ingested_at": _iso(r.ingested_at),
+                "skipped_links": len((r.harvest_notes or {}).get("skipped", [])),
+                "citations": [
+                    {
+                        "marker": c.marker,
+                        "url": c.url_as_cited,
+                        "source_id": c.source_id,
+                        "context": c.context,
+                    }
+                    for c in by_report[r.id]
+                ],
+            }
+            for r in reports
+        ],
+        "sources": [
+            {
+                "id": s.id,
+                "url": s.url,
+                "platform": s.platform,
+                "kind": s.kind,
+                "state": s.state,
+                "state_since": _iso(s.state_since),
+                "preserved": s.id in preserved,
+                "last_checked_at": _iso(s.last_checked_at),
+                "next_check_at": _iso(s.next_check_at),
+                "citations": [
+                    {"report_id": c.report_id, "marker": c.marker} for c in by_source[s.id]
+                ],
+                "snapshots": [],
+            }
+            for s in sources
+        ],
+    }
+
+
+def status_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per citation, joined with its report and source (CSV for spreadsheets)."""
+    sources = {s["id"]: s for s in status["sources"]}
+    rows = []
+    for report in status["reports"]:
+        for citation in report["citations"]:
+            source = sources[citation["source_id"]]
+            rows.append(
+                {
+                    "report_id": report["id"],
+                    "report_title": report["title"] or "",
+                    "report_sha256": report["sha256"],
+                    "marker": citation["marker"] or "",
+                    "url_as_cited": citation["url"],
+                    "context": citation["context"],
+                    "source_id": source["id"],
+                    "source_url": source["url"],
+                    "platform": source["platform"],
+                    "kind": source["kind"],
+                    "state": source["state"],
+                    "state_since": source["state_since"],
+                    "preserved": "yes" if source["preserved"] else "no",
+                    "last_checked_at": source["last_checked_at"] or "",
+                }
+            )
+    return rows
+
+
+def status_table(status: dict[str, Any], *, width: int = 120) -> str:
+    """A plain-text overview: summary, reports, then one line per source."""
+    summary = status["summary"]
+    states = ", ".join(f"{k} {v}" for k, v in summary["by_state"].items() if v)
+    platforms = ", ".join(f"{k} {v}" for k, v in summary["by_platform"].items())
+    lines = [
+        f"{summary['reports']} reports, {summary['citations']} citations, "
+        f"{summary['sources']} sources ({platforms or 'none'}); "
+        f"preserved {summary['preserved']}/{summary['sources']}",
+        f"states: {states or 'none'}",
+        "",
+    ]
+    for report in status["reports"]:
+        lines.append(
+            f"report {report['id']}: {report['title'] or '(untitled)'}  "
+            f"[{len(report['citations'])} citations, sha256 {report['sha256'][:12]}]"
+        )
+    if status["reports"]:
+        lines.append("")
+    header = f"{'ID':>5}  {'STATE':<11} {'PLATFORM':<9} {'KIND':<11} {'CITED':<14} URL"
+    lines.append(header)
+    for source in status["sources"]:
+        cited = ",".join(
+            f"{c['report_id']}#{c['marker']}" if c["marker"] else f"{c['report_id']}"
+            for c in source["citations"][:3]
+        ) + ("…" if len(source["citations"]) > 3 else "")
+        prefix = (
+            f"{source['id']:>5}  {source['state']:<11} {source['platform']:<9} "
+            f"{source['kind']:<11} {cited:<14} "
+        )
+        room = max(20, width - len(prefix))
+        url = source["url"] if len(source["url"]) <= room else source["url"][: room - 1] + "…"
+        lines.append(prefix + url)
+    return "\n".join(lines)

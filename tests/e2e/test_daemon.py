@@ -1,0 +1,92 @@
+"""``archiver run`` as a subprocess: inbox intake, clean stop on signals, restart."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPORT_001, REPORTS
+from tests.e2e.conftest import CliRunner
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll for a condition; the test fails (not sleeps to pass) if it never holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached within the timeout")
+
+
+def _start(cli_env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    env = {**cli_env, "ARCHIVER_DAEMON__INBOX_POLL_INTERVAL": "0.2"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "archiver", "run"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _drop(inbox: Path, source: Path, name: str) -> None:
+    """Copy into the inbox the way an operator's script should: write, then rename."""
+    partial = inbox / f"{name}.part"
+    partial.write_bytes(source.read_bytes())
+    partial.rename(inbox / name)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_inbox_intake_and_clean_stop(
+    cli: CliRunner, cli_env: dict[str, str], tmp_path: Path, sig: signal.Signals
+) -> None:
+    inbox = Path(cli_env["ARCHIVER_STORAGE__ROOT"]) / "inbox"
+    daemon = _start(cli_env, tmp_path)
+    try:
+        _wait_for(inbox.is_dir)
+        _drop(inbox, REPORT_001, "october.txt")
+        bad = inbox / "broken.docx"
+        bad.write_bytes(b"PK\x03\x04 this is not a word file")
+        _wait_for(lambda: not (inbox / "october.txt").exists() and not bad.exists())
+        done = list((inbox / "done").iterdir())
+        failed = sorted(p.name for p in (inbox / "failed").iterdir())
+        assert [p.name.endswith("-october.txt") for p in done] == [True]
+        assert len(failed) == 2 and failed[1] == failed[0] + ".error.txt"
+        daemon.send_signal(sig)
+        _, stderr = daemon.communicate(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "stopping" in stderr and "archiver daemon stopped" in stderr
+    assert "127 citations, 118 sources (118 new)" in stderr
+    status = json.loads(cli("status", "--format", "json").stdout)
+    assert status["summary"]["citations"] == 127
+
+    # A restart picks up where it stopped: a new file is taken in, nothing is duplicated.
+    daemon = _start(cli_env, tmp_path)
+    try:
+        _drop(inbox, REPORT_001, "october-again.txt")
+        _drop(inbox, REPORTS / "003_9814d44c06e8cb4f.txt", "case.txt")
+        _wait_for(lambda: len(list((inbox / "done").iterdir())) == 3)
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 0
+    assert "already stored" in stderr
+    status = json.loads(cli("status", "--format", "json").stdout)
+    assert status["summary"]["reports"] == 2
+    assert status["summary"]["citations"] == 127
+    assert status["summary"]["sources"] == 118
