@@ -28,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value:
-        ctx.ensure_object(dict)["config"] = value
+        ctx.find_root().ensure_object(dict)["config"] = value
 
 
 def config_option(func: F) -> F:
@@ -82,12 +82,19 @@ def _setup_logging(level: str) -> None:
     )
 
 
+def _quiet_libraries() -> None:
+    # pypdf reports recoverable damage ("EOF marker not found") on stderr; the harvest
+    # already turns those into one-line warnings or errors of its own.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="archiver")
 @config_option
 def main() -> None:
     """Evidence archiver: harvests the links cited in human-rights reports and keeps the
     evidence that they existed."""
+    _quiet_libraries()
 
 
 @main.command()

@@ -12,7 +12,9 @@ errors are translated at the edge with ``raise ... from exc``.
     │   ├── UnsupportedFormatError
     │   └── CorruptDocumentError
     ├── FetchError           a report URL could not be fetched
-    └── StoreError           the database or storage folder failed
+    ├── StoreError           the database or storage folder failed
+    └── CaptureError         a snapshot could not be captured or stored
+        └── WarcError        a WARC file could not be written or is malformed
 """
 
 from __future__ import annotations
@@ -52,3 +54,12 @@ class FetchError(ArchiverError):
 
 class StoreError(ArchiverError):
     """The database or the storage folder could not be read or written."""
+
+
+class CaptureError(ArchiverError):
+    """A source could not be captured into a snapshot."""
+
+
+class WarcError(CaptureError):
+    """A WARC record or file could not be written (bad input, I/O failure, refused
+    overwrite, or a body that changed while it was being written)."""

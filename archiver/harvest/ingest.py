@@ -15,15 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archiver.errors import StoreError
-from archiver.harvest import harvest
-from archiver.harvest.classify import classify_url
+from archiver.harvest import classify_url, harvest, normalize_url
 from archiver.harvest.model import Format, HarvestResult
-from archiver.harvest.normalize import normalize_url
 from archiver.models import Citation, Report, Source
 from archiver.store.db import Database
 from archiver.store.files import sha256_hex, store_content
@@ -133,18 +131,24 @@ def _record(
             },
         )
         session.add(report)
-        for citation, url in zip(result.citations, normalized, strict=True):
-            report.citations.append(
-                Citation(
-                    source=sources[url],
-                    position=citation.position,
-                    marker=citation.marker,
-                    url_as_cited=citation.url,
-                    context=citation.context,
-                )
-            )
         session.flush()
-        unique = {sources[u].id: sources[u] for u in normalized}
+        # Core executemany, not ORM objects: a report can cite 10,000 links.
+        if result.citations:
+            session.execute(
+                insert(Citation),
+                [
+                    {
+                        "report_id": report.id,
+                        "source_id": sources[url][0],
+                        "position": citation.position,
+                        "marker": citation.marker,
+                        "url_as_cited": citation.url,
+                        "context": citation.context,
+                    }
+                    for citation, url in zip(result.citations, normalized, strict=True)
+                ],
+            )
+        unique = {sources[u] for u in normalized}
         return IngestOutcome(
             origin=origin,
             report_id=report.id,
@@ -155,7 +159,7 @@ def _record(
             citations=len(result.citations),
             sources=len(unique),
             new_sources=created,
-            by_platform=dict(Counter(s.platform for s in unique.values())),
+            by_platform=dict(Counter(platform for _, platform in unique)),
             skipped=dict(Counter(s.reason for s in result.skipped)),
             warnings=result.warnings,
         )
@@ -163,34 +167,40 @@ def _record(
 
 def _sources_for(
     session: Session, urls: Sequence[str], now: datetime
-) -> tuple[dict[str, Source], int]:
-    """Existing or new Source rows for each normalized URL; and how many were new."""
+) -> tuple[dict[str, tuple[int, str]], int]:
+    """(id, platform) of the Source for each normalized URL, creating missing ones;
+    and how many were created."""
     wanted = {url_key(u): u for u in urls}
-    found: dict[str, Source] = {}
-    keys = list(wanted)
-    for chunk in _chunks(keys, _LOOKUP_CHUNK):
-        for source in session.scalars(select(Source).where(Source.url_sha256.in_(chunk))):
-            found[source.url] = source
-    created = 0
-    for key, url in wanted.items():
-        if url in found:
-            continue
-        kind = classify_url(url)
-        source = Source(
-            url=url,
-            url_sha256=key,
-            platform=str(kind.platform),
-            kind=str(kind.kind),
-            state="pending",
-            state_since=now,
-            first_seen_at=now,
-            next_check_at=now,
+    found: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(list(wanted), _LOOKUP_CHUNK):
+        rows = session.execute(
+            select(Source.url, Source.id, Source.platform).where(Source.url_sha256.in_(chunk))
         )
-        session.add(source)
-        found[url] = source
-        created += 1
-    session.flush()
-    return found, created
+        for url, source_id, platform in rows:
+            found[url] = (source_id, platform)
+    missing = []
+    for key, url in wanted.items():
+        if url not in found:
+            kind = classify_url(url)
+            missing.append(
+                {
+                    "url": url,
+                    "url_sha256": key,
+                    "platform": str(kind.platform),
+                    "kind": str(kind.kind),
+                    "state": "pending",
+                    "state_since": now,
+                    "first_seen_at": now,
+                    "next_check_at": now,
+                }
+            )
+    if missing:
+        rows = session.execute(
+            insert(Source).returning(Source.url, Source.id, Source.platform), missing
+        )
+        for url, source_id, platform in rows:
+            found[url] = (source_id, platform)
+    return found, len(missing)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

@@ -14,7 +14,10 @@ from tests.e2e.conftest import CliRunner
 def test_add_then_status_in_three_formats(cli: CliRunner) -> None:
     added = cli("add", str(REPORT_001))
     assert added.returncode == 0, added.stderr
-    assert "127 citations, 118 unique sources (facebook 32, news 78, youtube 8), 118 new" in added.stdout
+    assert (
+        "127 citations, 118 unique sources (facebook 32, news 78, youtube 8), 118 new"
+        in added.stdout
+    )
 
     as_json = cli("status", "--format", "json")
     status = json.loads(as_json.stdout)
@@ -69,14 +72,21 @@ def test_bad_configuration_is_a_usage_error(cli: CliRunner, tmp_path: Path) -> N
 
 def test_config_option_before_or_after_the_command(cli: CliRunner, tmp_path: Path) -> None:
     config = tmp_path / "other.toml"
-    config.write_text(f'[storage]\nroot = "{tmp_path / "elsewhere"}"\n')
-    assert cli("--config", str(config), "add", str(REPORTS / "003_9814d44c06e8cb4f.txt")).returncode == 0
+    # storage.root comes from the environment (which wins); the database from the file.
+    config.write_text(f'[storage]\ndatabase_url = "sqlite:///{tmp_path / "elsewhere.db"}"\n')
+    assert (
+        cli("--config", str(config), "add", str(REPORTS / "003_9814d44c06e8cb4f.txt")).returncode
+        == 0
+    )
     after = json.loads(cli("status", "--format", "json", "--config", str(config)).stdout)
     assert after["summary"]["reports"] == 1
-    assert (tmp_path / "elsewhere" / "archiver.db").exists()
+    assert (tmp_path / "elsewhere.db").exists()
+    assert json.loads(cli("status", "--format", "json").stdout)["summary"]["reports"] == 0
 
 
-def test_default_config_file_is_found_in_the_working_directory(cli: CliRunner, tmp_path: Path) -> None:
+def test_default_config_file_is_found_in_the_working_directory(
+    cli: CliRunner, tmp_path: Path
+) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "archiver.toml").write_text(
         (REPO / "config" / "archiver.toml").read_text().replace('root = "storage"', 'root = "data"')
@@ -84,3 +94,13 @@ def test_default_config_file_is_found_in_the_working_directory(cli: CliRunner, t
     env = {"ARCHIVER_STORAGE__ROOT": str(tmp_path / "data")}
     assert cli("status", env=env).returncode == 0
     assert (tmp_path / "data" / "archiver.db").exists()
+
+
+def test_200_mb_report_refused_quickly_without_reading_it(cli: CliRunner, tmp_path: Path) -> None:
+    huge = tmp_path / "huge.txt"
+    with huge.open("wb") as fh:  # sparse: costs no disk
+        fh.truncate(200 * 1024 * 1024)
+    result = cli("add", str(huge))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "over the 52428800 byte limit (harvest.max_report_bytes)" in result.stderr

@@ -12,12 +12,12 @@ from archiver.errors import FetchError, ReportTooLargeError
 from tests.conftest import REPORT_001, FixedClock
 from tests.support.httpserver import Response, serve
 
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Monitoring, May</title></head>
+PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>Monitoring, May</title></head>
 <body><nav><a href="/">Home</a></nav><article>
 <p>On 3 May in Almaty a journalist was detained<sup><a href="#fn1">1</a></sup>.</p>
 <p>The court hearing was postponed, the lawyer said (<a href="/a/2.html">our earlier note</a>).</p>
 <ol class="footnotes"><li id="fn1"><a href="https://rus.azattyq.org/a/1.html">Azattyq</a></li></ol>
-</article></body></html>""".encode()
+</article></body></html>"""
 
 
 def _archive(make_settings: Callable[..., Settings], clock: FixedClock, **extra: str) -> Archive:
@@ -31,9 +31,10 @@ def test_report_page_fetched_with_redirect_and_relative_links(
         "/reports/may": Response(301, b"", {"Location": "/reports/may.html"}),
         "/reports/may.html": Response(200, PAGE, {"Content-Type": "text/html; charset=utf-8"}),
     }
-    with serve(routes) as server, _archive(
-        make_settings, clock, network__allow_private_networks="true"
-    ) as archive:
+    with (
+        serve(routes) as server,
+        _archive(make_settings, clock, network__allow_private_networks="true") as archive,
+    ):
         outcome = archive.add(server.url("/reports/may"))
         assert outcome.title == "Monitoring, May"
         status = archive.status()
@@ -49,7 +50,7 @@ def test_private_address_refused_by_default(
 ) -> None:
     routes = {"/r.txt": Response(200, REPORT_001.read_bytes(), {"Content-Type": "text/plain"})}
     with serve(routes) as server, _archive(make_settings, clock) as archive:
-        with pytest.raises(FetchError, match="loopback address.*allow_private_networks"):
+        with pytest.raises(FetchError, match=r"loopback address.*allow_private_networks"):
             archive.add(server.url("/r.txt"))
         assert server.requests == []
 
@@ -73,12 +74,15 @@ def test_bad_report_urls(
     error: type[Exception],
     message: str,
 ) -> None:
-    with serve(routes) as server, _archive(
-        make_settings,
-        clock,
-        network__allow_private_networks="true",
-        harvest__max_report_bytes="4096",
-    ) as archive:
+    with (
+        serve(routes) as server,
+        _archive(
+            make_settings,
+            clock,
+            network__allow_private_networks="true",
+            harvest__max_report_bytes="4096",
+        ) as archive,
+    ):
         with pytest.raises(error, match=message):
             archive.add(server.url("/r"))
         assert archive.status()["reports"] == []
@@ -87,7 +91,10 @@ def test_bad_report_urls(
 def test_unreachable_host_is_a_fetch_error(
     make_settings: Callable[..., Settings], clock: FixedClock
 ) -> None:
-    with _archive(
-        make_settings, clock, network__allow_private_networks="true", network__timeout="2"
-    ) as archive, pytest.raises(FetchError, match="ConnectError"):
+    with (
+        _archive(
+            make_settings, clock, network__allow_private_networks="true", network__timeout="2"
+        ) as archive,
+        pytest.raises(FetchError, match="ConnectError"),
+    ):
         archive.add("http://127.0.0.1:9/report.html")

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select, text
 
 from archiver.app import Archive
 from archiver.errors import HarvestError, StoreError
@@ -96,23 +96,43 @@ def test_unreadable_report_stores_nothing(archive: Archive, tmp_path: Path) -> N
     assert not any(p.is_file() for p in archive.settings.reports_dir.rglob("*"))
 
 
+_FAIL_CITATIONS = {
+    "sqlite": [
+        "CREATE TRIGGER fail_citations BEFORE INSERT ON citations "
+        "BEGIN SELECT RAISE(ABORT, 'disk full while writing citations'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION fail_citations() RETURNS trigger AS $$ BEGIN "
+        "RAISE EXCEPTION 'disk full while writing citations'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER fail_citations BEFORE INSERT ON citations "
+        "FOR EACH ROW EXECUTE FUNCTION fail_citations()",
+    ],
+}
+_UNFAIL_CITATIONS = {
+    "sqlite": ["DROP TRIGGER fail_citations"],
+    "postgresql": ["DROP TRIGGER fail_citations ON citations", "DROP FUNCTION fail_citations()"],
+}
+
+
+def _run(archive: Archive, statements: list[str]) -> None:
+    with archive.db.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
 def test_report_and_citations_are_one_transaction(archive: Archive) -> None:
     archive.add(str(REPORTS / "000_4001e56bf0eed7d2.txt"))
-
-    def explode(*_: object) -> None:
-        raise RuntimeError("disk full while writing citations")
-
-    # Fail on the first citation insert: the report row and new sources must vanish too.
-    event.listen(Citation, "before_insert", explode)
-    try:
-        with pytest.raises((StoreError, RuntimeError)):
-            archive.add(str(REPORT_001))
-    finally:
-        event.remove(Citation, "before_insert", explode)
+    dialect = archive.db.engine.dialect.name
+    # The database refuses the citations, as a full disk would, after the report row
+    # and the new sources were already written in the same transaction.
+    _run(archive, _FAIL_CITATIONS[dialect])
+    with pytest.raises(StoreError, match="disk full while writing citations"):
+        archive.add(str(REPORT_001))
     assert _count(archive, Report) == 1
     assert _count(archive, Source) == 0
     assert _count(archive, Citation) == 0
-    # ...and the same report can be added afterwards.
+    # ...and the same report can be added once the problem is gone.
+    _run(archive, _UNFAIL_CITATIONS[dialect])
     assert archive.add(str(REPORT_001)).citations == 127
 
 

@@ -104,7 +104,7 @@ def test_content_is_stored_once_and_never_overwritten(tmp_path: Path) -> None:
 
 
 def test_tampered_stored_file_is_refused_not_rewritten(tmp_path: Path) -> None:
-    digest, relative = store_content(tmp_path, b"original")
+    _digest, relative = store_content(tmp_path, b"original")
     (tmp_path / relative).write_bytes(b"tampered")
     with pytest.raises(StoreError, match="does not match"):
         store_content(tmp_path, b"original")

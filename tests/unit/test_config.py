@@ -81,7 +81,7 @@ def test_bad_values_name_the_setting_and_its_origin(environ: dict[str, str], mes
 def test_bad_file_is_reported_with_its_path(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[network\n")
-    with pytest.raises(ConfigError, match="broken.toml: invalid TOML"):
+    with pytest.raises(ConfigError, match=r"broken\.toml: invalid TOML"):
         load_settings(broken, environ={})
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "missing.toml", environ={})
@@ -93,7 +93,16 @@ def test_bad_file_is_reported_with_its_path(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [(0, 0), (90, 90), ("90", 90), ("15m", 900), ("6h", 21600), ("2d", 172800), ("1w", 604800), (1.5, 1.5)],
+    [
+        (0, 0),
+        (90, 90),
+        ("90", 90),
+        ("15m", 900),
+        ("6h", 21600),
+        ("2d", 172800),
+        ("1w", 604800),
+        (1.5, 1.5),
+    ],
 )
 def test_parse_duration(value: object, seconds: float) -> None:
     assert parse_duration(value) == seconds

@@ -32,6 +32,8 @@ def test_forbidden(address: str, reason: str) -> None:
     assert forbidden_reason(address) == reason
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "95.56.1.1", "2a00:1450:4001:80b::200e", "172.32.0.1"])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "95.56.1.1", "2a00:1450:4001:80b::200e", "172.32.0.1"]
+)
 def test_public_allowed(address: str) -> None:
     assert forbidden_reason(address) is None

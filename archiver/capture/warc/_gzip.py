@@ -1,0 +1,50 @@
+"""One gzip member per WARC record, byte-for-byte reproducible.
+
+Each record is compressed into its own gzip member so a reader (pywb, ReplayWeb.page,
+a CDX index) can seek to a record's offset and decompress only that record. The gzip
+header is written by hand rather than by :mod:`gzip` or zlib's own gzip mode: mtime 0,
+no file name, XFL 0 and OS 255 ("unknown") are fixed, so the same record bytes give the
+same member on any machine with the same zlib. (A different zlib version may choose
+different deflate output; the *decompressed* bytes, and so every digest, never change.)
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable
+
+# ID1 ID2 CM=deflate FLG=0 | MTIME=0 | XFL=0 OS=255
+_HEADER = b"\x1f\x8b\x08\x00" + b"\x00\x00\x00\x00" + b"\x00\xff"
+
+COMPRESS_LEVEL = 6
+
+
+class GzipMember:
+    """Compress bytes fed in pieces into one gzip member written to ``sink``.
+
+    Memory stays bounded by zlib's window whatever the member's size: each piece is
+    compressed and handed to the sink at once.
+    """
+
+    def __init__(self, sink: Callable[[bytes], None], level: int = COMPRESS_LEVEL) -> None:
+        self._sink = sink
+        # Negative wbits: raw deflate, because the header and trailer are ours.
+        self._deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._crc = 0
+        self._size = 0
+        self._sink(_HEADER)
+
+    def write(self, data: bytes | memoryview) -> None:
+        if not data:
+            return
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
+        out = self._deflate.compress(data)
+        if out:
+            self._sink(out)
+
+    def close(self) -> None:
+        self._sink(self._deflate.flush(zlib.Z_FINISH))
+        # Trailer: CRC-32 and uncompressed size modulo 2**32, little-endian.
+        self._sink(struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF))

@@ -1,0 +1,169 @@
+"""One snapshot = one WARC file, which appears under its final name complete or never.
+
+Losing or overwriting a snapshot is among the worst failures this system can have, so:
+
+- records go to ``.<name>.<random>.part`` in the final folder (same filesystem, so the
+  last step is a link, not a copy; the leading dot keeps it out of casual listings);
+- on success the file is flushed, fsynced, made read-only, then hard-linked to the
+  final name; ``link`` fails if that name exists, so even two racing writers cannot
+  overwrite a snapshot; the folder is fsynced so the new name survives a power cut;
+- on an exception the temporary file is removed and nothing exists under the final
+  name. A killed process leaves only a ``.part`` file, which a cleanup may delete.
+
+The file's sha256 and size are computed while the bytes are written (by the writer),
+not by reading the file back, and checked against the file's size on disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from archiver.errors import WarcError
+
+from ._gzip import COMPRESS_LEVEL
+from .writer import Clock, IdFactory, WarcWriter, _utc_now
+
+PART_SUFFIX = ".part"
+# Filesystems without hard links (some FUSE and network mounts) answer these.
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
+@dataclass(frozen=True)
+class SealedWarc:
+    """A snapshot file that is complete under its final name."""
+
+    path: Path
+    sha256: str  # of the whole file, lowercase hex
+    size: int
+
+
+class SnapshotWriter(WarcWriter):
+    """A :class:`WarcWriter` whose file is sealed when the ``with`` block ends."""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        final_path: Path,
+        *,
+        clock: Clock = _utc_now,
+        id_factory: IdFactory = uuid.uuid4,
+        spool_dir: str | os.PathLike[str] | None = None,
+        compress_level: int = COMPRESS_LEVEL,
+    ) -> None:
+        super().__init__(
+            stream, clock=clock, id_factory=id_factory, spool_dir=spool_dir,
+            compress_level=compress_level, filename=final_path.name,
+        )  # fmt: skip
+        self.final_path = final_path
+        self._sealed: SealedWarc | None = None
+
+    @property
+    def sealed(self) -> SealedWarc:
+        """Path, sha256 and size of the finished file; only after the block succeeded."""
+        if self._sealed is None:
+            raise WarcError(f"{self.final_path} is not sealed (still open, or it failed)")
+        return self._sealed
+
+
+@contextmanager
+def open_snapshot(
+    final_path: str | os.PathLike[str],
+    *,
+    clock: Clock = _utc_now,
+    id_factory: IdFactory = uuid.uuid4,
+    spool_dir: str | os.PathLike[str] | None = None,
+    compress_level: int = COMPRESS_LEVEL,
+) -> Iterator[SnapshotWriter]:
+    """Write one snapshot WARC to ``final_path`` atomically; refuse to overwrite.
+
+    Usage: ``with open_snapshot(path) as w: w.write_warcinfo(...); ...``, then
+    ``w.sealed.sha256``. The folder is created if missing. Streamed (iterable) bodies
+    are spooled in ``spool_dir``, by default the snapshot's own folder: it is on the
+    storage volume, which has room for big files, unlike a RAM-backed /tmp.
+    """
+    final = Path(final_path)
+    if os.path.lexists(final):
+        raise WarcError(f"{final} already exists; snapshots are never overwritten")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = final.with_name(f".{final.name}.{secrets.token_hex(8)}{PART_SUFFIX}")
+        handle = open(temp, "xb")  # noqa: SIM115 - closed in the block below
+    except OSError as exc:
+        raise WarcError(
+            f"cannot create a snapshot in {final.parent}: {exc.strerror or exc}"
+        ) from exc
+    try:
+        with handle:
+            writer = SnapshotWriter(
+                handle, final, clock=clock, id_factory=id_factory,
+                spool_dir=final.parent if spool_dir is None else spool_dir,
+                compress_level=compress_level,
+            )  # fmt: skip
+            yield writer
+            if writer.bytes_written == 0:
+                raise WarcError(f"{final}: no record was written; an empty snapshot is not kept")
+            _flush_to_disk(handle, writer.bytes_written, final)
+        _link_no_replace(temp, final)
+        temp.unlink(missing_ok=True)
+        _fsync_dir(final.parent)
+        writer._sealed = SealedWarc(final, writer.output_sha256(), writer.bytes_written)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _flush_to_disk(handle: BinaryIO, expected_size: int, final: Path) -> None:
+    try:
+        handle.flush()
+        fd = handle.fileno()
+        info = os.fstat(fd)
+        if info.st_size != expected_size:
+            # Someone else wrote to the stream: the digest would not describe the file.
+            raise WarcError(f"{final}: {info.st_size} bytes on disk, {expected_size} written")
+        # Read-only from now on: snapshots are never modified (umask still applies).
+        os.fchmod(fd, stat.S_IMODE(info.st_mode) & ~0o222)
+        os.fsync(fd)
+    except OSError as exc:
+        raise WarcError(f"cannot save {final}: {exc.strerror or exc}") from exc
+
+
+def _link_no_replace(temp: Path, final: Path) -> None:
+    try:
+        os.link(temp, final)  # fails with EEXIST instead of replacing
+    except FileExistsError as exc:
+        raise WarcError(f"{final} appeared while writing; snapshots are never overwritten") from exc
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise WarcError(f"cannot name {final}: {exc.strerror or exc}") from exc
+        # No hard links here: rename, after a last check (a narrow race remains).
+        if os.path.lexists(final):
+            raise WarcError(
+                f"{final} appeared while writing; snapshots are never overwritten"
+            ) from exc
+        try:
+            os.rename(temp, final)
+        except OSError as rename_exc:
+            raise WarcError(
+                f"cannot name {final}: {rename_exc.strerror or rename_exc}"
+            ) from rename_exc
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise WarcError(f"cannot sync {folder}: {exc.strerror or exc}") from exc
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise WarcError(f"cannot sync {folder}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
