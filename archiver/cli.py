@@ -86,6 +86,9 @@ def _quiet_libraries() -> None:
     # pypdf reports recoverable damage ("EOF marker not found") on stderr; the harvest
     # already turns those into one-line warnings or errors of its own.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    # Alembic announces every start at INFO; a migration actually applied is still logged
+    # by the daemon's start-up line, and failures raise.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

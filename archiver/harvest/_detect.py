@@ -129,19 +129,23 @@ def looks_binary(data: bytes) -> bool:
     return controls > max(1, len(sample) // 100)
 
 
+# What zipfile raises on a damaged archive (zlib and the OS errors leak through it).
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    ValueError,
+)
+
+
 def _zip_format(data: bytes, name: str, hint: Format | None) -> Format:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
             mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        zlib.error,
-        OSError,
-        EOFError,
-        ValueError,
-    ) as exc:
+    except ZIP_ERRORS as exc:
         what = "Word document" if hint is Format.DOCX else "ZIP archive"
         raise CorruptDocumentError(f"{name}: damaged {what} ({exc})") from exc
     except (NotImplementedError, RuntimeError) as exc:  # unsupported compression, encrypted

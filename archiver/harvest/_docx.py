@@ -25,6 +25,7 @@ import lxml.etree  # type: ignore[import-untyped]
 
 from archiver.errors import CorruptDocumentError, UnsupportedFormatError
 from archiver.harvest._context import collapse
+from archiver.harvest._detect import ZIP_ERRORS
 from archiver.harvest._ir import Anchor, Block, Parsed
 from archiver.harvest._links import LinkVetter
 from archiver.harvest._notes import add_bare_urls, apply_text_notes, note_from_block
@@ -109,14 +110,7 @@ class _Package:
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             self.names = set(self.zip.namelist())
-        except (
-            zipfile.BadZipFile,
-            zipfile.LargeZipFile,
-            zlib.error,
-            OSError,
-            EOFError,
-            ValueError,
-        ) as exc:
+        except ZIP_ERRORS as exc:
             raise CorruptDocumentError(f"{name}: damaged Word document ({exc})") from exc
 
     def xml(self, part: str) -> Any | None:
