@@ -113,6 +113,49 @@ class NetworkSettings(_Section):
 
 class CaptureSettings(_Section):
     browser: Path = Path("/usr/bin/chromium")
+    # How each kind of source is captured: "http" (the bytes the server sent), "browser"
+    # (what a reader saw: every request the page made, screenshot, DOM, PDF print), or
+    # both. Keys are source kinds (see docs/harvest.md); "default" covers the rest.
+    modes: dict[str, tuple[str, ...]] = {
+        "article": ("http", "browser"),
+        "document": ("http",),
+        "image": ("http",),
+        "media": ("http",),
+        "default": ("browser",),
+    }
+    # Sources captured at once, and of those, browser captures at once (each is a
+    # Chromium tab: memory and CPU bound).
+    concurrency: int = Field(default=16, ge=1, le=1000)
+    browser_concurrency: int = Field(default=2, ge=1, le=64)
+    # Politeness: connections per host, and the least time between two requests to one
+    # host (a Retry-After from the host lengthens it).
+    per_host_concurrency: int = Field(default=2, ge=1, le=256)
+    per_host_interval: float = 0.5
+    # Limits: a capture that hits one records what it got, marks it (WARC-Truncated,
+    # provenance), and moves on.
+    page_budget: float = 60.0
+    max_response_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    max_snapshot_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    max_resources: int = Field(default=1000, ge=1)
+    screenshot_max_height: int = Field(default=20000, ge=100)
+    # An extra CA bundle (PEM) to trust besides the system's, e.g. a corporate proxy's.
+    # Certificates that do not verify are still captured, and recorded as unverified.
+    extra_ca_file: Path | None = None
+
+    @field_validator("per_host_interval", "page_budget", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("modes")
+    @classmethod
+    def _known_modes(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for kind, modes in value.items():
+            if not modes or not set(modes) <= {"http", "browser"}:
+                raise ValueError(f"modes.{kind}: expected a non-empty list of 'http', 'browser'")
+        if "default" not in value:
+            raise ValueError("modes needs a 'default' entry")
+        return value
 
 
 class CheckSettings(_Section):
