@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import BinaryIO
 
 
 class FailureKind(StrEnum):
@@ -63,8 +62,8 @@ class Body:
     _MEMORY_LIMIT = 1024 * 1024
 
     def __init__(self, spool_dir: Path | None = None) -> None:
-        self._file: BinaryIO = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - owned
-            max_size=self._MEMORY_LIMIT, dir=spool_dir
+        self._file: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - owned
+            max_size=self._MEMORY_LIMIT, dir=None if spool_dir is None else str(spool_dir)
         )
         self._hash = hashlib.sha256()
         self.size = 0
