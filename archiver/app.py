@@ -6,20 +6,25 @@ layers over it. Tests build one with a fixed clock and a temporary storage root.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy import select
 
 from archiver.config import Settings
-from archiver.errors import FetchError, ReportTooLargeError, StoreError
+from archiver.errors import ArchiverError, FetchError, ReportTooLargeError, StoreError
 from archiver.harvest.fetch import fetch_report
 from archiver.harvest.ingest import IngestOutcome, ingest_report
 from archiver.store.db import Database
 from archiver.store.status import build_status
+
+if TYPE_CHECKING:
+    from archiver.capture.runner import CaptureOutcome, CaptureRunner
 
 
 def utc_now() -> datetime:
@@ -132,6 +137,54 @@ class Archive:
             fetched_url=fetched_url,
             max_bytes=self.settings.harvest.max_report_bytes,
         )
+
+    # -- capture -------------------------------------------------------------------
+
+    def capture_runner(self) -> CaptureRunner:
+        from archiver.capture.runner import CaptureRunner
+
+        return CaptureRunner(self.settings, self.db, clock=self.clock)
+
+    def find_sources(self, refs: Sequence[str]) -> list[int]:
+        """Source ids for references given as ids or URLs (as cited or normalized)."""
+        from archiver.harvest import normalize_url
+        from archiver.harvest.ingest import url_key
+        from archiver.models import Source
+
+        ids: list[int] = []
+        with self.db.session() as session:
+            for ref in refs:
+                if ref.isdigit():
+                    found = session.get(Source, int(ref))
+                elif is_url(ref):
+                    try:
+                        key = url_key(normalize_url(ref))
+                    except ValueError as exc:
+                        raise ArchiverError(f"{ref}: not a usable URL ({exc})") from exc
+                    found = session.scalars(select(Source).where(Source.url_sha256 == key)).first()
+                else:
+                    found = None
+                if found is None:
+                    raise ArchiverError(f"{ref}: no such source (give a source id or a cited URL)")
+                ids.append(found.id)
+        return ids
+
+    def capture(
+        self,
+        *,
+        source_ids: Sequence[int] | None = None,
+        limit: int | None = None,
+        progress: Callable[[CaptureOutcome], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> list[CaptureOutcome]:
+        """Capture the named sources, or those due (not yet preserved)."""
+        runner = self.capture_runner()
+        due = runner.due_sources(limit=limit, source_ids=source_ids)
+        if on_start is not None:
+            on_start(len(due))
+        if not due:
+            return []
+        return asyncio.run(runner.run(due, progress=progress))
 
     # -- status --------------------------------------------------------------------
 

@@ -10,9 +10,10 @@ import csv
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +23,9 @@ from archiver.config import Settings, load_settings
 from archiver.errors import ArchiverError, ConfigError
 from archiver.harvest.ingest import IngestOutcome
 from archiver.store.status import CSV_COLUMNS, status_rows, status_table
+
+if TYPE_CHECKING:
+    from archiver.capture.runner import CaptureOutcome
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -168,6 +172,88 @@ def _outcome_text(outcome: IngestOutcome) -> str:
         why = ", ".join(f"{reason} {n}" for reason, n in sorted(outcome.skipped.items()))
         lines.append(f"  skipped links: {sum(outcome.skipped.values())} ({why})")
     lines.extend(f"  warning: {w}" for w in outcome.warnings)
+    return "\n".join(lines)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="ID|URL",
+    help="Capture this source (a source id or a cited URL), even if already preserved. "
+    "Repeatable. Default: every source not yet preserved whose capture is due.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Capture at most N sources.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source.")
+@click.pass_context
+def capture(ctx: click.Context, sources: tuple[str, ...], limit: int | None, as_json: bool) -> None:
+    """Snapshot sources to WARC: the page as sent, and as a reader saw it."""
+    _setup_logging("WARNING")
+    with _archive(ctx) as archive:
+        try:
+            ids = archive.find_sources(sources) if sources else None
+        except ArchiverError as exc:
+            _fail(str(exc))
+        show_progress = sys.stderr.isatty() and not as_json
+        bar: Any = None
+        failed: Counter[str] = Counter()
+        done: list[CaptureOutcome] = []
+
+        def started(total: int) -> None:
+            nonlocal bar
+            if show_progress and total:
+                bar = click.progressbar(length=total, label="capturing", file=sys.stderr)
+                bar.__enter__()
+
+        def progress(outcome: CaptureOutcome) -> None:
+            done.append(outcome)
+            if bar is not None:
+                bar.update(1)
+            if as_json:
+                click.echo(json.dumps(_capture_json(outcome), ensure_ascii=False))
+            if outcome.failure:
+                failed[outcome.failure] += 1
+
+        try:
+            archive.capture(source_ids=ids, limit=limit, progress=progress, on_start=started)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    if not as_json:
+        click.echo(_capture_summary(done, failed))
+    if any(o.error for o in done):
+        sys.exit(1)
+
+
+def _capture_json(outcome: CaptureOutcome) -> dict[str, Any]:
+    return {
+        "source_id": outcome.source_id,
+        "url": outcome.url,
+        "snapshot_id": outcome.snapshot_id,
+        "http_status": outcome.http_status,
+        "failure": outcome.failure,
+        "preserved": outcome.preserved,
+        "state": outcome.state_after,
+        "implied_state": outcome.implied_state,
+        "error": outcome.error,
+    }
+
+
+def _capture_summary(done: list[CaptureOutcome], failed: Counter[str]) -> str:
+    if not done:
+        return "nothing to capture: every source is preserved or waiting for its retry time"
+    preserved = sum(1 for o in done if o.preserved)
+    statuses = Counter(o.http_status for o in done if o.http_status and not o.preserved)
+    parts = [f"captured {len(done)} sources: {preserved} preserved"]
+    if statuses:
+        parts.append("answered " + ", ".join(f"HTTP {k} x{v}" for k, v in sorted(statuses.items())))
+    if failed:
+        parts.append("no response: " + ", ".join(f"{k} x{v}" for k, v in sorted(failed.items())))
+    errors = [o for o in done if o.error]
+    lines = ["; ".join(parts)]
+    lines.extend(f"error: source {o.source_id} ({o.url}): {o.error}" for o in errors)
     return "\n".join(lines)
 
 

@@ -183,6 +183,8 @@ class IntegritySettings(_Section):
 
 class DaemonSettings(_Section):
     inbox_poll_interval: float = 5.0
+    # Capture new sources as they arrive (off: the daemon only takes in reports).
+    capture: bool = True
     log_level: str = "INFO"
 
     @field_validator("inbox_poll_interval", mode="before")

@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -42,7 +44,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        list[dict[str, Any]]: JSON,
+    }
 
 
 class Report(Base):
@@ -52,7 +59,7 @@ class Report(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    size_bytes: Mapped[int]
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
     title: Mapped[str | None] = mapped_column(Text)
     format: Mapped[str] = mapped_column(String(16))
     encoding: Mapped[str | None] = mapped_column(String(32))
@@ -88,12 +95,20 @@ class Source(Base):
     first_seen_at: Mapped[datetime]
     last_checked_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
+    # Capture bookkeeping: a source is captured until one snapshot preserves it; failed
+    # attempts are retried with back-off.
+    capture_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_capture_at: Mapped[datetime | None]
 
     citations: Mapped[list[Citation]] = relationship(back_populates="source")
+    snapshots: Mapped[list[Snapshot]] = relationship(
+        back_populates="source", order_by="Snapshot.started_at"
+    )
 
     __table_args__ = (
         Index("ix_sources_state", "state"),
         Index("ix_sources_next_check_at", "next_check_at"),
+        Index("ix_sources_next_capture_at", "next_capture_at"),
     )
 
 
@@ -117,3 +132,71 @@ class Citation(Base):
         UniqueConstraint("report_id", "position", name="uq_citations_report_position"),
         Index("ix_citations_source_id", "source_id"),
     )
+
+
+class Snapshot(Base):
+    """One capture of a source at one time: one immutable WARC file and its hashes.
+
+    A row is written only after its WARC file is sealed (fsynced and renamed), so a row
+    never points to a missing file. A failed attempt (DNS failure, refused connection)
+    is a snapshot too: its WARC holds the provenance record of what was tried and seen.
+    """
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    # "http", "browser" or both, in the order run.
+    methods: Mapped[list[str]] = mapped_column(JSON)
+    # Path relative to storage.root, its sha256 and size as written.
+    warc_path: Mapped[str] = mapped_column(Text)
+    warc_sha256: Mapped[str] = mapped_column(String(64))
+    warc_size: Mapped[int] = mapped_column(BigInteger)
+    # The main document: status, where the redirects ended, payload as received.
+    http_status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    redirect_chain: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
+    payload_size: Mapped[int | None] = mapped_column(BigInteger)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    # Failure of the main document when there was no response.
+    failure_kind: Mapped[str | None] = mapped_column(String(32))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    # None for plain http; False when the certificate did not verify (captured anyway).
+    tls_verified: Mapped[bool | None] = mapped_column(Boolean)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Derived artefacts: [{"kind", "uri", "content_type", "size", "sha256"}].
+    artefacts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    records: Mapped[int] = mapped_column(Integer)
+
+    source: Mapped[Source] = relationship(back_populates="snapshots")
+
+    __table_args__ = (Index("ix_snapshots_source_id", "source_id"),)
+
+
+class Observation(Base):
+    """What one look at a source saw (a capture, later a check), and the state it implies.
+
+    Append-only: the evidence behind every state change.
+    """
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    observed_at: Mapped[datetime]
+    # "capture" or "check".
+    via: Mapped[str] = mapped_column(String(16))
+    snapshot_id: Mapped[str | None] = mapped_column(ForeignKey("snapshots.id"))
+    http_status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    failure_kind: Mapped[str | None] = mapped_column(String(32))
+    # The state this observation points to, and the state the source was given.
+    implied_state: Mapped[str] = mapped_column(String(16))
+    resulting_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_observations_source_id", "source_id", "observed_at"),)

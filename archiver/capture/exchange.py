@@ -98,6 +98,11 @@ class Body:
         self._file.seek(0, os.SEEK_END)
         return data
 
+    @property
+    def on_disk(self) -> bool:
+        """True once the body outgrew memory and was spooled to a file."""
+        return bool(getattr(self._file, "_rolled", False))
+
     def close(self) -> None:
         if not self._closed:
             self._file.close()
@@ -137,6 +142,9 @@ class Exchange:
     via: str = "http"
     # Resource type the browser gave (document, script, xhr, image, ...), if any.
     resource_type: str | None = None
+    # Names of request headers whose values were replaced by "[redacted]" in
+    # ``request_head`` (Cookie, Authorization, Proxy-Authorization): sent, never stored.
+    redacted_headers: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

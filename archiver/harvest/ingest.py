@@ -192,6 +192,8 @@ def _sources_for(
                     "state_since": now,
                     "first_seen_at": now,
                     "next_check_at": now,
+                    "capture_attempts": 0,
+                    "next_capture_at": now,
                 }
             )
     if missing:

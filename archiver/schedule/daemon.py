@@ -1,9 +1,11 @@
 """``archiver run``: the long-running service.
 
-For now it takes in reports dropped into the inbox folder. The loop is asyncio so later
-workers (capture, check, the web server) join it as tasks; blocking work runs in a
-thread. SIGTERM and SIGINT stop it cleanly: the file being processed is finished (its
-database transaction is all-or-nothing anyway) and no new work starts.
+Two loops share one asyncio event loop: report intake from the inbox folder, and the
+capture of every source not yet preserved. Blocking work (harvest, database writes)
+runs in threads. SIGTERM and SIGINT stop it cleanly: no new work starts, the report in
+hand is finished (its transaction is all-or-nothing), and captures in flight finish
+within their page budget (their WARC is written atomically; an abandoned one leaves no
+file under a final name and no row).
 """
 
 from __future__ import annotations
@@ -21,14 +23,22 @@ log = logging.getLogger(__name__)
 
 
 class Daemon:
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, *, capture: bool = True) -> None:
         self.archive = archive
+        self.capture_enabled = capture
         self._stop = asyncio.Event()
+        # Set whenever new sources may be waiting, so capture starts without delay.
+        self._work = asyncio.Event()
 
     def request_stop(self, reason: str = "") -> None:
         if not self._stop.is_set():
             log.info("stopping%s", f" ({reason})" if reason else "")
             self._stop.set()
+            self._work.set()
+
+    async def _pause(self, event: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=seconds)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -42,27 +52,64 @@ class Daemon:
             settings.inbox_dir.resolve(),
         )
         try:
-            while not self._stop.is_set():
-                await asyncio.to_thread(self._inbox_pass)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._stop.wait(), timeout=settings.daemon.inbox_poll_interval
-                    )
+            tasks = [asyncio.create_task(self._inbox_loop())]
+            if self.capture_enabled:
+                tasks.append(asyncio.create_task(self._capture_loop()))
+            await asyncio.gather(*tasks)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         log.info("archiver daemon stopped")
 
-    def _inbox_pass(self) -> None:
+    async def _inbox_loop(self) -> None:
+        interval = self.archive.settings.daemon.inbox_poll_interval
+        while not self._stop.is_set():
+            added = await asyncio.to_thread(self._inbox_pass)
+            if added:
+                self._work.set()
+            await self._pause(self._stop, interval)
+
+    def _inbox_pass(self) -> int:
         inbox: Path = self.archive.settings.inbox_dir
         inbox.mkdir(parents=True, exist_ok=True)
-        process_inbox(
+        results = process_inbox(
             inbox,
             lambda path, origin: self.archive.add_file(path, origin=origin),
             self.archive.clock,
             should_stop=self._stop.is_set,
         )
+        return sum(1 for r in results if r.outcome is not None and r.outcome.new_sources)
+
+    async def _capture_loop(self) -> None:
+        runner = self.archive.capture_runner()
+        settings = self.archive.settings
+        batch = settings.capture.concurrency * 4
+        while not self._stop.is_set():
+            self._work.clear()
+            due = await asyncio.to_thread(runner.due_sources, limit=batch)
+            if due:
+                outcomes = await runner.run(due, should_stop=self._stop.is_set)
+                preserved = sum(1 for o in outcomes if o.preserved)
+                log.info(
+                    "captured %d sources: %d preserved, %d not (%s)",
+                    len(outcomes),
+                    preserved,
+                    len(outcomes) - preserved,
+                    ", ".join(
+                        sorted(
+                            {
+                                o.failure or f"HTTP {o.http_status}"
+                                for o in outcomes
+                                if not o.preserved
+                            }
+                        )
+                    )
+                    or "-",
+                )
+                continue
+            # Nothing due: wait for new sources, or for retry times to come.
+            await self._pause(self._work, settings.daemon.inbox_poll_interval * 6)
 
 
 def run_daemon(archive: Archive) -> None:
-    asyncio.run(Daemon(archive).run())
+    asyncio.run(Daemon(archive, capture=archive.settings.daemon.capture).run())

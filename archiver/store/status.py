@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archiver.models import Citation, Report, Source
+from archiver.models import Citation, Report, Snapshot, Source
 from archiver.store.db import Database
 
 STATES = (
@@ -44,6 +44,9 @@ CSV_COLUMNS = (
     "state_since",
     "preserved",
     "last_checked_at",
+    "snapshots",
+    "last_snapshot_at",
+    "last_snapshot_warc",
 )
 
 
@@ -58,6 +61,7 @@ def build_status(db: Database, clock: Callable[[], datetime]) -> dict[str, Any]:
         citations = session.scalars(
             select(Citation).order_by(Citation.report_id, Citation.position)
         ).all()
+        snapshots = session.scalars(select(Snapshot).order_by(Snapshot.started_at)).all()
 
     by_report: dict[int, list[Citation]] = defaultdict(list)
     by_source: dict[int, list[Citation]] = defaultdict(list)
@@ -65,8 +69,13 @@ def build_status(db: Database, clock: Callable[[], datetime]) -> dict[str, Any]:
         by_report[citation.report_id].append(citation)
         by_source[citation.source_id].append(citation)
 
-    # Snapshots arrive with the capture feature; until then nothing is preserved.
-    preserved: set[int] = set()
+    by_snapshot_source: dict[int, list[Snapshot]] = defaultdict(list)
+    for snapshot in snapshots:
+        by_snapshot_source[snapshot.source_id].append(snapshot)
+    # Preserved: at least one snapshot of the source answering 2xx.
+    preserved = {
+        s.source_id for s in snapshots if s.http_status is not None and 200 <= s.http_status < 300
+    }
     by_state = Counter(s.state for s in sources)
     return {
         "generated_at": _iso(clock()),
@@ -113,9 +122,31 @@ def build_status(db: Database, clock: Callable[[], datetime]) -> dict[str, Any]:
                 "citations": [
                     {"report_id": c.report_id, "marker": c.marker} for c in by_source[s.id]
                 ],
-                "snapshots": [],
+                "snapshots": [_snapshot(snap) for snap in by_snapshot_source[s.id]],
             }
             for s in sources
+        ],
+    }
+
+
+def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "id": snapshot.id,
+        "captured_at": _iso(snapshot.started_at),
+        "finished_at": _iso(snapshot.finished_at),
+        "warc": snapshot.warc_path,
+        "warc_sha256": snapshot.warc_sha256,
+        "warc_size": snapshot.warc_size,
+        "payload_sha256": snapshot.payload_sha256,
+        "http_status": snapshot.http_status,
+        "final_url": snapshot.final_url,
+        "methods": snapshot.methods,
+        "failure": snapshot.failure_kind,
+        "tls_verified": snapshot.tls_verified,
+        "truncated": snapshot.truncated,
+        "artefacts": [
+            {"kind": a["kind"], "sha256": a["sha256"], "size": a["size"]}
+            for a in snapshot.artefacts
         ],
     }
 
@@ -143,6 +174,9 @@ def status_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
                     "state_since": source["state_since"],
                     "preserved": "yes" if source["preserved"] else "no",
                     "last_checked_at": source["last_checked_at"] or "",
+                    "snapshots": len(source["snapshots"]),
+                    "last_snapshot_at": (source["snapshots"] or [{}])[-1].get("captured_at", ""),
+                    "last_snapshot_warc": (source["snapshots"] or [{}])[-1].get("warc", ""),
                 }
             )
     return rows

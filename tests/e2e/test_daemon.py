@@ -27,7 +27,12 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
 
 
 def _start(cli_env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    env = {**cli_env, "ARCHIVER_DAEMON__INBOX_POLL_INTERVAL": "0.2"}
+    env = {
+        **cli_env,
+        "ARCHIVER_DAEMON__INBOX_POLL_INTERVAL": "0.2",
+        # Intake only: capture is tested against the simulated web elsewhere.
+        "ARCHIVER_DAEMON__CAPTURE": "false",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "archiver", "run"],
         cwd=cwd,

@@ -21,7 +21,7 @@ import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Protocol, TypeAlias
+from typing import IO, Protocol, TypeAlias, runtime_checkable
 
 from archiver.errors import WarcError
 
@@ -29,13 +29,27 @@ CHUNK_SIZE = 1 << 20
 # Iterable bodies up to this size stay in memory; larger ones go to disk.
 SPOOL_IN_MEMORY = 8 << 20
 
-Body: TypeAlias = bytes | bytearray | memoryview | os.PathLike[str] | Iterable[bytes]
-
 
 class BodySource(Protocol):
     size: int
 
     def chunks(self) -> Iterator[bytes | memoryview]: ...
+
+
+@runtime_checkable
+class RereadableBody(Protocol):
+    """A body that can be read from the start again and knows its size (such as a
+    captured response spooled to disk): written without another spool copy."""
+
+    @property
+    def size(self) -> int: ...
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+Body: TypeAlias = (
+    bytes | bytearray | memoryview | os.PathLike[str] | RereadableBody | Iterable[bytes]
+)
 
 
 class _BytesSource:
@@ -69,6 +83,20 @@ class _FileSource:
             raise WarcError(f"{self._name} grew while it was being written")
 
 
+class _Rereadable:
+    def __init__(self, body: RereadableBody) -> None:
+        self._body = body
+        self.size = body.size
+
+    def chunks(self) -> Iterator[bytes]:
+        seen = 0
+        for piece in self._body.chunks():
+            seen += len(piece)
+            yield piece
+        if seen != self.size:
+            raise WarcError(f"a body of {self.size} bytes gave {seen} bytes when read")
+
+
 def bytes_source(data: bytes | bytearray | memoryview) -> BodySource:
     return _BytesSource(data)
 
@@ -90,6 +118,8 @@ def open_body(body: Body, spool_dir: str | os.PathLike[str] | None = None) -> It
                 # A pipe or device cannot be read twice.
                 raise WarcError(f"{name} is not a regular file")
             yield _FileSource(handle, name, info.st_size)
+    elif isinstance(body, RereadableBody):
+        yield _Rereadable(body)
     elif isinstance(body, str):
         raise WarcError("a body must be bytes, a path object or an iterable of bytes, not str")
     else:

@@ -22,7 +22,7 @@ def upgrade() -> None:
         "reports",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("title", sa.Text(), nullable=True),
         sa.Column("format", sa.String(length=16), nullable=False),
         sa.Column("encoding", sa.String(length=32), nullable=True),

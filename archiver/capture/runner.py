@@ -1,0 +1,375 @@
+"""Capturing due sources: many at once, bounded, one slow host never stalling the rest.
+
+For each source: the plain HTTP capture and/or the browser capture (capture.modes), one
+WARC file written atomically, then in one transaction the snapshot row, the observation
+and the source's new state. The WARC file is sealed before its row is written, so a
+crash can leave an unreferenced file (found by ``archiver verify``) but never a row
+that points to a missing file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from archiver.capture.browser import BrowserPool, BrowserRequest, PageCapture
+from archiver.capture.exchange import Exchange, FailureKind
+from archiver.capture.http import Fetcher
+from archiver.capture.policy import capture_methods, wants_browser_after_http
+from archiver.capture.snapshot import CaptureInput, WrittenSnapshot, write_snapshot
+from archiver.check.signals import Signal, signal_from_response, state_after
+from archiver.config import Settings
+from archiver.models import Citation, Observation, Snapshot, Source
+from archiver.store.db import Database
+
+log = logging.getLogger(__name__)
+
+# Failed first captures are retried: 10 min, 20 min, 40 min, ... at most a day apart.
+_RETRY_BASE = timedelta(minutes=10)
+_RETRY_MAX = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DueSource:
+    id: int
+    url: str
+    platform: str
+    kind: str
+    state: str
+    cited_as: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CaptureOutcome:
+    source_id: int
+    url: str
+    snapshot_id: str | None
+    http_status: int | None
+    failure: str | None
+    state_before: str
+    state_after: str
+    implied_state: str | None
+    error: str | None = None
+
+    @property
+    def preserved(self) -> bool:
+        return self.http_status is not None and 200 <= self.http_status < 300
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Back-off before the next capture attempt after ``attempts`` failed ones."""
+    delay: timedelta = _RETRY_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, _RETRY_MAX)
+
+
+def capture_settings_record(settings: Settings) -> dict[str, Any]:
+    """The settings a snapshot was made with, for its warcinfo and provenance (no
+    secrets: the proxy is shown without its password)."""
+    capture = settings.capture
+    return {
+        "capture": {
+            "modes": {k: list(v) for k, v in capture.modes.items()},
+            "page_budget": capture.page_budget,
+            "max_response_bytes": capture.max_response_bytes,
+            "max_snapshot_bytes": capture.max_snapshot_bytes,
+            "max_resources": capture.max_resources,
+            "screenshot_max_height": capture.screenshot_max_height,
+            "per_host_concurrency": capture.per_host_concurrency,
+            "per_host_interval": capture.per_host_interval,
+        },
+        "network": {
+            "proxy": settings.network.proxy_for_display(),
+            "allow_private_networks": settings.network.allow_private_networks,
+            "user_agent": settings.network.user_agent,
+            "timeout": settings.network.timeout,
+            "max_redirects": settings.network.max_redirects,
+        },
+    }
+
+
+class CaptureRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        clock: Callable[[], datetime],
+        id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.id_factory = id_factory
+
+    # -- choosing work ---------------------------------------------------------------
+
+    def due_sources(
+        self, *, limit: int | None = None, source_ids: Sequence[int] | None = None
+    ) -> list[DueSource]:
+        """Sources not yet preserved whose next capture time has come (or the ones
+        named, whatever their state)."""
+        now = self.clock()
+        preserved = (
+            select(Snapshot.source_id)
+            .where(Snapshot.http_status >= 200, Snapshot.http_status < 300)
+            .scalar_subquery()
+        )
+        query = select(Source).order_by(Source.id)
+        if source_ids is not None:
+            query = query.where(Source.id.in_(list(source_ids)))
+        else:
+            query = query.where(
+                Source.id.not_in(preserved),
+                or_(Source.next_capture_at.is_(None), Source.next_capture_at <= now),
+            )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.session() as session:
+            sources = session.scalars(query).all()
+            cited: dict[int, list[str]] = {}
+            ids = [s.id for s in sources]
+            if ids:
+                rows = session.execute(
+                    select(Citation.source_id, Citation.url_as_cited)
+                    .where(Citation.source_id.in_(ids))
+                    .order_by(Citation.id)
+                )
+                for source_id, url in rows:
+                    if url not in cited.setdefault(source_id, []):
+                        cited[source_id].append(url)
+            return [
+                DueSource(s.id, s.url, s.platform, s.kind, s.state, tuple(cited.get(s.id, ())))
+                for s in sources
+            ]
+
+    def count_due(self) -> int:
+        with self.db.session() as session:
+            preserved = select(Snapshot.source_id).where(
+                Snapshot.http_status >= 200, Snapshot.http_status < 300
+            )
+            query = select(func.count()).where(
+                Source.id.not_in(preserved),
+                or_(Source.next_capture_at.is_(None), Source.next_capture_at <= self.clock()),
+            )
+            return int(session.scalar(query) or 0)
+
+    # -- capturing -------------------------------------------------------------------
+
+    async def run(
+        self,
+        sources: Sequence[DueSource],
+        *,
+        progress: Callable[[CaptureOutcome], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> list[CaptureOutcome]:
+        """Capture ``sources`` with bounded concurrency; one outcome per source started."""
+        spool = self.settings.storage.root / "tmp"
+        spool.mkdir(parents=True, exist_ok=True)
+        gate = asyncio.Semaphore(self.settings.capture.concurrency)
+        outcomes: list[CaptureOutcome] = []
+        async with (
+            Fetcher(self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock) as fetcher,
+            BrowserPool(self.settings.capture, self.settings.network) as browser,
+        ):  # fmt: skip
+
+            async def one(source: DueSource) -> None:
+                async with gate:
+                    if should_stop():
+                        return
+                    outcome = await self._capture_one(source, fetcher, browser)
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+
+            await asyncio.gather(*(one(s) for s in sources))
+        return outcomes
+
+    async def _capture_one(
+        self, source: DueSource, fetcher: Fetcher, browser: BrowserPool
+    ) -> CaptureOutcome:
+        exchanges: list[Exchange] = []
+        try:
+            started = self.clock()
+            methods = capture_methods(source.kind, self.settings.capture.modes)
+            budget = self.settings.capture.page_budget
+            chain: list[Exchange] = []
+            if "http" in methods:
+                chain = await fetcher.fetch_chain(source.url, deadline=time.monotonic() + budget)
+                exchanges.extend(chain)
+            final = chain[-1] if chain else None
+            page: PageCapture | None = None
+            used = [m for m in methods if m == "http"]
+            # No browser when the plain capture found a document (a reader sees the same
+            # bytes) or could not reach the host at all (the browser would fail too).
+            if "browser" in methods and (
+                final is None
+                or (final.ok and wants_browser_after_http(methods, final.header("content-type")))
+            ):
+                page = await self._browse(source.url, fetcher, browser, budget)
+                exchanges.extend(page.exchanges)
+                used.append("browser")
+            capture = CaptureInput(
+                source_id=source.id,
+                url=source.url,
+                cited_as=source.cited_as,
+                started_at=started,
+                finished_at=self.clock(),
+                methods=tuple(used),
+                http_chain=chain,
+                page=page,
+                settings=capture_settings_record(self.settings),
+            )
+            written = await asyncio.to_thread(
+                write_snapshot,
+                self.settings.storage.root,
+                capture,
+                clock=self.clock,
+                id_factory=self.id_factory,
+            )
+            return await asyncio.to_thread(self._record, source, written)
+        except Exception as exc:
+            log.exception("capture of source %d (%s) failed", source.id, source.url)
+            return await asyncio.to_thread(self._record_error, source, exc)
+        finally:
+            for exchange in exchanges:
+                exchange.close()
+
+    async def _browse(
+        self, url: str, fetcher: Fetcher, browser: BrowserPool, budget: float
+    ) -> PageCapture:
+        deadline = time.monotonic() + budget
+
+        async def fetch(request: BrowserRequest) -> Exchange:
+            return await fetcher.fetch(
+                request.url,
+                method=request.method,
+                headers=request.headers,
+                body=request.post_body or b"",
+                deadline=deadline,
+                via="browser",
+                resource_type=request.resource_type,
+            )
+
+        return await browser.capture_page(url, fetch, deadline=deadline)
+
+    # -- recording -------------------------------------------------------------------
+
+    def _record(self, source: DueSource, written: WrittenSnapshot) -> CaptureOutcome:
+        main = written.main
+        failure = FailureKind(main.failure_kind) if main.failure_kind is not None else None
+        signal = signal_from_response(main.status, failure)
+        now = self.clock()
+        with self.db.session() as session:
+            row = session.get(Source, source.id)
+            if row is None:  # deleted meanwhile: keep the file, skip the rows
+                return self._outcome(source, written, signal, source.state)
+            previous = row.state
+            session.add(
+                Snapshot(
+                    id=written.id,
+                    source_id=source.id,
+                    started_at=written.started_at,
+                    finished_at=written.finished_at,
+                    methods=list(written.methods),
+                    warc_path=str(written.relpath),
+                    warc_sha256=written.sha256,
+                    warc_size=written.size,
+                    http_status=main.status,
+                    final_url=main.final_url,
+                    redirect_chain=main.chain,
+                    payload_sha256=main.payload_sha256,
+                    payload_size=main.payload_size,
+                    content_type=main.content_type,
+                    title=main.title,
+                    failure_kind=main.failure_kind,
+                    failure_message=main.failure_message,
+                    tls_verified=main.tls_verified,
+                    truncated=written.truncated,
+                    artefacts=written.artefacts,
+                    records=written.records,
+                )
+            )
+            session.flush()
+            new_state = self._apply(row, signal, now)
+            session.add(
+                Observation(
+                    source_id=source.id,
+                    observed_at=now,
+                    via="capture",
+                    snapshot_id=written.id,
+                    http_status=main.status,
+                    final_url=main.final_url,
+                    failure_kind=main.failure_kind,
+                    implied_state=signal.implied_state or previous,
+                    resulting_state=new_state,
+                    reason=signal.reason,
+                )
+            )
+        return self._outcome(source, written, signal, previous, new_state)
+
+    def _apply(self, row: Source, signal: Signal, now: datetime) -> str:
+        new_state = state_after(row.state, signal)
+        if new_state != row.state:
+            row.state = new_state
+            row.state_since = now
+        row.last_checked_at = now
+        row.capture_attempts += 1
+        preserved = signal.implied_state == "live"
+        row.next_capture_at = None if preserved else now + retry_delay(row.capture_attempts)
+        if signal.accusing:
+            # The accusation is confirmed (or not) by a check confirm_after from now.
+            row.next_check_at = now + timedelta(seconds=self.settings.check.confirm_after)
+        return new_state
+
+    def _record_error(self, source: DueSource, exc: Exception) -> CaptureOutcome:
+        now = self.clock()
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        with self.db.session() as session:
+            row = session.get(Source, source.id)
+            if row is not None:
+                row.capture_attempts += 1
+                row.next_capture_at = now + retry_delay(row.capture_attempts)
+                session.add(
+                    Observation(
+                        source_id=source.id,
+                        observed_at=now,
+                        via="capture",
+                        snapshot_id=None,
+                        http_status=None,
+                        final_url=None,
+                        failure_kind="internal",
+                        implied_state=row.state,
+                        resulting_state=row.state,
+                        reason=message,
+                    )
+                )
+        return CaptureOutcome(
+            source.id, source.url, None, None, "internal", source.state, source.state, None, message
+        )
+
+    @staticmethod
+    def _outcome(
+        source: DueSource,
+        written: WrittenSnapshot,
+        signal: Signal,
+        previous: str,
+        new_state: str | None = None,
+    ) -> CaptureOutcome:
+        return CaptureOutcome(
+            source_id=source.id,
+            url=source.url,
+            snapshot_id=written.id,
+            http_status=written.main.status,
+            failure=written.main.failure_kind,
+            state_before=previous,
+            state_after=new_state or previous,
+            implied_state=signal.implied_state,
+        )

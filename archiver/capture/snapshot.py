@@ -1,0 +1,333 @@
+"""One capture of one source, written as one WARC file (DESIGN.md, "WARC layout").
+
+Order of records: warcinfo; for every HTTP exchange its response and its request
+(``WARC-Concurrent-To`` linking them; a request alone where no response came back);
+one metadata record with the provenance, referring to the main response; resource
+records for the screenshot, the rendered DOM and the PDF print.
+
+This module decides what goes into the file and what the database keeps about it; the
+bytes are produced by :mod:`archiver.capture.warc`.
+"""
+
+from __future__ import annotations
+
+import platform
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from archiver import __version__
+from archiver.capture.exchange import Exchange
+from archiver.capture.warc import Truncated, artefact_uri, open_snapshot, snapshot_relpath
+
+
+class PageArtefacts(Protocol):
+    """What a browser capture hands over (see archiver.capture.browser.PageCapture)."""
+
+    @property
+    def requested_url(self) -> str: ...
+
+    @property
+    def final_url(self) -> str | None: ...
+
+    @property
+    def title(self) -> str | None: ...
+
+    @property
+    def main_status(self) -> int | None: ...
+
+    @property
+    def exchanges(self) -> Sequence[Exchange]: ...
+
+    @property
+    def screenshot_png(self) -> bytes | None: ...
+
+    @property
+    def dom_html(self) -> bytes | None: ...
+
+    @property
+    def pdf(self) -> bytes | None: ...
+
+    @property
+    def events(self) -> Sequence[Mapping[str, Any]]: ...
+
+    @property
+    def limits_hit(self) -> Sequence[str]: ...
+
+    @property
+    def timings(self) -> Mapping[str, float]: ...
+
+    @property
+    def browser_version(self) -> str | None: ...
+
+    @property
+    def user_agent(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class CaptureInput:
+    source_id: int
+    url: str
+    cited_as: tuple[str, ...]
+    started_at: datetime
+    finished_at: datetime
+    methods: tuple[str, ...]
+    http_chain: Sequence[Exchange]
+    page: PageArtefacts | None
+    # Settings in force (limits, modes, user agent, proxy shown without secrets).
+    settings: Mapping[str, Any]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MainDocument:
+    """The source's own document, as the snapshot saw it."""
+
+    status: int | None
+    final_url: str | None
+    chain: list[dict[str, Any]]
+    payload_sha256: str | None
+    payload_size: int | None
+    content_type: str | None
+    failure_kind: str | None
+    failure_message: str | None
+    tls_verified: bool | None
+    title: str | None
+
+
+@dataclass(frozen=True)
+class WrittenSnapshot:
+    id: str
+    relpath: PurePosixPath
+    sha256: str
+    size: int
+    records: int
+    main: MainDocument
+    truncated: bool
+    started_at: datetime
+    finished_at: datetime
+    methods: tuple[str, ...]
+    artefacts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def main_chain(capture: CaptureInput) -> list[Exchange]:
+    """The hops of the main document: the plain capture's chain, else the browser's
+    document requests up to the first that is not a redirect."""
+    if capture.http_chain:
+        return list(capture.http_chain)
+    chain: list[Exchange] = []
+    if capture.page is not None:
+        for exchange in capture.page.exchanges:
+            if exchange.resource_type != "document":
+                continue
+            chain.append(exchange)
+            if exchange.location is None:
+                break
+    return chain
+
+
+def describe_main(capture: CaptureInput) -> MainDocument:
+    chain = main_chain(capture)
+    final = chain[-1] if chain else None
+    title = capture.page.title if capture.page is not None else None
+    if final is None:
+        return MainDocument(
+            None, None, [], None, None, None, "other", "nothing fetched", None, title
+        )
+    return MainDocument(
+        status=final.status,
+        final_url=final.url if final.ok else None,
+        chain=[{"url": hop.url, "status": hop.status, "failure": _failure(hop)} for hop in chain],
+        payload_sha256=final.body.sha256 if final.body is not None else None,
+        payload_size=final.body.size if final.body is not None else None,
+        content_type=final.header("content-type"),
+        failure_kind=str(final.failure.kind) if final.failure else None,
+        failure_message=final.failure.message if final.failure else None,
+        tls_verified=final.tls.verified if final.tls is not None else None,
+        title=title,
+    )
+
+
+def _failure(exchange: Exchange) -> dict[str, str] | None:
+    if exchange.failure is None:
+        return None
+    return {"kind": str(exchange.failure.kind), "message": exchange.failure.message}
+
+
+def software_versions(browser_version: str | None = None) -> dict[str, str]:
+    versions = {"archiver": __version__, "python": platform.python_version()}
+    for package in ("httpx", "playwright", "yt-dlp"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    if browser_version:
+        versions["chromium"] = browser_version
+    return versions
+
+
+def _exchange_record(exchange: Exchange) -> dict[str, Any]:
+    tls = exchange.tls
+    return {
+        "url": exchange.url,
+        "method": exchange.method,
+        "status": exchange.status,
+        "via": exchange.via,
+        "resource_type": exchange.resource_type,
+        "ip_address": exchange.ip_address,
+        "resolver_answers": list(exchange.resolver_answers),
+        "started_at": exchange.started_at.isoformat(),
+        "timings": dict(exchange.timings),
+        "truncated": exchange.truncated,
+        "failure": _failure(exchange),
+        "redacted_headers": list(getattr(exchange, "redacted_headers", ())),
+        "tls": None
+        if tls is None
+        else {
+            "version": tls.version,
+            "cipher": tls.cipher,
+            "verified": tls.verified,
+            "verify_error": tls.verify_error,
+            "peer_chain_pem": list(tls.peer_chain_pem),
+        },
+    }
+
+
+def provenance(capture: CaptureInput, snapshot_id: str, main: MainDocument) -> dict[str, Any]:
+    """The metadata record: how, when, from where and with what it was captured."""
+    page = capture.page
+    chain = main_chain(capture)
+    exchanges = list(capture.http_chain) + (list(page.exchanges) if page else [])
+    truncated = [
+        {"url": e.url, "reason": e.truncated, "via": e.via} for e in exchanges if e.truncated
+    ]
+    return {
+        "snapshot_id": snapshot_id,
+        "source": {"id": capture.source_id, "url": capture.url, "cited_as": list(capture.cited_as)},
+        "capture": {
+            "started_at": capture.started_at.isoformat(),
+            "finished_at": capture.finished_at.isoformat(),
+            "methods": list(capture.methods),
+            "notes": list(capture.notes),
+        },
+        "main": {
+            "status": main.status,
+            "final_url": main.final_url,
+            "payload_sha256": main.payload_sha256,
+            "failure": main.failure_kind,
+        },
+        "redirect_chain": [_exchange_record(hop) for hop in chain],
+        "requests": len(exchanges),
+        "truncated": truncated,
+        "limits_hit": list(page.limits_hit) if page else [],
+        "browser": None
+        if page is None
+        else {
+            "version": page.browser_version,
+            "user_agent": page.user_agent,
+            "title": page.title,
+            "final_url": page.final_url,
+            "events": [dict(e) for e in page.events],
+            "timings": dict(page.timings),
+        },
+        "settings": dict(capture.settings),
+        "software": software_versions(page.browser_version if page else None),
+    }
+
+
+def write_snapshot(
+    storage_root: Path,
+    capture: CaptureInput,
+    *,
+    clock: Callable[[], datetime],
+    id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+    operator: str | None = None,
+) -> WrittenSnapshot:
+    """Write the capture to a new WARC file under ``storage_root``; return its summary."""
+    snapshot_uuid = id_factory()
+    relpath = snapshot_relpath(capture.source_id, snapshot_uuid, capture.started_at)
+    main = describe_main(capture)
+    exchanges = list(capture.http_chain) + (list(capture.page.exchanges) if capture.page else [])
+    main_record: str | None = None
+    first_request: str | None = None
+    chain = main_chain(capture)
+    final = chain[-1] if chain else None
+    artefacts: list[dict[str, Any]] = []
+    records = 0
+    with open_snapshot(storage_root / relpath, clock=clock, id_factory=id_factory) as writer:
+        writer.write_warcinfo(operator=operator, settings=capture.settings)
+        records += 1
+        for exchange in exchanges:
+            response_id = None
+            if exchange.response_head is not None and exchange.body is not None:
+                written = writer.write_response(
+                    exchange.url,
+                    exchange.response_head,
+                    exchange.body,
+                    ip_address=exchange.ip_address,
+                    truncated=Truncated(exchange.truncated) if exchange.truncated else None,
+                    date=exchange.started_at,
+                )
+                response_id = written.record_id
+                records += 1
+            request = writer.write_request(
+                exchange.url,
+                exchange.request_head,
+                exchange.request_body,
+                concurrent_to=response_id,
+                ip_address=exchange.ip_address,
+                date=exchange.started_at,
+            )
+            records += 1
+            first_request = first_request or request.record_id
+            if exchange is final:
+                main_record = response_id or request.record_id
+        document = provenance(capture, str(snapshot_uuid), main)
+        # Its own URI (not the page's), so replay tools never serve it as the page;
+        # WARC-Refers-To ties it to the main response.
+        writer.write_metadata(
+            artefact_uri("provenance", capture.url),
+            document,
+            refers_to=main_record or first_request or writer.warcinfo_id or "",
+        )
+        records += 1
+        page = capture.page
+        if page is not None:
+            target = page.final_url or capture.url
+            for kind, content_type, data in (
+                ("screenshot", "image/png", page.screenshot_png),
+                ("dom", "text/html; charset=utf-8", page.dom_html),
+                ("pdf", "application/pdf", page.pdf),
+            ):
+                if not data:
+                    continue
+                uri = artefact_uri(kind, target)
+                written = writer.write_resource(uri, content_type, data, concurrent_to=main_record)
+                records += 1
+                artefacts.append(
+                    {
+                        "kind": kind,
+                        "uri": uri,
+                        "content_type": content_type,
+                        "size": len(data),
+                        "sha256": (written.payload_digest or "").removeprefix("sha256:"),
+                    }
+                )
+    sealed = writer.sealed
+    return WrittenSnapshot(
+        id=str(snapshot_uuid),
+        relpath=relpath,
+        sha256=sealed.sha256,
+        size=sealed.size,
+        records=records,
+        main=main,
+        truncated=any(e.truncated for e in exchanges) or bool(page and page.limits_hit),
+        started_at=capture.started_at,
+        finished_at=capture.finished_at,
+        methods=capture.methods,
+        artefacts=artefacts,
+    )
