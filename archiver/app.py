@@ -18,13 +18,15 @@ from sqlalchemy import select
 
 from archiver.config import Settings
 from archiver.errors import ArchiverError, FetchError, ReportTooLargeError, StoreError
-from archiver.harvest.fetch import fetch_report
-from archiver.harvest.ingest import IngestOutcome, ingest_report
 from archiver.store.db import Database
 from archiver.store.status import build_status
 
 if TYPE_CHECKING:
     from archiver.capture.runner import CaptureOutcome, CaptureRunner
+    from archiver.harvest.ingest import IngestOutcome
+
+# The harvest (lxml, pypdf) and capture (playwright) stacks are imported where used, so
+# a command that needs one does not pay for loading the other.
 
 
 def utc_now() -> datetime:
@@ -102,6 +104,8 @@ class Archive:
         return self.add_bytes(data, origin=origin or str(path), filename=path.name)
 
     def add_url(self, url: str) -> IngestOutcome:
+        from archiver.harvest.fetch import fetch_report
+
         fetched = fetch_report(
             url,
             self.settings.network,
@@ -126,6 +130,8 @@ class Archive:
         content_type: str | None = None,
         fetched_url: str | None = None,
     ) -> IngestOutcome:
+        from archiver.harvest.ingest import ingest_report
+
         return ingest_report(
             self.db,
             self.settings.reports_dir,

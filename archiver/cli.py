@@ -21,11 +21,11 @@ from archiver import __version__
 from archiver.app import Archive
 from archiver.config import Settings, load_settings
 from archiver.errors import ArchiverError, ConfigError
-from archiver.harvest.ingest import IngestOutcome
 from archiver.store.status import CSV_COLUMNS, status_rows, status_table
 
 if TYPE_CHECKING:
     from archiver.capture.runner import CaptureOutcome
+    from archiver.harvest.ingest import IngestOutcome
 
 F = TypeVar("F", bound=Callable[..., Any])
 

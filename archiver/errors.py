@@ -12,6 +12,11 @@ errors are translated at the edge with ``raise ... from exc``.
     │   ├── UnsupportedFormatError
     │   └── CorruptDocumentError
     ├── FetchError           a report URL could not be fetched
+    ├── NetworkError         the network policy refused or could not make a connection
+    │   ├── ForbiddenAddressError   (archiver.net.backend) private/loopback/metadata
+    │   ├── UnresolvableHostError   (archiver.net.backend)
+    │   ├── ProxyUnreachableError   (archiver.net.backend) our own proxy is down
+    │   └── HostBusyError           (archiver.net.politeness) politeness wait too long
     ├── StoreError           the database or storage folder failed
     └── CaptureError         a snapshot could not be captured or stored
         └── WarcError        a WARC file could not be written or is malformed
@@ -50,6 +55,11 @@ class CorruptDocumentError(HarvestError):
 
 class FetchError(ArchiverError):
     """A report (or feed) URL could not be fetched."""
+
+
+class NetworkError(ArchiverError):
+    """A connection was refused by the network policy or could not be made. Capture
+    turns these into an Exchange's failure; they only escape as errors elsewhere."""
 
 
 class StoreError(ArchiverError):

@@ -131,6 +131,8 @@ def main() -> None:
             )
             print(f"| {ms} ms | archiver capture (http) | {ours_s:.2f} | {args.pages / ours_s:.1f} | "
                   f"{ours_rss:.0f} MiB | {wget_s / ours_s:.1f}x |")  # fmt: skip
+        if not args.browser_pages:
+            return
         # Browser captures per minute.
         web.latency = 0.0
         run = tmp / "browser"

@@ -57,7 +57,8 @@ class TlsInfo:
 class Body:
     """A response body kept as received (content-encoding kept, transfer framing
     removed), spooled to disk past a threshold so a 1 GB video never sits in memory.
-    Its sha256 and size are computed while it is written."""
+    Its size is counted while it is written; its sha256 is computed when first asked
+    for (the WARC writer hashes the bytes anyway, off the event loop)."""
 
     _MEMORY_LIMIT = 1024 * 1024
 
@@ -65,7 +66,7 @@ class Body:
         self._file: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - owned
             max_size=self._MEMORY_LIMIT, dir=None if spool_dir is None else str(spool_dir)
         )
-        self._hash = hashlib.sha256()
+        self._sha256: str | None = None
         self.size = 0
         self._closed = False
 
@@ -77,12 +78,17 @@ class Body:
 
     def write(self, chunk: bytes) -> None:
         self._file.write(chunk)
-        self._hash.update(chunk)
+        self._sha256 = None
         self.size += len(chunk)
 
     @property
     def sha256(self) -> str:
-        return self._hash.hexdigest()
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            for chunk in self.chunks():
+                digest.update(chunk)
+            self._sha256 = digest.hexdigest()
+        return self._sha256
 
     def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
         """The bytes from the start, in chunks (may be called more than once)."""

@@ -10,12 +10,16 @@ that points to a missing file.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -82,6 +86,7 @@ def capture_settings_record(settings: Settings) -> dict[str, Any]:
             "max_snapshot_bytes": capture.max_snapshot_bytes,
             "max_resources": capture.max_resources,
             "screenshot_max_height": capture.screenshot_max_height,
+            "warc_compression_level": capture.warc_compression_level,
             "per_host_concurrency": capture.per_host_concurrency,
             "per_host_interval": capture.per_host_interval,
         },
@@ -175,6 +180,33 @@ class CaptureRunner:
         spool.mkdir(parents=True, exist_ok=True)
         gate = asyncio.Semaphore(self.settings.capture.concurrency)
         outcomes: list[CaptureOutcome] = []
+        # One thread records results: SQLite takes one writer at a time, and writers in
+        # several threads would only wait on its lock (with sleeps in between).
+        self._db_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-db")
+        # WARC writing is gzip and sha256 (which release the GIL): one thread per core;
+        # more only queue on the GIL against the event loop that does the fetching.
+        self._warc_writers = ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 2, thread_name_prefix="archiver-warc"
+        )
+        try:
+            await self._run(sources, gate, outcomes, spool, progress, should_stop)
+        finally:
+            self._warc_writers.shutdown(wait=True)
+            self._db_writer.shutdown(wait=True)
+        return outcomes
+
+    async def _record_async(self, fn: Callable[..., CaptureOutcome], *args: Any) -> CaptureOutcome:
+        return await asyncio.get_running_loop().run_in_executor(self._db_writer, fn, *args)
+
+    async def _run(
+        self,
+        sources: Sequence[DueSource],
+        gate: asyncio.Semaphore,
+        outcomes: list[CaptureOutcome],
+        spool: Path,
+        progress: Callable[[CaptureOutcome], None] | None,
+        should_stop: Callable[[], bool],
+    ) -> None:
         async with (
             Fetcher(self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock) as fetcher,
             BrowserPool(self.settings.capture, self.settings.network) as browser,
@@ -190,7 +222,6 @@ class CaptureRunner:
                     progress(outcome)
 
             await asyncio.gather(*(one(s) for s in sources))
-        return outcomes
 
     async def _capture_one(
         self, source: DueSource, fetcher: Fetcher, browser: BrowserPool
@@ -227,17 +258,22 @@ class CaptureRunner:
                 page=page,
                 settings=capture_settings_record(self.settings),
             )
-            written = await asyncio.to_thread(
-                write_snapshot,
-                self.settings.storage.root,
-                capture,
-                clock=self.clock,
-                id_factory=self.id_factory,
+            written = await asyncio.get_running_loop().run_in_executor(
+                self._warc_writers,
+                functools.partial(
+                    write_snapshot,
+                    self.settings.storage.root,
+                    capture,
+                    clock=self.clock,
+                    id_factory=self.id_factory,
+                    max_bytes=self.settings.capture.max_snapshot_bytes,
+                    compress_level=self.settings.capture.warc_compression_level,
+                ),
             )
-            return await asyncio.to_thread(self._record, source, written)
+            return await self._record_async(self._record, source, written)
         except Exception as exc:
             log.exception("capture of source %d (%s) failed", source.id, source.url)
-            return await asyncio.to_thread(self._record_error, source, exc)
+            return await self._record_async(self._record_error, source, exc)
         finally:
             for exchange in exchanges:
                 exchange.close()

@@ -11,9 +11,10 @@ bytes are produced by :mod:`archiver.capture.warc`.
 
 from __future__ import annotations
 
+import functools
 import platform
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -21,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from archiver import __version__
-from archiver.capture.exchange import Exchange
+from archiver.capture.exchange import Body, Exchange
 from archiver.capture.warc import Truncated, artefact_uri, open_snapshot, snapshot_relpath
 
 
@@ -158,13 +159,20 @@ def _failure(exchange: Exchange) -> dict[str, str] | None:
     return {"kind": str(exchange.failure.kind), "message": exchange.failure.message}
 
 
-def software_versions(browser_version: str | None = None) -> dict[str, str]:
+@functools.cache
+def _package_versions() -> dict[str, str]:
+    # Reading package metadata parses files: once per process, not per snapshot.
     versions = {"archiver": __version__, "python": platform.python_version()}
-    for package in ("httpx", "playwright", "yt-dlp"):
+    for package in ("httpx", "httpcore", "playwright", "yt-dlp"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             continue
+    return versions
+
+
+def software_versions(browser_version: str | None = None) -> dict[str, str]:
+    versions = dict(_package_versions())
     if browser_version:
         versions["chromium"] = browser_version
     return versions
@@ -239,6 +247,44 @@ def provenance(capture: CaptureInput, snapshot_id: str, main: MainDocument) -> d
     }
 
 
+class _Prefix:
+    """The first ``size`` bytes of a captured body, re-readable like the body itself."""
+
+    def __init__(self, body: Body, size: int) -> None:
+        self._body = body
+        self.size = size
+
+    def chunks(self) -> Iterator[bytes]:
+        left = self.size
+        for chunk in self._body.chunks():
+            if left <= 0:
+                break
+            piece = chunk[:left]
+            left -= len(piece)
+            yield piece
+
+
+class _SnapshotBudget:
+    """capture.max_snapshot_bytes: bodies beyond it are cut (WARC-Truncated: length)."""
+
+    def __init__(self, max_bytes: int | None) -> None:
+        self.left = max_bytes
+        self.cut: list[str] = []
+
+    def take(self, exchange: Exchange) -> tuple[Body | _Prefix, str | None]:
+        body = exchange.body
+        assert body is not None
+        if self.left is None:
+            return body, exchange.truncated
+        if body.size <= self.left:
+            self.left -= body.size
+            return body, exchange.truncated
+        kept = max(self.left, 0)
+        self.left = 0
+        self.cut.append(exchange.url)
+        return _Prefix(body, kept), "length"
+
+
 def write_snapshot(
     storage_root: Path,
     capture: CaptureInput,
@@ -246,6 +292,8 @@ def write_snapshot(
     clock: Callable[[], datetime],
     id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
     operator: str | None = None,
+    max_bytes: int | None = None,
+    compress_level: int = 6,
 ) -> WrittenSnapshot:
     """Write the capture to a new WARC file under ``storage_root``; return its summary."""
     snapshot_uuid = id_factory()
@@ -258,35 +306,49 @@ def write_snapshot(
     final = chain[-1] if chain else None
     artefacts: list[dict[str, Any]] = []
     records = 0
-    with open_snapshot(storage_root / relpath, clock=clock, id_factory=id_factory) as writer:
+    budget = _SnapshotBudget(max_bytes)
+    with open_snapshot(
+        storage_root / relpath, clock=clock, id_factory=id_factory, compress_level=compress_level
+    ) as writer:
         writer.write_warcinfo(operator=operator, settings=capture.settings)
         records += 1
         for exchange in exchanges:
             response_id = None
             if exchange.response_head is not None and exchange.body is not None:
+                body, truncated = budget.take(exchange)
                 written = writer.write_response(
                     exchange.url,
                     exchange.response_head,
-                    exchange.body,
+                    body,
                     ip_address=exchange.ip_address,
-                    truncated=Truncated(exchange.truncated) if exchange.truncated else None,
+                    truncated=Truncated(truncated) if truncated else None,
                     date=exchange.started_at,
                 )
                 response_id = written.record_id
                 records += 1
-            request = writer.write_request(
-                exchange.url,
-                exchange.request_head,
-                exchange.request_body,
-                concurrent_to=response_id,
-                ip_address=exchange.ip_address,
-                date=exchange.started_at,
-            )
-            records += 1
-            first_request = first_request or request.record_id
+            request_id = None
+            if exchange.request_head:
+                request = writer.write_request(
+                    exchange.url,
+                    exchange.request_head,
+                    exchange.request_body,
+                    concurrent_to=response_id,
+                    ip_address=exchange.ip_address,
+                    date=exchange.started_at,
+                )
+                records += 1
+                request_id = request.record_id
+                first_request = first_request or request_id
             if exchange is final:
-                main_record = response_id or request.record_id
+                main_record = response_id or request_id
         document = provenance(capture, str(snapshot_uuid), main)
+        if budget.cut:
+            document["limits_hit"].append(
+                f"max_snapshot_bytes: {len(budget.cut)} response bodies cut at {max_bytes} bytes"
+            )
+            document["truncated"].extend(
+                {"url": u, "reason": "length", "via": "snapshot"} for u in budget.cut
+            )
         # Its own URI (not the page's), so replay tools never serve it as the page;
         # WARC-Refers-To ties it to the main response.
         writer.write_metadata(
@@ -325,7 +387,9 @@ def write_snapshot(
         size=sealed.size,
         records=records,
         main=main,
-        truncated=any(e.truncated for e in exchanges) or bool(page and page.limits_hit),
+        truncated=any(e.truncated for e in exchanges)
+        or bool(page and page.limits_hit)
+        or bool(budget.cut),
         started_at=capture.started_at,
         finished_at=capture.finished_at,
         methods=capture.methods,

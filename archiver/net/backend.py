@@ -28,7 +28,7 @@ from typing import Any
 import anyio
 import httpcore
 
-from archiver.errors import ArchiverError
+from archiver.errors import NetworkError
 from archiver.net.guard import forbidden_reason
 
 # Key for AsyncNetworkStream.get_extra_info(): returns the stream's ConnectionInfo.
@@ -38,15 +38,15 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 SocketOption = Any  # httpcore's SOCKET_OPTION union; only passed through
 
 
-class ForbiddenAddressError(ArchiverError):
+class ForbiddenAddressError(NetworkError):
     """Every address the host resolved to is private, loopback, link-local or metadata."""
 
 
-class UnresolvableHostError(ArchiverError):
+class UnresolvableHostError(NetworkError):
     """The host name does not resolve (NXDOMAIN, no address, resolver failure)."""
 
 
-class ProxyUnreachableError(ArchiverError):
+class ProxyUnreachableError(NetworkError):
     """The configured proxy could not be connected to: our network, not the source."""
 
 

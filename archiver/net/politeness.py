@@ -26,7 +26,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from archiver.config import CaptureSettings
-from archiver.errors import ArchiverError
+from archiver.errors import NetworkError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class HostBusyError(ArchiverError):
+class HostBusyError(NetworkError):
     """The host's politeness wait would end after the caller's deadline."""
 
 

@@ -126,10 +126,14 @@ def test_every_warc_passes_warcio_check_and_matches_the_database(captured: Archi
     warcio = Path(sys.executable).with_name("warcio")
     for snapshot in snapshots.values():
         path = root / snapshot.warc_path
-        check = subprocess.run([str(warcio), "check", "-v", str(path)], capture_output=True, text=True)
+        check = subprocess.run(
+            [str(warcio), "check", "-v", str(path)], capture_output=True, text=True
+        )
         assert check.returncode == 0, check.stdout + check.stderr
         assert "digest pass" in check.stdout
-        report = verify_warc(path, expected_sha256=snapshot.warc_sha256, expected_size=snapshot.warc_size)
+        report = verify_warc(
+            path, expected_sha256=snapshot.warc_sha256, expected_size=snapshot.warc_size
+        )
         assert report.ok, report.failures()
         assert hashlib.sha256(path.read_bytes()).hexdigest() == snapshot.warc_sha256
         assert path.stat().st_size == snapshot.warc_size
@@ -161,7 +165,9 @@ def test_article_gets_both_captures_with_bytes_as_sent(captured: Archive) -> Non
     assert provenance["redirect_chain"][0]["tls"]["peer_chain_pem"][0].startswith("-----BEGIN")
     assert provenance["software"]["archiver"]
     assert provenance["browser"]["version"]
-    dom = next(body for kind, uri, body in records if kind == "resource" and uri.startswith("urn:dom:"))
+    dom = next(
+        body for kind, uri, body in records if kind == "resource" and uri.startswith("urn:dom:")
+    )
     assert "3 октября в Кызылорде" in dom.decode("utf-8")
 
 
@@ -171,7 +177,11 @@ def test_script_and_xhr_content_is_in_the_dom_and_the_warc(captured: Archive) ->
     dom = next(body for kind, uri, body in records if uri.startswith("urn:dom:")).decode()
     assert "Rendered by script: detention in Almaty." in dom
     assert "XHR says: the court postponed the hearing" in dom
-    xhr = [body for kind, uri, body in records if kind == "response" and uri.endswith("/api/updates.json")]
+    xhr = [
+        body
+        for kind, uri, body in records
+        if kind == "response" and uri.endswith("/api/updates.json")
+    ]
     assert len(xhr) == 1
     assert xhr[0].endswith(XHR_JSON)
 
@@ -193,7 +203,8 @@ def test_failures_are_recorded_as_evidence_without_accusing_yet(captured: Archiv
     with captured.db.session() as session:
         states = {url: state for url, state in session.execute(select(Source.url, Source.state))}
         observations = {
-            o.source_id: o for o in session.scalars(select(Observation).where(Observation.via == "capture"))
+            o.source_id: o
+            for o in session.scalars(select(Observation).where(Observation.via == "capture"))
         }
         ids = {url: i for url, i in session.execute(select(Source.url, Source.id))}
     # One 404 or NXDOMAIN is not yet "dead": the accusation waits for a confirming check.
@@ -209,7 +220,15 @@ def test_status_lists_snapshots_and_preserved_sources(captured: Archive, clock: 
     article = next(s for s in status["sources"] if s["url"] == ARTICLE)
     assert article["preserved"] is True
     snap = article["snapshots"][0]
-    assert set(snap) >= {"id", "captured_at", "warc", "warc_sha256", "payload_sha256", "http_status", "final_url"}
+    assert set(snap) >= {
+        "id",
+        "captured_at",
+        "warc",
+        "warc_sha256",
+        "payload_sha256",
+        "http_status",
+        "final_url",
+    }
     assert snap["final_url"] == ARTICLE
     # A second run finds nothing due: preserved sources are not captured again, failed
     # ones wait for their retry time.
@@ -255,8 +274,18 @@ def test_browser_snapshot_replays_in_pywb(captured: Archive, tmp_path: Path) -> 
     warc = captured.settings.storage.root / snapshot.warc_path
     collections = tmp_path / "pywb"
     collections.mkdir()
-    subprocess.run([str(tools / "wb-manager"), "init", "evidence"], cwd=collections, check=True, capture_output=True)
-    subprocess.run([str(tools / "wb-manager"), "add", "evidence", str(warc)], cwd=collections, check=True, capture_output=True)
+    subprocess.run(
+        [str(tools / "wb-manager"), "init", "evidence"],
+        cwd=collections,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [str(tools / "wb-manager"), "add", "evidence", str(warc)],
+        cwd=collections,
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
     server = subprocess.Popen(
         [str(tools / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
@@ -278,8 +307,37 @@ def test_browser_snapshot_replays_in_pywb(captured: Archive, tmp_path: Path) -> 
                 time.sleep(0.2)
         assert response.status_code == 200
         assert response.content == JS_HTML
-        api = httpx.get(f"http://127.0.0.1:{port}/evidence/{stamp}id_/https://orda.kz/api/updates.json")
+        api = httpx.get(
+            f"http://127.0.0.1:{port}/evidence/{stamp}id_/https://orda.kz/api/updates.json"
+        )
         assert api.content == XHR_JSON
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_snapshot_size_limit_cuts_bodies_and_says_so(
+    web: SimulatedWeb, make_settings: Callable[..., Settings], clock: FixedClock, tmp_path: Path
+) -> None:
+    big = "https://www.adilsoz.kz/files/big.pdf"
+    web.page(big, b"%PDF-1.4\n" + bytes(300_000), content_type="application/pdf")
+    settings = make_settings(
+        network__proxy=web.proxy_url,
+        capture__per_host_interval="0",
+        capture__max_snapshot_bytes="100000",
+    )
+    report = tmp_path / "r.md"
+    report.write_text(f"A document [^1].\n\n[^1]: {big}\n", encoding="utf-8")
+    with Archive.open(settings, clock=clock) as archive:
+        archive.add(str(report))
+        assert len(archive.capture()) == 1
+        snapshot = _snapshots(archive)[big]
+        path = archive.settings.storage.root / snapshot.warc_path
+        assert verify_warc(path).ok
+        assert snapshot.truncated is True
+        with path.open("rb") as fh:
+            response = next(r for r in ArchiveIterator(fh) if r.rec_type == "response")
+            assert response.rec_headers.get_header("WARC-Truncated") == "length"
+            assert len(response.content_stream().read()) == 100_000
+        provenance = next(json.loads(b) for k, _, b in _records(path) if k == "metadata")
+        assert any("max_snapshot_bytes" in hit for hit in provenance["limits_hit"])

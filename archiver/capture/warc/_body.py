@@ -32,6 +32,9 @@ SPOOL_IN_MEMORY = 8 << 20
 
 class BodySource(Protocol):
     size: int
+    # True when the bytes cannot change between the writer's two passes (bytes in
+    # memory, a captured body the archiver owns); the second-pass re-hash is skipped.
+    immutable: bool
 
     def chunks(self) -> Iterator[bytes | memoryview]: ...
 
@@ -54,6 +57,7 @@ Body: TypeAlias = (
 
 class _BytesSource:
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        self.immutable = isinstance(data, bytes)
         self._data = memoryview(data).cast("B")
         self.size = len(self._data)
 
@@ -64,6 +68,8 @@ class _BytesSource:
 
 class _FileSource:
     """A regular file read by position; its size is fixed when it is opened."""
+
+    immutable = False
 
     def __init__(self, handle: IO[bytes], name: str, size: int) -> None:
         self._handle = handle
@@ -84,6 +90,8 @@ class _FileSource:
 
 
 class _Rereadable:
+    immutable = True
+
     def __init__(self, body: RereadableBody) -> None:
         self._body = body
         self.size = body.size

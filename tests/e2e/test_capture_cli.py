@@ -1,0 +1,69 @@
+"""``archiver capture`` as an operator runs it, against the simulated web."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CliRunner
+from tests.simweb import SimulatedWeb
+from tests.simweb.fixtures import simweb  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+
+def test_capture_then_status(cli: CliRunner, simweb: SimulatedWeb, tmp_path: Path) -> None:  # noqa: F811
+    simweb.page("https://rus.azattyq.org/a/1.html", "<title>One</title><p>Claim one.</p>")
+    simweb.page(
+        "https://www.adilsoz.kz/doc.pdf", b"%PDF-1.4\n%%EOF\n", content_type="application/pdf"
+    )
+    report = tmp_path / "r.md"
+    report.write_text(
+        "A claim [^1]. A document [^2]. A dead link [^3].\n\n"
+        "[^1]: https://rus.azattyq.org/a/1.html\n"
+        "[^2]: https://www.adilsoz.kz/doc.pdf\n"
+        "[^3]: https://gone.example.kz/x\n",
+        encoding="utf-8",
+    )
+    env = {
+        "ARCHIVER_NETWORK__PROXY": simweb.proxy_url,
+        "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
+        "ARCHIVER_CAPTURE__EXTRA_CA_FILE": str(simweb.ca_pem_path),
+    }
+    assert cli("add", str(report), env=env).returncode == 0
+    result = cli("capture", env=env)
+    assert result.returncode == 0, result.stderr
+    # Not a terminal: no progress bar, one summary line.
+    assert result.stdout.strip().splitlines() == [
+        "captured 3 sources: 2 preserved; no response: dns x1"
+    ]
+    assert "Traceback" not in result.stderr
+    status = json.loads(cli("status", "--format", "json", env=env).stdout)
+    assert status["summary"]["preserved"] == 2
+    by_url = {s["url"]: s for s in status["sources"]}
+    pdf = by_url["https://www.adilsoz.kz/doc.pdf"]["snapshots"][0]
+    assert pdf["methods"] == ["http"] and pdf["http_status"] == 200
+    assert (tmp_path / "storage" / pdf["warc"]).is_file()
+    # Nothing left to do; capturing one source again by its cited URL makes a second snapshot.
+    assert cli("capture", env=env).stdout.startswith("nothing to capture")
+    again = cli(
+        "capture", "--json", "--source", "https://rus.azattyq.org/a/1.html?utm_source=x", env=env
+    )
+    line = json.loads(again.stdout)
+    assert line["preserved"] is True and line["state"] == "live"
+    status = json.loads(cli("status", "--format", "json", env=env).stdout)
+    assert (
+        len(
+            {s["url"]: s for s in status["sources"]}["https://rus.azattyq.org/a/1.html"][
+                "snapshots"
+            ]
+        )
+        == 2
+    )
+    unknown = cli("capture", "--source", "999", env=env)
+    assert (
+        unknown.returncode == 1
+        and unknown.stderr.strip() == "error: 999: no such source (give a source id or a cited URL)"
+    )
