@@ -211,12 +211,15 @@ class CaptureRunner:
             Fetcher(self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock) as fetcher,
             BrowserPool(self.settings.capture, self.settings.network) as browser,
         ):  # fmt: skip
+            # The gate bounds captures on the network; the backlog bounds captures
+            # fetched but not yet written (their bodies wait in memory or spool files).
+            backlog = asyncio.Semaphore(self.settings.capture.concurrency * 4)
 
             async def one(source: DueSource) -> None:
-                async with gate:
+                async with backlog:
                     if should_stop():
                         return
-                    outcome = await self._capture_one(source, fetcher, browser)
+                    outcome = await self._capture_one(source, fetcher, browser, gate)
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)
@@ -224,40 +227,12 @@ class CaptureRunner:
             await asyncio.gather(*(one(s) for s in sources))
 
     async def _capture_one(
-        self, source: DueSource, fetcher: Fetcher, browser: BrowserPool
+        self, source: DueSource, fetcher: Fetcher, browser: BrowserPool, gate: asyncio.Semaphore
     ) -> CaptureOutcome:
         exchanges: list[Exchange] = []
         try:
-            started = self.clock()
-            methods = capture_methods(source.kind, self.settings.capture.modes)
-            budget = self.settings.capture.page_budget
-            chain: list[Exchange] = []
-            if "http" in methods:
-                chain = await fetcher.fetch_chain(source.url, deadline=time.monotonic() + budget)
-                exchanges.extend(chain)
-            final = chain[-1] if chain else None
-            page: PageCapture | None = None
-            used = [m for m in methods if m == "http"]
-            # No browser when the plain capture found a document (a reader sees the same
-            # bytes) or could not reach the host at all (the browser would fail too).
-            if "browser" in methods and (
-                final is None
-                or (final.ok and wants_browser_after_http(methods, final.header("content-type")))
-            ):
-                page = await self._browse(source.url, fetcher, browser, budget)
-                exchanges.extend(page.exchanges)
-                used.append("browser")
-            capture = CaptureInput(
-                source_id=source.id,
-                url=source.url,
-                cited_as=source.cited_as,
-                started_at=started,
-                finished_at=self.clock(),
-                methods=tuple(used),
-                http_chain=chain,
-                page=page,
-                settings=capture_settings_record(self.settings),
-            )
+            async with gate:
+                capture = await self._observe(source, fetcher, browser, exchanges)
             written = await asyncio.get_running_loop().run_in_executor(
                 self._warc_writers,
                 functools.partial(
@@ -277,6 +252,45 @@ class CaptureRunner:
         finally:
             for exchange in exchanges:
                 exchange.close()
+
+    async def _observe(
+        self,
+        source: DueSource,
+        fetcher: Fetcher,
+        browser: BrowserPool,
+        exchanges: list[Exchange],
+    ) -> CaptureInput:
+        """The network part of a capture: plain HTTP and/or the browser, per policy."""
+        started = self.clock()
+        methods = capture_methods(source.kind, self.settings.capture.modes)
+        budget = self.settings.capture.page_budget
+        chain: list[Exchange] = []
+        if "http" in methods:
+            chain = await fetcher.fetch_chain(source.url, deadline=time.monotonic() + budget)
+            exchanges.extend(chain)
+        final = chain[-1] if chain else None
+        page: PageCapture | None = None
+        used = [m for m in methods if m == "http"]
+        # No browser when the plain capture found a document (a reader sees the same
+        # bytes) or could not reach the host at all (the browser would fail too).
+        if "browser" in methods and (
+            final is None
+            or (final.ok and wants_browser_after_http(methods, final.header("content-type")))
+        ):
+            page = await self._browse(source.url, fetcher, browser, budget)
+            exchanges.extend(page.exchanges)
+            used.append("browser")
+        return CaptureInput(
+            source_id=source.id,
+            url=source.url,
+            cited_as=source.cited_as,
+            started_at=started,
+            finished_at=self.clock(),
+            methods=tuple(used),
+            http_chain=chain,
+            page=page,
+            settings=capture_settings_record(self.settings),
+        )
 
     async def _browse(
         self, url: str, fetcher: Fetcher, browser: BrowserPool, budget: float

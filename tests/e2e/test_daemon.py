@@ -95,3 +95,54 @@ def test_inbox_intake_and_clean_stop(
     assert status["summary"]["reports"] == 2
     assert status["summary"]["citations"] == 127
     assert status["summary"]["sources"] == 118
+
+
+@pytest.mark.slow
+def test_daemon_captures_new_sources(
+    cli: CliRunner, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.simweb import SimulatedWeb
+
+    with SimulatedWeb() as web:
+        web.page("https://rus.azattyq.org/a/7.html", "<title>Seven</title><p>Detained.</p>")
+        web.page(
+            "https://www.adilsoz.kz/7.pdf", b"%PDF-1.4\n%%EOF\n", content_type="application/pdf"
+        )
+        env = {
+            **cli_env,
+            "ARCHIVER_DAEMON__INBOX_POLL_INTERVAL": "0.2",
+            "ARCHIVER_NETWORK__PROXY": web.proxy_url,
+            "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
+        }
+        inbox = Path(cli_env["ARCHIVER_STORAGE__ROOT"]) / "inbox"
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "archiver", "run"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for(inbox.is_dir)
+            report = tmp_path / "r.md"
+            report.write_text(
+                "Detained [^1]. The report [^2].\n\n"
+                "[^1]: https://rus.azattyq.org/a/7.html\n[^2]: https://www.adilsoz.kz/7.pdf\n",
+                encoding="utf-8",
+            )
+            _drop(inbox, report, "r.md")
+
+            def preserved() -> bool:
+                out = cli("status", "--format", "json", env=env).stdout
+                return json.loads(out)["summary"]["preserved"] == 2
+
+            _wait_for(preserved, timeout=120)
+            daemon.send_signal(signal.SIGTERM)
+            _, stderr = daemon.communicate(timeout=60)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+    assert daemon.returncode == 0, stderr
+    assert "captured 2 sources: 2 preserved" in stderr
+    assert "Traceback" not in stderr
