@@ -45,6 +45,12 @@ class PageArtefacts(Protocol):
     def exchanges(self) -> Sequence[Exchange]: ...
 
     @property
+    def main_index(self) -> int | None: ...
+
+    @property
+    def redirect_chain(self) -> Sequence[str]: ...
+
+    @property
     def screenshot_png(self) -> bytes | None: ...
 
     @property
@@ -117,18 +123,20 @@ class WrittenSnapshot:
 
 def main_chain(capture: CaptureInput) -> list[Exchange]:
     """The hops of the main document: the plain capture's chain, else the browser's
-    document requests up to the first that is not a redirect."""
+    main-frame navigation (which the browser capture identifies; iframes are not it)."""
     if capture.http_chain:
         return list(capture.http_chain)
-    chain: list[Exchange] = []
-    if capture.page is not None:
-        for exchange in capture.page.exchanges:
-            if exchange.resource_type != "document":
-                continue
-            chain.append(exchange)
-            if exchange.location is None:
-                break
-    return chain
+    page = capture.page
+    if page is None or page.main_index is None:
+        return []
+    final = page.exchanges[page.main_index]
+    earlier = list(page.redirect_chain[:-1])
+    hops: list[Exchange] = []
+    for exchange in page.exchanges[: page.main_index]:
+        if earlier and exchange.url == earlier[0] and exchange.location is not None:
+            hops.append(exchange)
+            earlier.pop(0)
+    return [*hops, final]
 
 
 def describe_main(capture: CaptureInput) -> MainDocument:

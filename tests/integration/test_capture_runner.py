@@ -20,7 +20,7 @@ from archiver.capture.warc import verify_warc
 from archiver.config import Settings
 from archiver.models import Observation, Snapshot, Source
 from tests.conftest import FixedClock
-from tests.simweb import SimulatedWeb
+from tests.simweb import SimulatedWeb, status
 from tests.simweb.fixtures import simweb  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -341,3 +341,28 @@ def test_snapshot_size_limit_cuts_bodies_and_says_so(
             assert len(response.content_stream().read()) == 100_000
         provenance = next(json.loads(b) for k, _, b in _records(path) if k == "metadata")
         assert any("max_snapshot_bytes" in hit for hit in provenance["limits_hit"])
+
+
+def test_browser_only_capture_follows_the_main_frame_not_iframes(
+    web: SimulatedWeb, make_settings: Callable[..., Settings], clock: FixedClock, tmp_path: Path
+) -> None:
+    post = "https://www.facebook.com/groups/ActivistsNotExtremists/posts/3388608751458384"
+    # Cited with a trailing slash; captured at its normalized URL, which redirects.
+    web.page(post, status(301, headers={"Location": post + "?ref=x"}))
+    web.page(
+        post + "?ref=x",
+        "<title>Group post</title><iframe src='https://www.facebook.com/plugins/x'></iframe><p>Post text</p>",
+    )
+    web.page("https://www.facebook.com/plugins/x", "<title>plugin</title>")
+    settings = make_settings(network__proxy=web.proxy_url, capture__per_host_interval="0")
+    report = tmp_path / "r.md"
+    report.write_text(f"A post [^1].\n\n[^1]: {post}/\n", encoding="utf-8")
+    with Archive.open(settings, clock=clock) as archive:
+        archive.add(str(report))
+        (outcome,) = archive.capture()
+        assert outcome.preserved
+        snapshot = _snapshots(archive)[post]
+    assert snapshot.methods == ["browser"]
+    assert [hop["status"] for hop in snapshot.redirect_chain] == [301, 200]
+    assert snapshot.final_url == post + "?ref=x"
+    assert snapshot.title == "Group post"
