@@ -174,6 +174,15 @@ class CheckSettings(_Section):
 
 class IntegritySettings(_Section):
     tsa_urls: tuple[str, ...] = ("https://freetsa.org/tsr", "http://timestamp.digicert.com")
+    # Seconds to wait for one TSA; a TSA that does not answer leaves the stamp pending.
+    tsa_timeout: float = Field(default=30.0, gt=0)
+    # Ed25519 signing keys (private key 0600). None: <storage.root>/keys.
+    key_dir: Path | None = None
+
+    @field_validator("tsa_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
 
     @field_validator("tsa_urls")
     @classmethod
@@ -223,6 +232,10 @@ class Settings(_Section):
     @property
     def reports_dir(self) -> Path:
         return self.storage.root / "reports"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.integrity.key_dir or self.storage.root / "keys"
 
 
 def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:

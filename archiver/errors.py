@@ -18,8 +18,13 @@ errors are translated at the edge with ``raise ... from exc``.
     │   ├── ProxyUnreachableError   (archiver.net.backend) our own proxy is down
     │   └── HostBusyError           (archiver.net.politeness) politeness wait too long
     ├── StoreError           the database or storage folder failed
-    └── CaptureError         a snapshot could not be captured or stored
-        └── WarcError        a WARC file could not be written or is malformed
+    ├── CaptureError         a snapshot could not be captured or stored
+    │   └── WarcError        a WARC file could not be written or is malformed
+    └── IntegrityError       manifests, signatures, timestamps, custody log
+        ├── CanonicalizationError   a value has no RFC 8785 canonical JSON form
+        ├── KeyStoreError           signing keys missing, unreadable or too open
+        ├── TimestampError          an RFC 3161 response is malformed or does not verify
+        └── CustodyError            the custody log could not be appended to
 """
 
 from __future__ import annotations
@@ -73,3 +78,26 @@ class CaptureError(ArchiverError):
 class WarcError(CaptureError):
     """A WARC record or file could not be written (bad input, I/O failure, refused
     overwrite, or a body that changed while it was being written)."""
+
+
+class IntegrityError(ArchiverError):
+    """Evidence integrity machinery failed: manifest, signature, timestamp or custody."""
+
+
+class CanonicalizationError(IntegrityError):
+    """A value cannot be written as RFC 8785 canonical JSON (NaN, a non-string key,
+    an integer that is not an exact double, a type JSON does not have)."""
+
+
+class KeyStoreError(IntegrityError):
+    """A signing key is missing, unreadable, does not match its fingerprint, or its
+    file is readable by other users."""
+
+
+class TimestampError(IntegrityError):
+    """An RFC 3161 time-stamp response is malformed, refused, or does not match the
+    request (imprint, nonce, signature)."""
+
+
+class CustodyError(IntegrityError):
+    """The custody log could not be appended to or read."""

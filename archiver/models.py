@@ -1,4 +1,5 @@
-"""The domain model as SQLAlchemy 2 tables: reports, citations, sources.
+"""The domain model as SQLAlchemy 2 tables: reports, citations, sources, snapshots,
+observations and the custody log.
 
 Schema changes go through Alembic migrations in archiver/store/migrations; a test checks
 that the migrations and these models agree on SQLite and PostgreSQL.
@@ -200,3 +201,31 @@ class Observation(Base):
     reason: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_observations_source_id", "source_id", "observed_at"),)
+
+
+class CustodyEvent(Base):
+    """One entry of the custody log: who did what to which piece of evidence, and when.
+
+    Append-only and hash-chained (archiver.integrity.custody): ``entry_hash`` is the
+    sha256 of the canonical JSON of every other field including ``prev_hash``, the
+    previous entry's ``entry_hash``. ``seq`` is unique, so two writers can never fork
+    the chain.
+    """
+
+    __tablename__ = "custody_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime]
+    # "system", "daemon", "cli:<user>", "web:<user>": who acted.
+    actor: Mapped[str] = mapped_column(Text)
+    # "capture", "check", "export", "download", "key_created", "key_rotated", ...
+    action: Mapped[str] = mapped_column(String(32))
+    # "snapshot", "source", "report", "key", "export": what it was done to.
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_custody_events_subject", "subject_type", "subject_id"),)
