@@ -10,6 +10,7 @@ that points to a missing file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -20,11 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import Session
 
-from archiver.capture.browser import BrowserPool, BrowserRequest, PageCapture
+from archiver.capture._batching import GroupCommit
+from archiver.capture._browser_types import BrowserRequest, PageCapture
 from archiver.capture.exchange import Exchange, FailureKind
 from archiver.capture.http import Fetcher
 from archiver.capture.policy import capture_methods, wants_browser_after_http
@@ -33,6 +36,9 @@ from archiver.check.signals import Signal, signal_from_response, state_after
 from archiver.config import Settings
 from archiver.models import Citation, Observation, Snapshot, Source
 from archiver.store.db import Database
+
+if TYPE_CHECKING:
+    from archiver.capture.browser import BrowserPool
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,15 @@ class CaptureOutcome:
     @property
     def preserved(self) -> bool:
         return self.http_status is not None and 200 <= self.http_status < 300
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """A capture ready to be recorded: its sealed WARC file, or the error it ended in."""
+
+    source: DueSource
+    written: WrittenSnapshot | None = None
+    error: Exception | None = None
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -181,12 +196,15 @@ class CaptureRunner:
         gate = asyncio.Semaphore(self.settings.capture.concurrency)
         outcomes: list[CaptureOutcome] = []
         # One thread records results: SQLite takes one writer at a time, and writers in
-        # several threads would only wait on its lock (with sleeps in between).
+        # several threads would only wait on its lock (with sleeps in between). Captures
+        # that finish while it is busy are recorded together, in one transaction.
         self._db_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-db")
-        # WARC writing is gzip and sha256 (which release the GIL): one thread per core;
-        # more only queue on the GIL against the event loop that does the fetching.
+        self._recorder = GroupCommit(self._record_batch, self._db_writer)
+        # WARC writing is gzip and sha256 (which release the GIL) and two fsyncs per file
+        # (which wait on the disk, using no core): a few threads per core, so the cores
+        # stay busy while some threads wait for the disk.
         self._warc_writers = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 2, thread_name_prefix="archiver-warc"
+            max_workers=min(32, 4 * (os.cpu_count() or 2)), thread_name_prefix="archiver-warc"
         )
         try:
             await self._run(sources, gate, outcomes, spool, progress, should_stop)
@@ -194,9 +212,6 @@ class CaptureRunner:
             self._warc_writers.shutdown(wait=True)
             self._db_writer.shutdown(wait=True)
         return outcomes
-
-    async def _record_async(self, fn: Callable[..., CaptureOutcome], *args: Any) -> CaptureOutcome:
-        return await asyncio.get_running_loop().run_in_executor(self._db_writer, fn, *args)
 
     async def _run(
         self,
@@ -207,10 +222,19 @@ class CaptureRunner:
         progress: Callable[[CaptureOutcome], None] | None,
         should_stop: Callable[[], bool],
     ) -> None:
-        async with (
-            Fetcher(self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock) as fetcher,
-            BrowserPool(self.settings.capture, self.settings.network) as browser,
-        ):  # fmt: skip
+        async with contextlib.AsyncExitStack() as stack:
+            fetcher = await stack.enter_async_context(
+                Fetcher(self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock)
+            )  # fmt: skip
+            browser = None
+            modes = self.settings.capture.modes
+            if any("browser" in capture_methods(s.kind, modes) for s in sources):
+                # Playwright is loaded only when a browser capture may happen.
+                from archiver.capture.browser import BrowserPool
+
+                browser = await stack.enter_async_context(
+                    BrowserPool(self.settings.capture, self.settings.network)
+                )
             # The gate bounds captures on the network; the backlog bounds captures
             # fetched but not yet written (their bodies wait in memory or spool files).
             backlog = asyncio.Semaphore(self.settings.capture.concurrency * 4)
@@ -227,7 +251,11 @@ class CaptureRunner:
             await asyncio.gather(*(one(s) for s in sources))
 
     async def _capture_one(
-        self, source: DueSource, fetcher: Fetcher, browser: BrowserPool, gate: asyncio.Semaphore
+        self,
+        source: DueSource,
+        fetcher: Fetcher,
+        browser: BrowserPool | None,
+        gate: asyncio.Semaphore,
     ) -> CaptureOutcome:
         exchanges: list[Exchange] = []
         try:
@@ -245,10 +273,11 @@ class CaptureRunner:
                     compress_level=self.settings.capture.warc_compression_level,
                 ),
             )
-            return await self._record_async(self._record, source, written)
+            # Only now, with its WARC file sealed, is the snapshot's row written.
+            return await self._recorder.submit(_Finished(source, written))
         except Exception as exc:
             log.exception("capture of source %d (%s) failed", source.id, source.url)
-            return await self._record_async(self._record_error, source, exc)
+            return await self._recorder.submit(_Finished(source, error=exc))
         finally:
             for exchange in exchanges:
                 exchange.close()
@@ -257,7 +286,7 @@ class CaptureRunner:
         self,
         source: DueSource,
         fetcher: Fetcher,
-        browser: BrowserPool,
+        browser: BrowserPool | None,
         exchanges: list[Exchange],
     ) -> CaptureInput:
         """The network part of a capture: plain HTTP and/or the browser, per policy."""
@@ -293,7 +322,7 @@ class CaptureRunner:
         )
 
     async def _browse(
-        self, url: str, fetcher: Fetcher, browser: BrowserPool, budget: float
+        self, url: str, fetcher: Fetcher, browser: BrowserPool | None, budget: float
     ) -> PageCapture:
         deadline = time.monotonic() + budget
 
@@ -308,61 +337,111 @@ class CaptureRunner:
                 resource_type=request.resource_type,
             )
 
+        # The pool exists whenever a due source's methods include the browser.
+        assert browser is not None
         return await browser.capture_page(url, fetch, deadline=deadline)
 
     # -- recording -------------------------------------------------------------------
 
-    def _record(self, source: DueSource, written: WrittenSnapshot) -> CaptureOutcome:
+    def _record_batch(self, items: Sequence[_Finished]) -> list[CaptureOutcome | Exception]:
+        """Record finished captures in one transaction. If it fails, each is recorded
+        alone, so a bad item costs only its own record (and gets its own error)."""
+        try:
+            with self.db.session() as session:
+                return list(self._record_in(session, items))
+        except Exception as exc:  # noqa: BLE001 - retried item by item below
+            if len(items) == 1:
+                return [exc]
+        results: list[CaptureOutcome | Exception] = []
+        for item in items:
+            try:
+                with self.db.session() as session:
+                    results.extend(self._record_in(session, [item]))
+            except Exception as exc:  # noqa: BLE001 - raised to that capture's caller
+                results.append(exc)
+        return results
+
+    def _record_in(self, session: Session, items: Sequence[_Finished]) -> list[CaptureOutcome]:
+        ids = sorted({item.source.id for item in items})
+        rows = {row.id: row for row in session.scalars(select(Source).where(Source.id.in_(ids)))}
+        # Snapshot rows first (observations refer to them); new rows as bulk inserts,
+        # which cost far less than the ORM's unit of work, row by row.
+        snapshots = [
+            self._snapshot_row(item.source, item.written)
+            for item in items
+            if item.written is not None and item.source.id in rows
+        ]
+        if snapshots:
+            session.execute(insert(Snapshot), snapshots)
+        outcomes = []
+        observations: list[dict[str, Any]] = []
+        for item in items:
+            row = rows.get(item.source.id)
+            if item.written is not None:
+                outcomes.append(self._record(row, item.source, item.written, observations))
+            else:
+                assert item.error is not None
+                outcomes.append(self._record_error(row, item.source, item.error, observations))
+        if observations:
+            session.execute(insert(Observation), observations)
+        return outcomes
+
+    @staticmethod
+    def _snapshot_row(source: DueSource, written: WrittenSnapshot) -> dict[str, Any]:
+        main = written.main
+        return dict(
+            id=written.id,
+            source_id=source.id,
+            started_at=written.started_at,
+            finished_at=written.finished_at,
+            methods=list(written.methods),
+            warc_path=str(written.relpath),
+            warc_sha256=written.sha256,
+            warc_size=written.size,
+            http_status=main.status,
+            final_url=main.final_url,
+            redirect_chain=main.chain,
+            payload_sha256=main.payload_sha256,
+            payload_size=main.payload_size,
+            content_type=main.content_type,
+            title=main.title,
+            failure_kind=main.failure_kind,
+            failure_message=main.failure_message,
+            tls_verified=main.tls_verified,
+            truncated=written.truncated,
+            artefacts=written.artefacts,
+            records=written.records,
+        )
+
+    def _record(
+        self,
+        row: Source | None,
+        source: DueSource,
+        written: WrittenSnapshot,
+        observations: list[dict[str, Any]],
+    ) -> CaptureOutcome:
         main = written.main
         failure = FailureKind(main.failure_kind) if main.failure_kind is not None else None
         signal = signal_from_response(main.status, failure)
         now = self.clock()
-        with self.db.session() as session:
-            row = session.get(Source, source.id)
-            if row is None:  # deleted meanwhile: keep the file, skip the rows
-                return self._outcome(source, written, signal, source.state)
-            previous = row.state
-            session.add(
-                Snapshot(
-                    id=written.id,
-                    source_id=source.id,
-                    started_at=written.started_at,
-                    finished_at=written.finished_at,
-                    methods=list(written.methods),
-                    warc_path=str(written.relpath),
-                    warc_sha256=written.sha256,
-                    warc_size=written.size,
-                    http_status=main.status,
-                    final_url=main.final_url,
-                    redirect_chain=main.chain,
-                    payload_sha256=main.payload_sha256,
-                    payload_size=main.payload_size,
-                    content_type=main.content_type,
-                    title=main.title,
-                    failure_kind=main.failure_kind,
-                    failure_message=main.failure_message,
-                    tls_verified=main.tls_verified,
-                    truncated=written.truncated,
-                    artefacts=written.artefacts,
-                    records=written.records,
-                )
+        if row is None:  # deleted meanwhile: keep the file, skip the rows
+            return self._outcome(source, written, signal, source.state)
+        previous = row.state
+        new_state = self._apply(row, signal, now)
+        observations.append(
+            dict(
+                source_id=source.id,
+                observed_at=now,
+                via="capture",
+                snapshot_id=written.id,
+                http_status=main.status,
+                final_url=main.final_url,
+                failure_kind=main.failure_kind,
+                implied_state=signal.implied_state or previous,
+                resulting_state=new_state,
+                reason=signal.reason,
             )
-            session.flush()
-            new_state = self._apply(row, signal, now)
-            session.add(
-                Observation(
-                    source_id=source.id,
-                    observed_at=now,
-                    via="capture",
-                    snapshot_id=written.id,
-                    http_status=main.status,
-                    final_url=main.final_url,
-                    failure_kind=main.failure_kind,
-                    implied_state=signal.implied_state or previous,
-                    resulting_state=new_state,
-                    reason=signal.reason,
-                )
-            )
+        )
         return self._outcome(source, written, signal, previous, new_state)
 
     def _apply(self, row: Source, signal: Signal, now: datetime) -> str:
@@ -379,28 +458,32 @@ class CaptureRunner:
             row.next_check_at = now + timedelta(seconds=self.settings.check.confirm_after)
         return new_state
 
-    def _record_error(self, source: DueSource, exc: Exception) -> CaptureOutcome:
+    def _record_error(
+        self,
+        row: Source | None,
+        source: DueSource,
+        exc: Exception,
+        observations: list[dict[str, Any]],
+    ) -> CaptureOutcome:
         now = self.clock()
         message = f"internal error: {type(exc).__name__}: {exc}"
-        with self.db.session() as session:
-            row = session.get(Source, source.id)
-            if row is not None:
-                row.capture_attempts += 1
-                row.next_capture_at = now + retry_delay(row.capture_attempts)
-                session.add(
-                    Observation(
-                        source_id=source.id,
-                        observed_at=now,
-                        via="capture",
-                        snapshot_id=None,
-                        http_status=None,
-                        final_url=None,
-                        failure_kind="internal",
-                        implied_state=row.state,
-                        resulting_state=row.state,
-                        reason=message,
-                    )
+        if row is not None:
+            row.capture_attempts += 1
+            row.next_capture_at = now + retry_delay(row.capture_attempts)
+            observations.append(
+                dict(
+                    source_id=source.id,
+                    observed_at=now,
+                    via="capture",
+                    snapshot_id=None,
+                    http_status=None,
+                    final_url=None,
+                    failure_kind="internal",
+                    implied_state=row.state,
+                    resulting_state=row.state,
+                    reason=message,
                 )
+            )
         return CaptureOutcome(
             source.id, source.url, None, None, "internal", source.state, source.state, None, message
         )

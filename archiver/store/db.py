@@ -7,20 +7,21 @@ models and migrations serve both.
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Any constant works; it only has to be the same in every process of this application.
@@ -62,6 +63,8 @@ def _safe_url(url: str) -> str:
 
 
 def _alembic_config(connection: Any) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
@@ -70,6 +73,11 @@ def _alembic_config(connection: Any) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; safe to run at every start."""
+    # Alembic (a quarter of a second to import, more to run) only when there is work.
+    if _at_head(engine):
+        return
+    from alembic import command
+
     try:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
@@ -84,12 +92,56 @@ def migrate(engine: Engine) -> None:
         ) from exc
 
 
+# ``revision = "0002"`` / ``down_revision: str | None = "0001"`` in a migration file.
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
+
+
+def head_from_files() -> str | None:
+    """The head revision as the migration files state it, read as text (no Alembic);
+    None when they do not say plainly (then Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    try:
+        for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+            found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+            revision = ast.literal_eval(found["revision"])
+            down = ast.literal_eval(found.get("down_revision", "None"))
+            downs = down if isinstance(down, tuple | list) else (down,)
+            if not isinstance(revision, str) or not all(
+                isinstance(d, str) or d is None for d in downs
+            ):
+                return None
+            revisions.add(revision)
+            parents.update(d for d in downs if d is not None)
+    except (OSError, KeyError, ValueError, SyntaxError):
+        return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """True when the database's recorded revision is the head: nothing to migrate."""
+    head = head_from_files()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:  # no such table yet: a new database
+        return False
+    return [tuple(row) for row in rows] == [(head,)]
+
+
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 

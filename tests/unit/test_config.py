@@ -124,4 +124,3 @@ def test_proxy_password_never_displayed() -> None:
     shown = settings.network.proxy_for_display()
     assert "s3cret" not in shown and "alice" not in shown
     assert shown == "http://***@proxy:3128"
-
