@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 
+from archiver.clock import utc_now
 from archiver.config import Settings
 from archiver.errors import ArchiverError, FetchError, ReportTooLargeError, StoreError
 from archiver.store.db import Database
@@ -27,10 +28,6 @@ if TYPE_CHECKING:
 
 # The harvest (lxml, pypdf) and capture (playwright) stacks are imported where used, so
 # a command that needs one does not pay for loading the other.
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def is_url(target: str) -> bool:

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ from archiver.capture._browser_budget import Budget
 from archiver.capture._browser_router import Router
 from archiver.capture._browser_session import VIEWPORT, BrowserUnavailable, CaptureRun
 from archiver.capture._browser_types import BrowserRequest, FetchFn, PageCapture
+from archiver.clock import utc_now
 from archiver.config import CaptureSettings, NetworkSettings
 from archiver.errors import CaptureError
 
@@ -68,10 +69,6 @@ CHROMIUM_ARGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )
 _LAUNCH_TIMEOUT_MS = 30_000
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Slot:
@@ -147,7 +144,7 @@ class BrowserPool:
         capture: CaptureSettings,
         network: NetworkSettings,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         extra_args: Sequence[str] = (),
     ) -> None:
         self._settings = capture

@@ -22,7 +22,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -50,6 +50,7 @@ from archiver.capture._http_tls import (
 from archiver.capture._http_trace import RequestTrace
 from archiver.capture.decode import Decoded, decode_body
 from archiver.capture.exchange import Body, Exchange, Failure, FailureKind
+from archiver.clock import utc_now
 from archiver.config import CaptureSettings, NetworkSettings
 from archiver.errors import ArchiverError
 from archiver.net.backend import (
@@ -85,10 +86,6 @@ _NETWORK_ERRORS = (
 )
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def decode(exchange: Exchange, limit: int) -> Decoded:
     """The exchange's body with its Content-Encoding undone, at most ``limit`` bytes."""
     if exchange.body is None:
@@ -112,7 +109,7 @@ class Fetcher:
         capture: CaptureSettings,
         *,
         spool_dir: Path | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         limiter: HostLimiter | None = None,
         max_idle_origins: int = 256,
         backend: GuardedBackend | None = None,

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from archiver.errors import KeyStoreError
+from archiver.store.files import fsync_dir
 
 CURRENT = "current"
 EVENTS = "key-events.jsonl"
@@ -272,8 +273,4 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(path)

@@ -16,7 +16,6 @@ later :meth:`TimestampClient.retry` turns into a token.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -334,7 +333,3 @@ class TimestampClient:
 
     def close(self) -> None:
         self._http.close()
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

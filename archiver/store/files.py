@@ -38,7 +38,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         # os.link fails if the target exists: no silent overwrite even under a race.
         os.link(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except FileExistsError:
         raise
     except OSError as exc:
@@ -67,7 +67,8 @@ def store_content(root: Path, data: bytes, suffix: str = "") -> tuple[str, Path]
     return digest, relative
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or link inside ``path`` durable. Raises OSError; callers translate."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from archiver.clock import utc_now
 from archiver.errors import WarcError
+from archiver.store.files import fsync_dir
 
 from ._gzip import COMPRESS_LEVEL
-from .writer import Clock, IdFactory, WarcWriter, _utc_now
+from .writer import Clock, IdFactory, WarcWriter
 
 PART_SUFFIX = ".part"
 # Filesystems without hard links (some FUSE and network mounts) answer these.
@@ -54,7 +56,7 @@ class SnapshotWriter(WarcWriter):
         stream: BinaryIO,
         final_path: Path,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         id_factory: IdFactory = uuid.uuid4,
         spool_dir: str | os.PathLike[str] | None = None,
         compress_level: int = COMPRESS_LEVEL,
@@ -78,7 +80,7 @@ class SnapshotWriter(WarcWriter):
 def open_snapshot(
     final_path: str | os.PathLike[str],
     *,
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
     id_factory: IdFactory = uuid.uuid4,
     spool_dir: str | os.PathLike[str] | None = None,
     compress_level: int = COMPRESS_LEVEL,
@@ -158,12 +160,6 @@ def _link_no_replace(temp: Path, final: Path) -> None:
 
 def _fsync_dir(folder: Path) -> None:
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fsync_dir(folder)
     except OSError as exc:
         raise WarcError(f"cannot sync {folder}: {exc.strerror or exc}") from exc
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        raise WarcError(f"cannot sync {folder}: {exc.strerror or exc}") from exc
-    finally:
-        os.close(fd)

@@ -29,9 +29,10 @@ import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import BinaryIO
 
+from archiver.clock import utc_now
 from archiver.errors import WarcError
 
 from . import _headers as h
@@ -47,10 +48,6 @@ IdFactory = Callable[[], uuid.UUID]
 _EMPTY: Mapping[str, object] = {}
 # warcinfo and metadata blocks are small and built in memory: passed as the "head".
 _NOTHING = bytes_source(b"")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ class WarcWriter:
         self,
         stream: BinaryIO,
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         id_factory: IdFactory = uuid.uuid4,
         spool_dir: str | os.PathLike[str] | None = None,
         compress_level: int = COMPRESS_LEVEL,
