@@ -128,6 +128,8 @@ class CaptureRunner:
         self.db = db
         self.clock = clock
         self.id_factory = id_factory
+        # Identical for every snapshot of this run: built once.
+        self._settings_record = capture_settings_record(settings)
 
     # -- choosing work ---------------------------------------------------------------
 
@@ -318,7 +320,7 @@ class CaptureRunner:
             methods=tuple(used),
             http_chain=chain,
             page=page,
-            settings=capture_settings_record(self.settings),
+            settings=self._settings_record,
         )
 
     async def _browse(

@@ -11,6 +11,7 @@ bytes are produced by :mod:`archiver.capture.warc`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import platform
 import uuid
@@ -151,8 +152,10 @@ def describe_main(capture: CaptureInput) -> MainDocument:
         status=final.status,
         final_url=final.url if final.ok else None,
         chain=[{"url": hop.url, "status": hop.status, "failure": _failure(hop)} for hop in chain],
-        payload_sha256=final.body.sha256 if final.body is not None else None,
-        payload_size=final.body.size if final.body is not None else None,
+        # Filled in from the response record as written (write_snapshot): the WARC
+        # writer hashes the payload anyway, and a size limit may have cut it.
+        payload_sha256=None,
+        payload_size=None,
         content_type=final.header("content-type"),
         failure_kind=str(final.failure.kind) if final.failure else None,
         failure_message=final.failure.message if final.failure else None,
@@ -334,6 +337,12 @@ def write_snapshot(
                 )
                 response_id = written.record_id
                 records += 1
+                if exchange is final:
+                    main = dataclasses.replace(
+                        main,
+                        payload_sha256=(written.payload_digest or "").removeprefix("sha256:"),
+                        payload_size=body.size,
+                    )
             request_id = None
             if exchange.request_head:
                 request = writer.write_request(
