@@ -19,10 +19,17 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from archiver.errors import ConfigError
 
@@ -47,6 +54,10 @@ def parse_duration(value: object) -> float:
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
+
+
+# A field in seconds that also accepts "15m", "6h", "2d" in TOML and the environment.
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _Section(BaseModel):
@@ -83,13 +94,8 @@ class NetworkSettings(_Section):
     user_agent: str = (
         "evidence-archiver/0.1 (+https://github.com/; human-rights evidence preservation)"
     )
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: Duration = Field(default=30.0, gt=0)
     max_redirects: int = Field(default=10, ge=0, le=50)
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
 
     @field_validator("proxy")
     @classmethod
@@ -130,10 +136,10 @@ class CaptureSettings(_Section):
     # Politeness: connections per host, and the least time between two requests to one
     # host (a Retry-After from the host lengthens it).
     per_host_concurrency: int = Field(default=2, ge=1, le=256)
-    per_host_interval: float = 0.5
+    per_host_interval: Duration = 0.5
     # Limits: a capture that hits one records what it got, marks it (WARC-Truncated,
     # provenance), and moves on.
-    page_budget: float = 60.0
+    page_budget: Duration = 60.0
     max_response_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     max_snapshot_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_resources: int = Field(default=1000, ge=1)
@@ -144,11 +150,6 @@ class CaptureSettings(_Section):
     # An extra CA bundle (PEM) to trust besides the system's, e.g. a corporate proxy's.
     # Certificates that do not verify are still captured, and recorded as unverified.
     extra_ca_file: Path | None = None
-
-    @field_validator("per_host_interval", "page_budget", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
 
     @field_validator("modes")
     @classmethod
@@ -164,25 +165,15 @@ class CaptureSettings(_Section):
 class CheckSettings(_Section):
     # An accusing state (dead, removed, altered, redirected) needs a second observation
     # at least this long after the first. 0 is allowed (tests).
-    confirm_after: float = 6 * 3600.0
-
-    @field_validator("confirm_after", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
+    confirm_after: Duration = 6 * 3600.0
 
 
 class IntegritySettings(_Section):
     tsa_urls: tuple[str, ...] = ("https://freetsa.org/tsr", "http://timestamp.digicert.com")
     # Seconds to wait for one TSA; a TSA that does not answer leaves the stamp pending.
-    tsa_timeout: float = Field(default=30.0, gt=0)
+    tsa_timeout: Duration = Field(default=30.0, gt=0)
     # Ed25519 signing keys (private key 0600). None: <storage.root>/keys.
     key_dir: Path | None = None
-
-    @field_validator("tsa_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
 
     @field_validator("tsa_urls")
     @classmethod
@@ -194,15 +185,14 @@ class IntegritySettings(_Section):
 
 
 class DaemonSettings(_Section):
-    inbox_poll_interval: float = 5.0
+    inbox_poll_interval: Duration = 5.0
     # Capture new sources as they arrive (off: the daemon only takes in reports).
     capture: bool = True
     log_level: str = "INFO"
 
-    @field_validator("inbox_poll_interval", mode="before")
+    @field_validator("inbox_poll_interval")
     @classmethod
-    def _duration(cls, value: object) -> float:
-        seconds = parse_duration(value)
+    def _positive(cls, seconds: float) -> float:
         if seconds <= 0:
             raise ValueError("must be more than 0")
         return seconds

@@ -229,3 +229,19 @@ class CustodyEvent(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_custody_events_subject", "subject_type", "subject_id"),)
+
+
+# --- Integrity records (issue 6): manifests, signatures, timestamp tokens -------------
+# (tables for migration 0004 go below this line)
+
+
+# --- Platform records (issue 4): YouTube and Facebook ---------------------------------
+# (tables for migration 0005 go below this line)
+
+
+# --- Re-check (issue 5): check runs, state transitions, baselines ---------------------
+# (tables for migration 0006 go below this line)
+
+
+# --- Web access (issue 7): API tokens, report feeds -----------------------------------
+# (tables for migration 0007 go below this line)
