@@ -116,7 +116,7 @@ def _verify_package_dir(root: Path) -> Findings:
     listed, bad_lines = parse_sums(sums_data)
     for problem in bad_lines:
         found.fail(SUMS, problem)
-    _check_sig(found, SUMS_SIG, pem, sums_data, root / SUMS_SIG, "SHA256SUMS")
+    _check_sig(found, SUMS, pem, sums_data, root / SUMS_SIG)
     for name in sorted(listed):
         if name not in files:
             found.fail(name, "listed in SHA256SUMS but missing")
@@ -134,7 +134,7 @@ def _verify_package_dir(root: Path) -> Findings:
         return found
     # 2. The manifest, its signature and timestamps.
     manifest = _load_manifest(root, found)
-    _check_sig(found, MANIFEST_SIG, pem, _read(root / MANIFEST), root / MANIFEST_SIG, "manifest")
+    _check_sig(found, MANIFEST, pem, _read(root / MANIFEST), root / MANIFEST_SIG)
     _check_stamps(root, found)
     # 3. The WACZ and the WARC in it, against the manifest.
     if manifest is not None:
@@ -177,11 +177,11 @@ def _check_key(root: Path, found: Findings) -> tuple[bytes | None, str | None]:
     return pem, fingerprint
 
 
-def _check_sig(
-    found: Findings, item: str, pem: bytes | None, data: bytes, sig: Path, what: str
-) -> None:
+def _check_sig(found: Findings, item: str, pem: bytes | None, data: bytes, sig: Path) -> None:
+    """The Ed25519 signature ``sig`` of the file ``item`` (whose bytes are ``data``)."""
     if pem is None:
         return
+    name = sig.name
     try:
         good = verify(pem, data, _read(sig))
     except KeyStoreError as exc:
@@ -190,8 +190,8 @@ def _check_sig(
     found.check(
         item,
         good,
-        f"Ed25519 signature of {what} verifies",
-        f"Ed25519 signature of {what} does not verify",
+        f"Ed25519 signature ({name}) verifies",
+        f"Ed25519 signature ({name}) does not verify: the file or its signature changed",
     )
 
 
@@ -333,7 +333,7 @@ def _check_custody(
         )
     except ValueError:
         found.fail(HEAD, "not valid JSON")
-    _check_sig(found, HEAD_SIG, pem, _read(root / HEAD), root / HEAD_SIG, "the custody head")
+    _check_sig(found, HEAD, pem, _read(root / HEAD), root / HEAD_SIG)
     entry_sums, bad = parse_sums(_read(root / ENTRIES_SUMS))
     for problem in bad:
         found.fail(ENTRIES_SUMS, problem)
