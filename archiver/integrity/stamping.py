@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -22,7 +22,12 @@ import httpx
 from sqlalchemy import or_, select, update
 
 from archiver.config import Settings
-from archiver.integrity.timestamp import PendingTimestamp, TimestampClient, TimestampToken
+from archiver.integrity.timestamp import (
+    PendingTimestamp,
+    TimestampClient,
+    TimestampResult,
+    TimestampToken,
+)
 from archiver.models import TimestampRecord
 from archiver.store.db import Database
 
@@ -98,10 +103,22 @@ def stamp_due(
             for r in rows
         ]
     summary = StampSummary()
-    # The network part runs outside any transaction: a slow TSA holds no lock.
-    results = client.retry([pending for _id, pending in asks]) if asks else []
+    # The network part runs outside any transaction: a slow TSA holds no lock. A TSA
+    # that fails is not asked again in this pass: with it down, a backlog of stamps
+    # would otherwise cost one timeout each.
+    results: list[tuple[int, PendingTimestamp, TimestampResult]] = []
+    failed: dict[str, PendingTimestamp] = {}
+    for row_id, pending in asks:
+        down = failed.get(pending.tsa_url)
+        if down is not None:
+            results.append((row_id, pending, replace(down, attempts=pending.attempts)))
+            continue
+        [result] = client.retry([pending])
+        if isinstance(result, PendingTimestamp):
+            failed[pending.tsa_url] = result
+        results.append((row_id, pending, result))
     with db.session() as session:
-        for (row_id, _pending), result in zip(asks, results, strict=True):
+        for row_id, pending, result in results:
             guard = update(TimestampRecord).where(
                 TimestampRecord.id == row_id, TimestampRecord.status == "pending"
             )
@@ -114,7 +131,7 @@ def stamp_due(
                         serial=str(result.serial),
                         tsa_certificate_sha256=result.tsa_certificate_sha256,
                         received_at=result.received_at,
-                        attempts=result_attempts(_pending),
+                        attempts=pending.attempts + 1,
                         next_attempt_at=None,
                         last_error=None,
                     )
@@ -124,14 +141,11 @@ def stamp_due(
                 session.execute(
                     guard.values(
                         attempts=result.attempts,
-                        next_attempt_at=clock() + retry_delay(result.attempts),
+                        next_attempt_at=clock() + retry_delay(max(result.attempts, 1)),
                         last_error=result.reason[:2000],
                     )
                 )
                 summary.pending += 1
-                summary.errors.append(f"{result.tsa_url}: {result.reason}")
+                if result is failed.get(result.tsa_url):
+                    summary.errors.append(f"{result.tsa_url}: {result.reason}")
     return summary
-
-
-def result_attempts(pending: PendingTimestamp) -> int:
-    return pending.attempts + 1
