@@ -144,10 +144,11 @@ def test_archiver_verify_accepts_the_package_and_lists_each_check(
     assert result.exit_code == 0, result.output
     assert "FAIL" not in result.output
     for item in (
-        "SHA256SUMS.sig",
-        "manifest.sig",
-        "timestamps/manifest-1.tsr",
-        "custody/chain.jsonl",
+        "SHA256SUMS: Ed25519 signature (SHA256SUMS.sig) verifies",
+        "manifest.json: Ed25519 signature (manifest.sig) verifies",
+        "custody/head.json: Ed25519 signature (head.sig) verifies",
+        "timestamps/manifest-1.tsr: RFC 3161 token stamps manifest.json",
+        "custody/chain.jsonl: 3 entries link",
         "snapshot.wacz:archive/",
     ):
         assert f"OK   {item}" in result.output
