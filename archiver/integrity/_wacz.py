@@ -179,7 +179,7 @@ def write_wacz(
                 "bytes": size,
             }
         )
-        _add(zf, "indexes/index.cdxj", index, resources)
+        _add(zf, "indexes/index.cdx", index, resources)
         _add(zf, "pages/pages.jsonl", pages, resources)
         created_text = created.strftime("%Y-%m-%dT%H:%M:%SZ")
         package: dict[str, Any] = {
