@@ -130,7 +130,15 @@ def export_package(
         if seal is None:
             raise IntegrityError(f"snapshot {snap.id} has no signed manifest; cannot export it")
         snap_id, manifest_sha256 = snap.id, seal.manifest_sha256
+        warc, warc_sha256 = archive.settings.storage.root / snap.warc_path, snap.warc_sha256
     target = _target(out, source_id, snap_id)
+    # A damaged file is refused before anything is logged (write_wacz checks it again
+    # while copying, in case it changes meanwhile).
+    if _file_sha256(warc) != warc_sha256:
+        raise IntegrityError(
+            f"{warc}: not the file that was captured (sha256 differs); nothing exported. "
+            "Run archiver verify --store."
+        )
     # Stamps still pending get one more try now: a package with a token beats one without.
     integrity.stamp_subject("snapshot", snap_id)
     with archive.db.session() as session:
@@ -174,6 +182,17 @@ def export_package(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _file_sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _write(work: Path, name: str, data: bytes) -> None:

@@ -14,14 +14,13 @@ from sqlalchemy import select
 from archiver.capture.warc.layout import SUFFIX, WARCS_DIR
 from archiver.errors import KeyStoreError, TimestampError
 from archiver.integrity import custody
-from archiver.integrity.keys import verify
+from archiver.integrity.keys import KeyStore, verify
 from archiver.integrity.timestamp import verify_token
 from archiver.integrity.verify import Findings, _check_warc_against, walk_store_files
 from archiver.models import CustodyHead, Snapshot, SnapshotSeal, TimestampRecord
 
 if TYPE_CHECKING:
     from archiver.app import Archive
-    from archiver.integrity.keys import KeyStore
 
 
 def _pem(keys: KeyStore, fingerprint: str, cache: dict[str, bytes | None]) -> bytes | None:
@@ -36,7 +35,8 @@ def _pem(keys: KeyStore, fingerprint: str, cache: dict[str, bytes | None]) -> by
 def verify_store(archive: Archive) -> Findings:
     found = Findings()
     root = archive.settings.storage.root
-    keys = archive.integrity.keys()
+    # Read-only: public keys by fingerprint, no key is created or loaded.
+    keys = KeyStore(archive.settings.keys_dir)
     pems: dict[str, bytes | None] = {}
     with archive.db.session() as session:
         snapshots = session.scalars(select(Snapshot).order_by(Snapshot.started_at)).all()

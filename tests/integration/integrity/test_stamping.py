@@ -192,3 +192,48 @@ def test_custody_heads_are_sealed_when_due_and_only_when_the_log_grew(sealed: Se
     clock.advance(days=1)
     archive.stamp_pending()
     assert [seq for seq, _ in heads()] == [2, 3, 4]
+
+
+def test_store_check_lists_unreferenced_warcs_and_leftover_parts_as_warnings(
+    sealed: Sealed,
+) -> None:
+    root = sealed.archive.settings.storage.root
+    day = root / "warcs" / "2026" / "01" / "02" / "ab"
+    day.mkdir(parents=True, exist_ok=True)
+    (day / "9-00000000-0000-0000-0000-000000000000.warc.gz").write_bytes(b"orphan")
+    (day / ".9-x.warc.gz.1a2b.part").write_bytes(b"half")
+    found = verify_store(sealed.archive)
+    assert not found.failed
+    warnings = [f.line() for f in found if f.status == "warn"]
+    assert warnings == [
+        "WARN warcs/2026/01/02/ab/.9-x.warc.gz.1a2b.part: leftover temporary file from an interrupted capture",
+        "WARN warcs/2026/01/02/ab/9-00000000-0000-0000-0000-000000000000.warc.gz: WARC file no snapshot "
+        "refers to (crash before its row was written?)",
+    ]
+
+
+def test_cli_keys_and_stamp_commands(sealed: Sealed) -> None:
+    from click.testing import CliRunner
+
+    from archiver.cli import main
+
+    settings = sealed.archive.settings
+    env = {
+        "ARCHIVER_STORAGE__ROOT": str(settings.storage.root),
+        "ARCHIVER_STORAGE__DATABASE_URL": settings.storage.database_url,
+        "ARCHIVER_INTEGRITY__TSA_URLS": f'["{sealed.tsa.url}"]',
+    }
+    runner = CliRunner(env=env)
+    old = sealed.archive.integrity.keys().fingerprint
+    shown = runner.invoke(main, ["keys", "show"])
+    assert shown.exit_code == 0 and f"fingerprint: {old}" in shown.output
+    assert "BEGIN PUBLIC KEY" in shown.output and "PRIVATE" not in shown.output
+    rotated = runner.invoke(main, ["keys", "rotate", "--reason", "test"])
+    assert rotated.exit_code == 0 and f"(was {old})" in rotated.output
+    stamped = runner.invoke(main, ["stamp", "--head"])
+    assert stamped.exit_code == 0, stamped.output
+    assert "custody head 2: entry 3" in stamped.output
+    assert "timestamps: 1 obtained, 0 still pending" in stamped.output
+    with sealed.archive.db.session() as session:
+        last = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq.desc())).first()
+        assert last is not None and last.action == "key_rotated" and last.actor.startswith("cli")

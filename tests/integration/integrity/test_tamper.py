@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from archiver.cli import main
+from archiver.errors import IntegrityError
 from archiver.integrity.verify import Findings, verify_package
 from archiver.integrity.verify_store import verify_store
 from archiver.models import CustodyEvent, Snapshot
@@ -194,3 +195,27 @@ def test_a_removed_last_entry_is_caught_by_the_sealed_head(world: tuple[Sealed, 
         with db.session() as session:
             session.add(CustodyEvent(**kept))
     assert _failures(verify_store(sealed.archive)) == []
+
+
+def test_a_damaged_warc_is_not_exported_and_nothing_is_logged(
+    world: tuple[Sealed, Path], tmp_path: Path
+) -> None:
+    sealed, _package = world
+    archive = sealed.archive
+    with archive.db.session() as session:
+        rel = session.scalars(select(Snapshot.warc_path)).one()
+        entries = len(session.scalars(select(CustodyEvent)).all())
+    path = archive.settings.storage.root / rel
+    original = path.read_bytes()
+    mode = path.stat().st_mode
+    path.chmod(0o644)
+    try:
+        path.write_bytes(_flip(original, len(original) // 2))
+        with pytest.raises(IntegrityError, match="not the file that was captured"):
+            archive.export(str(sealed.source_id), tmp_path / "p.zip", actor="t")
+    finally:
+        path.write_bytes(original)
+        path.chmod(mode)
+    assert not (tmp_path / "p.zip").exists()
+    with archive.db.session() as session:
+        assert len(session.scalars(select(CustodyEvent)).all()) == entries
