@@ -30,6 +30,7 @@ def verify_md(
     stamps: Sequence[Mapping[str, Any]],
     warc_name: str,
     fingerprint: str,
+    manifest_key: str = "key/public.pem",
 ) -> bytes:
     warc = manifest["warc"]
     granted = [s for s in stamps if s["file"]]
@@ -68,13 +69,27 @@ def verify_md(
         f"Expected: `{fingerprint}` (as in key/fingerprint.txt). Compare it with the",
         "fingerprint the archive's operator publishes or gave you separately.",
         "",
+    ]
+    if manifest_key != "key/public.pem":
+        lines += [
+            "The manifest was signed before a key rotation, by the key in",
+            f"{manifest_key} (fingerprint in key/manifest-fingerprint.txt; the",
+            "`key_rotated` custody entries link it to the current key):",
+            "",
+            "```sh",
+            f"openssl pkey -pubin -in {manifest_key} -outform DER | tail -c 32 | sha256sum",
+            "```",
+            "",
+        ]
+    lines += [
         "## 3. The manifest is signed",
         "",
         "manifest.json lists the URL, capture times, method, software, settings and every",
         "hash. It is canonical JSON (RFC 8785): these exact bytes were signed and timestamped.",
         "",
         "```sh",
-        "openssl pkeyutl -verify -pubin -inkey key/public.pem -rawin -in manifest.json -sigfile manifest.sig",
+        f"openssl pkeyutl -verify -pubin -inkey {manifest_key} -rawin -in manifest.json "
+        "-sigfile manifest.sig",
         "```",
         "",
         "## 4. The manifest existed at the time stamped by a third party (RFC 3161)",

@@ -36,6 +36,8 @@ import secrets
 import shutil
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,8 @@ from archiver.integrity._package import (
     HEAD,
     HEAD_SIG,
     MANIFEST,
+    MANIFEST_FINGERPRINT,
+    MANIFEST_KEY,
     MANIFEST_SIG,
     PUBLIC_KEY,
     SUMS,
@@ -67,6 +71,7 @@ from archiver.integrity._package import (
 )
 from archiver.integrity._verify_doc import verify_md
 from archiver.integrity._wacz import WaczPage, write_wacz
+from archiver.integrity.keys import KeyStore
 from archiver.integrity.manifest import utc_text
 from archiver.integrity.timestamp import token_certificates
 from archiver.models import (
@@ -161,15 +166,8 @@ def export_package(
     work = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     work.mkdir()
     try:
-        _build(
-            archive,
-            keys.public_key_pem(seal.key_fingerprint),
-            source_id,
-            snap_id,
-            head.id,
-            actor,
-            work,
-        )
+        evidence = _gather(archive, source_id, snap_id, head.id)
+        _write_package(work, evidence, keys, archive.clock(), actor)
         part = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
         _zip(work, part)
         try:
@@ -201,35 +199,42 @@ def _write(work: Path, name: str, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _build(
-    archive: Archive,
-    public_pem: bytes,
-    source_id: int,
-    snap_id: str,
-    head_id: int,
-    actor: str,
-    work: Path,
-) -> None:
-    root = archive.settings.storage.root
+@dataclass(frozen=True)
+class _Evidence:
+    """Everything the package is made of, read in one transaction."""
+
+    source_id: int
+    source_url: str
+    snapshot: dict[str, Any]
+    started_at: datetime
+    warc: Path
+    manifest: bytes
+    signature: bytes
+    manifest_key: str
+    head_document: bytes
+    head_signature: bytes
+    stamps: list[dict[str, Any]]
+    citations: list[dict[str, Any]]
+    observations: list[dict[str, Any]]
+    chain: list[custody.CustodyEntry]  # the whole log up to the head
+    entries: list[custody.CustodyEntry]  # this source's (and the keys') entries
+
+
+def _gather(archive: Archive, source_id: int, snap_id: str, head_id: int) -> _Evidence:
     with archive.db.session() as session:
         source = session.get(Source, source_id)
         snap = session.get(Snapshot, snap_id)
         seal = session.get(SnapshotSeal, snap_id)
         head = session.get(CustodyHead, head_id)
         assert source is not None and snap is not None and seal is not None and head is not None
+        of_snapshot = (TimestampRecord.subject_type == "snapshot") & (
+            TimestampRecord.subject_id == snap_id
+        )
+        of_head = (TimestampRecord.subject_type == "custody_head") & (
+            TimestampRecord.subject_id == str(head_id)
+        )
         stamps = session.scalars(
-            select(TimestampRecord)
-            .where(
-                (
-                    (TimestampRecord.subject_type == "snapshot")
-                    & (TimestampRecord.subject_id == snap_id)
-                )
-                | (
-                    (TimestampRecord.subject_type == "custody_head")
-                    & (TimestampRecord.subject_id == str(head_id))
-                )
-            )
-            .order_by(TimestampRecord.id)
+            select(TimestampRecord).where(of_snapshot | of_head).order_by(TimestampRecord.id)
         ).all()
         citations = session.execute(
             select(Citation, Report)
@@ -246,61 +251,141 @@ def _build(
             session.scalars(select(Snapshot.id).where(Snapshot.source_id == source_id))
         )
         chain = [e for e in custody.load_chain(session) if e.seq <= head.seq]
-        facts_rows = _snapshot_facts(snap)
-        manifest, signature, fingerprint = seal.manifest, seal.signature, seal.key_fingerprint
-        head_doc, head_sig, head_seq = head.document, head.signature, head.seq
-        stamp_rows: list[dict[str, Any]] = [
-            dict(
-                subject_type=s.subject_type,
-                tsa_url=s.tsa_url,
-                status=s.status,
-                token=s.token,
-                gen_time=s.gen_time,
-                serial=s.serial,
-                attempts=s.attempts,
+        if len(chain) != head.seq:
+            raise IntegrityError(
+                "custody log is shorter than its sealed head; run archiver verify --store"
             )
-            for s in stamps
-        ]
-        cites = [
-            dict(
-                report_title=r.title,
-                report_origin=r.origin,
-                report_sha256=r.sha256,
-                marker=c.marker,
-                url_as_cited=c.url_as_cited,
-                context=c.context,
-            )
-            for c, r in citations
-        ]
-        obs = [
-            dict(
-                observed_at=utc_text(o.observed_at),
-                via=o.via,
-                http_status=o.http_status,
-                implied_state=o.implied_state,
-                resulting_state=o.resulting_state,
-                reason=o.reason,
-            )
-            for o in observations
-        ]
-        source_url = source.url
-        warc = root / snap.warc_path
-
-    if len(chain) != head_seq:
-        raise IntegrityError(
-            "custody log is shorter than its sealed head; run archiver verify --store"
+        return _Evidence(
+            source_id=source_id,
+            source_url=source.url,
+            snapshot=_snapshot_facts(snap),
+            started_at=snap.started_at,
+            warc=archive.settings.storage.root / snap.warc_path,
+            manifest=bytes(seal.manifest),
+            signature=bytes(seal.signature),
+            manifest_key=seal.key_fingerprint,
+            head_document=bytes(head.document),
+            head_signature=bytes(head.signature),
+            stamps=[
+                dict(
+                    subject_type=s.subject_type,
+                    tsa_url=s.tsa_url,
+                    status=s.status,
+                    token=s.token,
+                    gen_time=s.gen_time,
+                    serial=s.serial,
+                    attempts=s.attempts,
+                )
+                for s in stamps
+            ],
+            citations=[
+                dict(
+                    report_title=r.title,
+                    report_origin=r.origin,
+                    report_sha256=r.sha256,
+                    marker=c.marker,
+                    url_as_cited=c.url_as_cited,
+                    context=c.context,
+                )
+                for c, r in citations
+            ],
+            observations=[
+                dict(
+                    observed_at=utc_text(o.observed_at),
+                    via=o.via,
+                    http_status=o.http_status,
+                    implied_state=o.implied_state,
+                    resulting_state=o.resulting_state,
+                    reason=o.reason,
+                )
+                for o in observations
+            ],
+            chain=chain,
+            entries=[e for e in chain if _belongs(e, source_id, snapshot_ids)],
         )
-    mine = [e for e in chain if _belongs(e, source_id, snapshot_ids, fingerprint)]
-    now = archive.clock()
-    # -- the signed core ---------------------------------------------------------------
-    _write(work, MANIFEST, manifest)
-    _write(work, MANIFEST_SIG, signature)
-    _write(work, PUBLIC_KEY, public_pem)
-    _write(work, FINGERPRINT, (fingerprint + "\n").encode())
-    # -- timestamps ----------------------------------------------------------------------
+
+
+def _write_package(work: Path, ev: _Evidence, keys: KeyStore, now: datetime, actor: str) -> None:
+    _write(work, MANIFEST, ev.manifest)
+    _write(work, MANIFEST_SIG, ev.signature)
+    # The current key signs SHA256SUMS and the custody head; the manifest may have been
+    # signed by an older key (before a rotation): then that key is included too.
+    _write(work, PUBLIC_KEY, keys.public_key_pem())
+    _write(work, FINGERPRINT, (keys.fingerprint + "\n").encode())
+    manifest_key = PUBLIC_KEY
+    if ev.manifest_key != keys.fingerprint:
+        manifest_key = MANIFEST_KEY
+        _write(work, MANIFEST_KEY, keys.public_key_pem(ev.manifest_key))
+        _write(work, MANIFEST_FINGERPRINT, (ev.manifest_key + "\n").encode())
+    listing = _write_timestamps(work, ev.stamps)
+    _write_custody(work, ev)
+    snap = ev.snapshot
+    page_url = snap["redirect_chain"][0]["url"] if snap["redirect_chain"] else ev.source_url
+    write_wacz(
+        work / WACZ,
+        ev.warc,
+        snap["warc_sha256"],
+        WaczPage(page_url, ev.started_at, snap["title"], snap["id"]),
+        created=now,
+        title=f"Snapshot {snap['id']} of {ev.source_url}",
+    )
+    screenshot = _screenshot(ev.warc, snap["artefacts"])
+    if screenshot is not None:
+        _write(work, "screenshot.png", screenshot)
+    manifest = json.loads(ev.manifest)
+    facts = {
+        "source": {"id": ev.source_id, "url": ev.source_url},
+        "cited_as": manifest["source"]["cited_as"],
+        "snapshot": snap,
+        "software": manifest["software"],
+        "user_agent": manifest["settings"].get("network", {}).get("user_agent"),
+        "manifest_sha256": hashlib.sha256(ev.manifest).hexdigest(),
+        "key_fingerprint": ev.manifest_key,
+        "timestamps": [s for s in listing if s["subject"] == MANIFEST],
+        "citations": ev.citations,
+        "observations": ev.observations,
+        "custody": [
+            {
+                "seq": e.seq,
+                "at": utc_text(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "subject_type": e.subject_type,
+                "subject_id": e.subject_id,
+                "entry_hash": e.entry_hash,
+            }
+            for e in ev.entries
+        ],
+        "export": {"at": utc_text(now), "actor": actor},
+    }
+    _write(work, "certificate.html", render_html(facts, screenshot))
+    _write(work, "certificate.pdf", render_pdf(facts, screenshot))
+    exported = {
+        "format": "evidence-archiver/package/1",
+        "software": f"evidence-archiver {__version__}",
+        "exported_at": utc_text(now),
+        "actor": actor,
+        "source_id": ev.source_id,
+        "source_url": ev.source_url,
+        "snapshot_id": snap["id"],
+        "manifest_sha256": facts["manifest_sha256"],
+        "custody_head": {"seq": len(ev.chain), "head_hash": ev.chain[-1].entry_hash},
+    }
+    _write(work, "export.json", json.dumps(exported, indent=2, ensure_ascii=False).encode() + b"\n")
+    verify = verify_md(manifest, listing, ev.warc.name, keys.fingerprint, manifest_key)
+    _write(work, "VERIFY.md", verify)
+    # The sums last, over every other file, signed by the current key.
+    files = sorted(p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file())
+    sums = sums_text([(_file_sha256(work / f) or "", f) for f in files])
+    _write(work, SUMS, sums)
+    _write(work, SUMS_SIG, keys.sign(sums).signature)
+
+
+def _write_timestamps(work: Path, stamps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each granted token (DER) and its certificates; the listing of all, pending too."""
     listing: list[dict[str, Any]] = []
     counters = {"snapshot": 0, "custody_head": 0}
-    for row in stamp_rows:
+    for row in stamps:
         kind = str(row["subject_type"])
         counters[kind] += 1
         stem = f"timestamps/{'manifest' if kind == 'snapshot' else 'custody-head'}-{counters[kind]}"
@@ -328,104 +413,29 @@ def _build(
             )
         listing.append(entry)
     _write(work, TIMESTAMPS, json.dumps(listing, indent=2).encode() + b"\n")
-    # -- custody -------------------------------------------------------------------------
-    _write(
-        work,
-        CHAIN,
-        b"".join(
-            json.dumps(
-                {"seq": e.seq, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
-            ).encode()
-            + b"\n"
-            for e in chain
-        ),
-    )
-    entry_sums = []
-    for e in mine:
-        name = f"{ENTRIES_DIR}/{e.seq:08d}.json"
-        _write(work, name, entry_document(e))
-        entry_sums.append((e.entry_hash, name.removeprefix("custody/")))
-    _write(work, ENTRIES_SUMS, sums_text(entry_sums))
-    _write(work, HEAD, head_doc)
-    _write(work, HEAD_SIG, head_sig)
-    # -- the snapshot as WACZ, and its screenshot ------------------------------------------
-    page_url = (
-        facts_rows["redirect_chain"][0]["url"] if facts_rows["redirect_chain"] else source_url
-    )
-    write_wacz(
-        work / WACZ,
-        warc,
-        facts_rows["warc_sha256"],
-        WaczPage(page_url, snap.started_at, facts_rows["title"], snap_id),
-        created=now,
-        title=f"Snapshot {snap_id} of {source_url}",
-    )
-    screenshot = _screenshot(warc, facts_rows["artefacts"])
-    if screenshot is not None:
-        _write(work, "screenshot.png", screenshot)
-    # -- readable parts ------------------------------------------------------------------
-    manifest_doc = json.loads(manifest)
-    facts = {
-        "source": {"id": source_id, "url": source_url},
-        "cited_as": manifest_doc["source"]["cited_as"],
-        "snapshot": facts_rows,
-        "software": manifest_doc["software"],
-        "user_agent": manifest_doc["settings"].get("network", {}).get("user_agent"),
-        "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
-        "key_fingerprint": fingerprint,
-        "timestamps": [s for s in listing if s["subject"] == MANIFEST],
-        "citations": cites,
-        "observations": obs,
-        "custody": [
-            {
-                "seq": e.seq,
-                "at": utc_text(e.at),
-                "actor": e.actor,
-                "action": e.action,
-                "subject_type": e.subject_type,
-                "subject_id": e.subject_id,
-                "entry_hash": e.entry_hash,
-            }
-            for e in mine
-        ],
-        "export": {"at": utc_text(now), "actor": actor},
-    }
-    _write(work, "certificate.html", render_html(facts, screenshot))
-    _write(work, "certificate.pdf", render_pdf(facts, screenshot))
-    _write(
-        work,
-        "export.json",
-        json.dumps(
-            {
-                "format": "evidence-archiver/package/1",
-                "software": f"evidence-archiver {__version__}",
-                "exported_at": utc_text(now),
-                "actor": actor,
-                "source_id": source_id,
-                "source_url": source_url,
-                "snapshot_id": snap_id,
-                "manifest_sha256": facts["manifest_sha256"],
-                "custody_head": {"seq": head_seq, "head_hash": chain[-1].entry_hash},
-            },
-            indent=2,
-            ensure_ascii=False,
-        ).encode()
-        + b"\n",
-    )
-    _write(work, "VERIFY.md", verify_md(manifest_doc, listing, warc.name, fingerprint))
-    # -- the sums, signed last -----------------------------------------------------------
-    files = sorted(p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file())
-    sums = sums_text([(hashlib.sha256((work / f).read_bytes()).hexdigest(), f) for f in files])
-    _write(work, SUMS, sums)
-    _write(work, SUMS_SIG, archive.integrity.keys().sign(sums).signature)
+    return listing
 
 
-def _belongs(entry: custody.CustodyEntry, source_id: int, snapshot_ids: set[str], key: str) -> bool:
+def _write_custody(work: Path, ev: _Evidence) -> None:
+    links = [{"seq": e.seq, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash} for e in ev.chain]
+    _write(work, CHAIN, b"".join(json.dumps(link).encode() + b"\n" for link in links))
+    sums = []
+    for entry in ev.entries:
+        name = f"{ENTRIES_DIR}/{entry.seq:08d}.json"
+        _write(work, name, entry_document(entry))
+        sums.append((entry.entry_hash, name.removeprefix("custody/")))
+    _write(work, ENTRIES_SUMS, sums_text(sums))
+    _write(work, HEAD, ev.head_document)
+    _write(work, HEAD_SIG, ev.head_signature)
+
+
+def _belongs(entry: custody.CustodyEntry, source_id: int, snapshot_ids: set[str]) -> bool:
     if entry.subject_type == "snapshot" and entry.subject_id in snapshot_ids:
         return True
     if entry.subject_type == "source" and entry.subject_id == str(source_id):
         return True
-    return entry.subject_type == "key" and entry.subject_id == key
+    # Key events (created, rotated) concern every signature: always included.
+    return entry.subject_type == "key"
 
 
 def _snapshot_facts(snap: Snapshot) -> dict[str, Any]:

@@ -28,6 +28,8 @@ from archiver.integrity._package import (
     HEAD,
     HEAD_SIG,
     MANIFEST,
+    MANIFEST_FINGERPRINT,
+    MANIFEST_KEY,
     MANIFEST_SIG,
     PUBLIC_KEY,
     SUMS,
@@ -134,7 +136,10 @@ def _verify_package_dir(root: Path) -> Findings:
         return found
     # 2. The manifest, its signature and timestamps.
     manifest = _load_manifest(root, found)
-    _check_sig(found, MANIFEST, pem, _read(root / MANIFEST), root / MANIFEST_SIG)
+    manifest_pem: bytes | None = pem
+    if MANIFEST_KEY in files:  # signed before a key rotation, by an older key
+        manifest_pem, _ = _check_key(root, found, MANIFEST_KEY, MANIFEST_FINGERPRINT)
+    _check_sig(found, MANIFEST, manifest_pem, _read(root / MANIFEST), root / MANIFEST_SIG)
     _check_stamps(root, found)
     # 3. The WACZ and the WARC in it, against the manifest.
     if manifest is not None:
@@ -153,26 +158,28 @@ def _read(path: Path) -> bytes:
         return b""
 
 
-def _check_key(root: Path, found: Findings) -> tuple[bytes | None, str | None]:
+def _check_key(
+    root: Path, found: Findings, key_file: str = PUBLIC_KEY, fingerprint_file: str = FINGERPRINT
+) -> tuple[bytes | None, str | None]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    pem = _read(root / PUBLIC_KEY)
+    pem = _read(root / key_file)
     try:
         key = serialization.load_pem_public_key(pem)
     except ValueError:
-        found.fail(PUBLIC_KEY, "not a PEM public key")
+        found.fail(key_file, "not a PEM public key")
         return None, None
     if not isinstance(key, Ed25519PublicKey):
-        found.fail(PUBLIC_KEY, "not an Ed25519 key")
+        found.fail(key_file, "not an Ed25519 key")
         return None, None
     fingerprint = fingerprint_of(key)
-    stated = _read(root / FINGERPRINT).decode("utf-8", "replace").strip()
+    stated = _read(root / fingerprint_file).decode("utf-8", "replace").strip()
     found.check(
-        FINGERPRINT,
+        fingerprint_file,
         stated == fingerprint,
-        "matches key/public.pem",
-        f"says {stated[:64]!r}, key/public.pem has {fingerprint}",
+        f"matches {key_file}",
+        f"says {stated[:64]!r}, {key_file} has {fingerprint}",
     )
     return pem, fingerprint
 

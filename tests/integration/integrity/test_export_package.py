@@ -239,3 +239,43 @@ def test_export_cli_writes_into_a_folder(sqlite_sealed: Sealed, tmp_path: Path) 
         == f"evidence-source{sqlite_sealed.source_id}-{sqlite_sealed.snapshot_id[:8]}.zip"
     )
     assert not verify_package(written).failed
+
+
+def test_after_a_key_rotation_both_keys_are_in_the_package_and_it_verifies(
+    sqlite_sealed: Sealed, tmp_path: Path
+) -> None:
+    """The manifest keeps the signature of the key that sealed it; the new key signs the
+    sums and the custody head. VERIFY.md's commands pass with both."""
+    archive = sqlite_sealed.archive
+    old = archive.integrity.keys().fingerprint
+    new = archive.integrity.rotate_key("cli:admin", "rotation").fingerprint
+    package = archive.export(str(sqlite_sealed.source_id), tmp_path / "p.zip", actor="t")
+    assert not verify_package(package).failed
+    folder = tmp_path / "x"
+    zipfile.ZipFile(package).extractall(folder)
+    assert (folder / "key" / "fingerprint.txt").read_text().strip() == new
+    assert (folder / "key" / "manifest-fingerprint.txt").read_text().strip() == old
+    actions = [
+        json.loads(p.read_bytes())["action"]
+        for p in sorted((folder / "custody" / "entries").iterdir())
+    ]
+    assert actions == ["key_created", "capture", "key_rotated", "export"]
+    (folder / "TSA-ROOT.pem").write_bytes(sqlite_sealed.tsa.ca.read_bytes())
+    script = _commands((folder / "VERIFY.md").read_text())
+    script = "\n".join(
+        line for line in script.splitlines() if "wacz" not in line and "warcio" not in line
+    )
+    assert "-inkey key/manifest-public.pem -rawin -in manifest.json" in script
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=folder, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (done.stdout + done.stderr).count("Signature Verified Successfully") == 3
+    # Swapping the two keys is caught: the manifest no longer verifies.
+    (folder / "key" / "manifest-public.pem").write_bytes(
+        (folder / "key" / "public.pem").read_bytes()
+    )
+    failures = [f.line() for f in verify_package(folder) if f.status == "fail"]
+    assert any(
+        "manifest.json: Ed25519 signature (manifest.sig) does not verify" in f for f in failures
+    )
