@@ -219,3 +219,28 @@ def test_a_damaged_warc_is_not_exported_and_nothing_is_logged(
     assert not (tmp_path / "p.zip").exists()
     with archive.db.session() as session:
         assert len(session.scalars(select(CustodyEvent)).all()) == entries
+
+
+def test_a_removed_or_added_file_fails_and_is_named(
+    world: tuple[Sealed, Path], tmp_path: Path
+) -> None:
+    _sealed, package = world
+    removed, added = tmp_path / "removed.zip", tmp_path / "added.zip"
+    with zipfile.ZipFile(package) as src:
+        files = {name: src.read(name) for name in src.namelist()}
+    with zipfile.ZipFile(removed, "w") as dst:
+        for name, data in files.items():
+            if name != "timestamps/manifest-1.tsr":
+                dst.writestr(name, data)
+    with zipfile.ZipFile(added, "w") as dst:
+        for name, data in files.items():
+            dst.writestr(name, data)
+        dst.writestr("custody/entries/00000004.json", b"{}")
+    assert "FAIL timestamps/manifest-1.tsr: listed in SHA256SUMS but missing" in _failures(
+        verify_package(removed)
+    )
+    failures = _failures(verify_package(added))
+    assert (
+        "FAIL custody/entries/00000004.json: not listed in SHA256SUMS (added after the export)"
+        in failures
+    )
