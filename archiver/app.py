@@ -25,6 +25,8 @@ from archiver.store.status import build_status
 if TYPE_CHECKING:
     from archiver.capture.runner import CaptureOutcome, CaptureRunner
     from archiver.harvest.ingest import IngestOutcome
+    from archiver.integrity.service import Integrity
+    from archiver.integrity.stamping import StampSummary
 
 # The harvest (lxml, pypdf) and capture (playwright) stacks are imported where used, so
 # a command that needs one does not pay for loading the other.
@@ -47,6 +49,7 @@ class Archive:
         self.db = db
         self.clock = clock
         self._http_transport = http_transport
+        self._integrity: Integrity | None = None
 
     @classmethod
     def open(
@@ -143,10 +146,12 @@ class Archive:
 
     # -- capture -------------------------------------------------------------------
 
-    def capture_runner(self) -> CaptureRunner:
+    def capture_runner(self, actor: str = "system") -> CaptureRunner:
         from archiver.capture.runner import CaptureRunner
 
-        return CaptureRunner(self.settings, self.db, clock=self.clock)
+        # The signing key is generated here on first start, before anything is captured.
+        sealer = self.integrity.sealer(actor)
+        return CaptureRunner(self.settings, self.db, clock=self.clock, sealer=sealer)
 
     def find_sources(self, refs: Sequence[str]) -> list[int]:
         """Source ids for references given as ids or URLs (as cited or normalized)."""
@@ -179,9 +184,10 @@ class Archive:
         limit: int | None = None,
         progress: Callable[[CaptureOutcome], None] | None = None,
         on_start: Callable[[int], None] | None = None,
+        actor: str = "system",
     ) -> list[CaptureOutcome]:
         """Capture the named sources, or those due (not yet preserved)."""
-        runner = self.capture_runner()
+        runner = self.capture_runner(actor)
         due = runner.due_sources(limit=limit, source_ids=source_ids)
         if on_start is not None:
             on_start(len(due))
@@ -193,3 +199,28 @@ class Archive:
 
     def status(self) -> dict[str, Any]:
         return build_status(self.db, self.clock)
+
+    # -- integrity (docs/integrity.md) ---------------------------------------------------
+
+    @property
+    def integrity(self) -> Integrity:
+        """Signing keys, stamps and custody heads (archiver.integrity.service)."""
+        if self._integrity is None:
+            from archiver.integrity.service import Integrity
+
+            self._integrity = Integrity(self.settings, self.db, self.clock)
+        return self._integrity
+
+    def stamp_pending(self) -> StampSummary:
+        """Follow-up integrity pass (the daemon runs it between capture batches): seal
+        a custody head when one is due, then fetch every due pending RFC 3161 stamp."""
+        return self.integrity.stamp_pending()
+
+    def export(
+        self, source_ref: str, out: Path, *, snapshot_id: str | None = None, actor: str = "system"
+    ) -> Path:
+        """Write the evidence package of a source (id or URL) to ``out`` (a .zip)."""
+        from archiver.integrity.export import export_package
+
+        [source_id] = self.find_sources([source_ref])
+        return export_package(self, source_id, snapshot_id, out, actor)

@@ -174,6 +174,9 @@ class IntegritySettings(_Section):
     tsa_timeout: Duration = Field(default=30.0, gt=0)
     # Ed25519 signing keys (private key 0600). None: <storage.root>/keys.
     key_dir: Path | None = None
+    # How often a signed, timestamped head of the custody log is sealed (when the log
+    # has grown since the last one).
+    custody_head_interval: Duration = Field(default=86400.0, gt=0)
 
     @field_validator("tsa_urls")
     @classmethod

@@ -39,6 +39,7 @@ from archiver.store.db import Database
 
 if TYPE_CHECKING:
     from archiver.capture.browser import BrowserPool
+    from archiver.integrity.seal import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +124,15 @@ class CaptureRunner:
         *,
         clock: Callable[[], datetime],
         id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+        sealer: Sealer | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.clock = clock
         self.id_factory = id_factory
+        # Signs each snapshot's manifest and logs it in custody, in the transaction
+        # that records it (Archive.capture_runner always passes one).
+        self.sealer = sealer
         # Identical for every snapshot of this run: built once.
         self._settings_record = capture_settings_record(settings)
 
@@ -375,6 +380,14 @@ class CaptureRunner:
         ]
         if snapshots:
             session.execute(insert(Snapshot), snapshots)
+            # Bulk inserts fire no ORM events: the seal and custody entry are made here.
+            if self.sealer is not None:
+                recorded = [
+                    (item.source.id, item.written)
+                    for item in items
+                    if item.written is not None and item.source.id in rows
+                ]
+                self.sealer.seal(session, recorded, self.clock())
         outcomes = []
         observations: list[dict[str, Any]] = []
         for item in items:

@@ -120,6 +120,9 @@ class WrittenSnapshot:
     finished_at: datetime
     methods: tuple[str, ...]
     artefacts: list[dict[str, Any]] = field(default_factory=list)
+    # The provenance document written into the metadata record (the manifest is built
+    # from it: URL as cited, settings, software versions).
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
 
 def main_chain(capture: CaptureInput) -> list[Exchange]:
@@ -411,4 +414,5 @@ def write_snapshot(
         finished_at=capture.finished_at,
         methods=capture.methods,
         artefacts=artefacts,
+        provenance=document,
     )

@@ -66,6 +66,11 @@ class CustodyEntry:
 
 def entry_hash(entry: CustodyEntry) -> str:
     """sha256 of the canonical JSON of every field except ``entry_hash`` itself."""
+    return hashlib.sha256(entry_bytes(entry)).hexdigest()
+
+
+def entry_bytes(entry: CustodyEntry) -> bytes:
+    """The exact bytes an entry's hash is taken of (exports carry them as files)."""
     document = {
         "seq": entry.seq,
         "at": utc_text(entry.at),
@@ -76,7 +81,7 @@ def entry_hash(entry: CustodyEntry) -> str:
         "details": entry.details,
         "prev_hash": entry.prev_hash,
     }
-    return hashlib.sha256(canonical_json(document)).hexdigest()
+    return canonical_json(document)
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,45 @@ def token_info(token: bytes) -> tuple[str, datetime, int]:
     return info.hashed_message.hex(), info.gen_time, info.serial
 
 
+@dataclass(frozen=True)
+class StoredTokenCheck:
+    """What a stored token says, once its signature has been checked offline."""
+
+    gen_time: datetime
+    serial: int
+    tsa_subject: str
+    tsa_certificate_sha256: str
+
+
+def verify_token(token: bytes, digest: bytes) -> StoredTokenCheck:
+    """Check a stored token (DER ContentInfo) offline: it stamps ``digest`` (SHA-256),
+    its signed attributes match its TSTInfo, and the signature verifies with the
+    time-stamping certificate it carries. Whether that certificate chains to a trusted
+    root is for ``openssl ts -verify -CAfile`` (the root is not in the token)."""
+    try:
+        tst_der, signer_infos, certificates = _signed_data(der.decode_one(token))
+        info = _parse_tst_info(tst_der)
+        if info.hash_oid != SHA256_OID or info.hashed_message != digest:
+            raise TimestampError("token stamps another digest than this file's sha256")
+        cert = _verify_signer(tst_der, signer_infos, certificates)
+    except (IndexError, StopIteration, ValueError) as exc:
+        raise TimestampError(f"malformed time-stamp token: {exc!r}") from exc
+    return StoredTokenCheck(
+        gen_time=info.gen_time,
+        serial=info.serial,
+        tsa_subject=cert.subject.rfc4514_string(),
+        tsa_certificate_sha256=cert.fingerprint(hashes.SHA256()).hex(),
+    )
+
+
+def token_certificates(token: bytes) -> list[x509.Certificate]:
+    """The certificates a token carries (the TSA's, sometimes its intermediates)."""
+    try:
+        return _signed_data(der.decode_one(token))[2]
+    except (IndexError, StopIteration, ValueError) as exc:
+        raise TimestampError(f"malformed time-stamp token: {exc!r}") from exc
+
+
 def _signed_data(token: Node) -> tuple[bytes, list[Node], list[x509.Certificate]]:
     """TSTInfo DER, SignerInfos and certificates from a ContentInfo(SignedData)."""
     content_type, wrapped = token.expect(der.SEQUENCE).children()[:2]

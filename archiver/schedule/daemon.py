@@ -86,6 +86,7 @@ class Daemon:
         batch = settings.capture.concurrency * 4
         while not self._stop.is_set():
             self._work.clear()
+            await asyncio.to_thread(self.archive.stamp_pending)  # stamps, custody heads
             due = await asyncio.to_thread(runner.due_sources, limit=batch)
             if due:
                 outcomes = await runner.run(due, should_stop=self._stop.is_set)

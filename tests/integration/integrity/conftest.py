@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -113,8 +114,9 @@ def tsa_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture
-def local_tsa(tsa_pki: Path) -> Iterator[LocalTsa]:
+@contextmanager
+def serve_tsa(tsa_pki: Path) -> Iterator[LocalTsa]:
+    """Run a local TSA over ``tsa_pki`` until the block ends."""
     lock = threading.Lock()
     tsa = LocalTsa(dir=tsa_pki, url="")
 
@@ -156,3 +158,9 @@ def local_tsa(tsa_pki: Path) -> Iterator[LocalTsa]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def local_tsa(tsa_pki: Path) -> Iterator[LocalTsa]:
+    with serve_tsa(tsa_pki) as tsa:
+        yield tsa

@@ -1,0 +1,484 @@
+"""``archiver export``: one zip that proves what was captured, when, that it is unchanged,
+and who handled it, checkable with standard tools only (VERIFY.md in the package).
+
+Package layout (every file except the two SHA256SUMS files is listed in SHA256SUMS, and
+SHA256SUMS is signed, so changing any byte of any file is detectable)::
+
+    VERIFY.md                  the exact commands (sha256sum, openssl, warcio, wacz)
+    SHA256SUMS                 sha256sum -c format
+    SHA256SUMS.sig             Ed25519 signature of SHA256SUMS
+    export.json                who exported what, when
+    snapshot.wacz              the WARC as WACZ 1.1.1 (ReplayWeb.page, pywb)
+    manifest.json              the signed manifest, canonical JSON (RFC 8785)
+    manifest.sig               its Ed25519 signature (64 raw bytes)
+    key/public.pem             the signing key (SubjectPublicKeyInfo PEM)
+    key/fingerprint.txt        sha256 of the 32 raw public key bytes
+    timestamps/timestamps.json every stamp asked for: granted (file) or pending
+    timestamps/*.tsr           RFC 3161 tokens (DER); *-certs.pem the certificates in them
+    custody/chain.jsonl        {"seq", "prev_hash", "entry_hash"} of every entry up to the head
+    custody/entries/<seq>.json this source's entries, as the exact bytes that were hashed
+    custody/entries.sha256     sha256sum -c lines tying each entry file to the chain
+    custody/head.json|.sig     the signed custody head covering this export
+    certificate.html|.pdf      the Berkeley Protocol items, readable
+    screenshot.png             when the capture made one
+
+The export is itself a custody event ("export"), appended before the package is built,
+so the package carries the record of its own making.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+
+from archiver import __version__
+from archiver.capture.warc import list_records
+from archiver.errors import ArchiverError, IntegrityError
+from archiver.integrity import custody
+from archiver.integrity._certificate import render_html, render_pdf
+from archiver.integrity._package import (
+    CHAIN,
+    ENTRIES_DIR,
+    ENTRIES_SUMS,
+    FINGERPRINT,
+    HEAD,
+    HEAD_SIG,
+    MANIFEST,
+    MANIFEST_FINGERPRINT,
+    MANIFEST_KEY,
+    MANIFEST_SIG,
+    PUBLIC_KEY,
+    SUMS,
+    SUMS_SIG,
+    TIMESTAMPS,
+    WACZ,
+    entry_document,
+    read_resource,
+    sums_text,
+)
+from archiver.integrity._verify_doc import verify_md
+from archiver.integrity._wacz import WaczPage, write_wacz
+from archiver.integrity.keys import KeyStore
+from archiver.integrity.manifest import utc_text
+from archiver.integrity.timestamp import token_certificates
+from archiver.models import (
+    Citation,
+    CustodyHead,
+    Observation,
+    Report,
+    Snapshot,
+    SnapshotSeal,
+    Source,
+    TimestampRecord,
+)
+from archiver.store.files import fsync_dir
+
+if TYPE_CHECKING:
+    from archiver.app import Archive
+
+
+def default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _choose_snapshot(session: Any, source_id: int, snapshot_id: str | None) -> Snapshot:
+    if snapshot_id is not None:
+        snap = session.get(Snapshot, snapshot_id)
+        if snap is None or snap.source_id != source_id:
+            raise ArchiverError(f"source {source_id} has no snapshot {snapshot_id}")
+        return snap  # type: ignore[no-any-return]
+    snaps = session.scalars(
+        select(Snapshot).where(Snapshot.source_id == source_id).order_by(Snapshot.started_at)
+    ).all()
+    if not snaps:
+        raise ArchiverError(f"source {source_id} has no snapshot yet (run archiver capture)")
+    # The first snapshot that preserved the page (the baseline), else the latest attempt.
+    good = [s for s in snaps if s.http_status is not None and 200 <= s.http_status < 300]
+    return good[0] if good else snaps[-1]  # type: ignore[no-any-return]
+
+
+def _target(out: Path, source_id: int, snapshot_id: str) -> Path:
+    if out.is_dir():
+        out = out / f"evidence-source{source_id}-{snapshot_id[:8]}.zip"
+    if out.exists():
+        raise ArchiverError(f"{out} exists; an export never overwrites a file")
+    if not out.parent.is_dir():
+        raise ArchiverError(f"{out.parent}: no such folder")
+    return out
+
+
+def export_package(
+    archive: Archive, source_id: int, snapshot_id: str | None, out: Path, actor: str
+) -> Path:
+    """Write the evidence package of one snapshot of a source; return its path."""
+    integrity = archive.integrity
+    keys = integrity.keys(actor)
+    with archive.db.session() as session:
+        snap = _choose_snapshot(session, source_id, snapshot_id)
+        seal = session.get(SnapshotSeal, snap.id)
+        if seal is None:
+            raise IntegrityError(f"snapshot {snap.id} has no signed manifest; cannot export it")
+        snap_id, manifest_sha256 = snap.id, seal.manifest_sha256
+        warc, warc_sha256 = archive.settings.storage.root / snap.warc_path, snap.warc_sha256
+    target = _target(out, source_id, snap_id)
+    # A damaged file is refused before anything is logged (write_wacz checks it again
+    # while copying, in case it changes meanwhile).
+    if _file_sha256(warc) != warc_sha256:
+        raise IntegrityError(
+            f"{warc}: not the file that was captured (sha256 differs); nothing exported. "
+            "Run archiver verify --store."
+        )
+    # Stamps still pending get one more try now: a package with a token beats one without.
+    integrity.stamp_subject("snapshot", snap_id)
+    with archive.db.session() as session:
+        custody.append(
+            session,
+            at=archive.clock(),
+            actor=actor,
+            action="export",
+            subject_type="snapshot",
+            subject_id=snap_id,
+            details={
+                "source_id": source_id,
+                "manifest_sha256": manifest_sha256,
+                "package": target.name,
+            },
+        )
+    head = integrity.seal_custody_head()
+    assert head is not None  # the export entry was just appended
+    integrity.stamp_subject("custody_head", str(head.id))
+    work = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    work.mkdir()
+    try:
+        evidence = _gather(archive, source_id, snap_id, head.id)
+        _write_package(work, evidence, keys, archive.clock(), actor)
+        part = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
+        _zip(work, part)
+        try:
+            os.link(part, target)  # never replaces an existing file
+        except FileExistsError as exc:
+            raise ArchiverError(f"{target} exists; an export never overwrites a file") from exc
+        finally:
+            part.unlink(missing_ok=True)
+        fsync_dir(target.parent)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _file_sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _write(work: Path, name: str, data: bytes) -> None:
+    path = work / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """Everything the package is made of, read in one transaction."""
+
+    source_id: int
+    source_url: str
+    snapshot: dict[str, Any]
+    started_at: datetime
+    warc: Path
+    manifest: bytes
+    signature: bytes
+    manifest_key: str
+    head_document: bytes
+    head_signature: bytes
+    stamps: list[dict[str, Any]]
+    citations: list[dict[str, Any]]
+    observations: list[dict[str, Any]]
+    chain: list[custody.CustodyEntry]  # the whole log up to the head
+    entries: list[custody.CustodyEntry]  # this source's (and the keys') entries
+
+
+def _gather(archive: Archive, source_id: int, snap_id: str, head_id: int) -> _Evidence:
+    with archive.db.session() as session:
+        source = session.get(Source, source_id)
+        snap = session.get(Snapshot, snap_id)
+        seal = session.get(SnapshotSeal, snap_id)
+        head = session.get(CustodyHead, head_id)
+        assert source is not None and snap is not None and seal is not None and head is not None
+        of_snapshot = (TimestampRecord.subject_type == "snapshot") & (
+            TimestampRecord.subject_id == snap_id
+        )
+        of_head = (TimestampRecord.subject_type == "custody_head") & (
+            TimestampRecord.subject_id == str(head_id)
+        )
+        stamps = session.scalars(
+            select(TimestampRecord).where(of_snapshot | of_head).order_by(TimestampRecord.id)
+        ).all()
+        citations = session.execute(
+            select(Citation, Report)
+            .join(Citation.report)
+            .where(Citation.source_id == source_id)
+            .order_by(Report.id, Citation.position)
+        ).all()
+        observations = session.scalars(
+            select(Observation)
+            .where(Observation.source_id == source_id)
+            .order_by(Observation.observed_at, Observation.id)
+        ).all()
+        snapshot_ids = set(
+            session.scalars(select(Snapshot.id).where(Snapshot.source_id == source_id))
+        )
+        chain = [e for e in custody.load_chain(session) if e.seq <= head.seq]
+        if len(chain) != head.seq:
+            raise IntegrityError(
+                "custody log is shorter than its sealed head; run archiver verify --store"
+            )
+        return _Evidence(
+            source_id=source_id,
+            source_url=source.url,
+            snapshot=_snapshot_facts(snap),
+            started_at=snap.started_at,
+            warc=archive.settings.storage.root / snap.warc_path,
+            manifest=bytes(seal.manifest),
+            signature=bytes(seal.signature),
+            manifest_key=seal.key_fingerprint,
+            head_document=bytes(head.document),
+            head_signature=bytes(head.signature),
+            stamps=[
+                dict(
+                    subject_type=s.subject_type,
+                    tsa_url=s.tsa_url,
+                    status=s.status,
+                    token=s.token,
+                    gen_time=s.gen_time,
+                    serial=s.serial,
+                    attempts=s.attempts,
+                )
+                for s in stamps
+            ],
+            citations=[
+                dict(
+                    report_title=r.title,
+                    report_origin=r.origin,
+                    report_sha256=r.sha256,
+                    marker=c.marker,
+                    url_as_cited=c.url_as_cited,
+                    context=c.context,
+                )
+                for c, r in citations
+            ],
+            observations=[
+                dict(
+                    observed_at=utc_text(o.observed_at),
+                    via=o.via,
+                    http_status=o.http_status,
+                    implied_state=o.implied_state,
+                    resulting_state=o.resulting_state,
+                    reason=o.reason,
+                )
+                for o in observations
+            ],
+            chain=chain,
+            entries=[e for e in chain if _belongs(e, source_id, snapshot_ids)],
+        )
+
+
+def _write_package(work: Path, ev: _Evidence, keys: KeyStore, now: datetime, actor: str) -> None:
+    _write(work, MANIFEST, ev.manifest)
+    _write(work, MANIFEST_SIG, ev.signature)
+    # The current key signs SHA256SUMS and the custody head; the manifest may have been
+    # signed by an older key (before a rotation): then that key is included too.
+    _write(work, PUBLIC_KEY, keys.public_key_pem())
+    _write(work, FINGERPRINT, (keys.fingerprint + "\n").encode())
+    manifest_key = PUBLIC_KEY
+    if ev.manifest_key != keys.fingerprint:
+        manifest_key = MANIFEST_KEY
+        _write(work, MANIFEST_KEY, keys.public_key_pem(ev.manifest_key))
+        _write(work, MANIFEST_FINGERPRINT, (ev.manifest_key + "\n").encode())
+    listing = _write_timestamps(work, ev.stamps)
+    _write_custody(work, ev)
+    snap = ev.snapshot
+    page_url = snap["redirect_chain"][0]["url"] if snap["redirect_chain"] else ev.source_url
+    write_wacz(
+        work / WACZ,
+        ev.warc,
+        snap["warc_sha256"],
+        WaczPage(page_url, ev.started_at, snap["title"], snap["id"]),
+        created=now,
+        title=f"Snapshot {snap['id']} of {ev.source_url}",
+    )
+    screenshot = _screenshot(ev.warc, snap["artefacts"])
+    if screenshot is not None:
+        _write(work, "screenshot.png", screenshot)
+    manifest = json.loads(ev.manifest)
+    facts = {
+        "source": {"id": ev.source_id, "url": ev.source_url},
+        "cited_as": manifest["source"]["cited_as"],
+        "snapshot": snap,
+        "software": manifest["software"],
+        "user_agent": manifest["settings"].get("network", {}).get("user_agent"),
+        "manifest_sha256": hashlib.sha256(ev.manifest).hexdigest(),
+        "key_fingerprint": ev.manifest_key,
+        "timestamps": [s for s in listing if s["subject"] == MANIFEST],
+        "citations": ev.citations,
+        "observations": ev.observations,
+        "custody": [
+            {
+                "seq": e.seq,
+                "at": utc_text(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "subject_type": e.subject_type,
+                "subject_id": e.subject_id,
+                "entry_hash": e.entry_hash,
+            }
+            for e in ev.entries
+        ],
+        "export": {"at": utc_text(now), "actor": actor},
+    }
+    _write(work, "certificate.html", render_html(facts, screenshot))
+    _write(work, "certificate.pdf", render_pdf(facts, screenshot))
+    exported = {
+        "format": "evidence-archiver/package/1",
+        "software": f"evidence-archiver {__version__}",
+        "exported_at": utc_text(now),
+        "actor": actor,
+        "source_id": ev.source_id,
+        "source_url": ev.source_url,
+        "snapshot_id": snap["id"],
+        "manifest_sha256": facts["manifest_sha256"],
+        "custody_head": {"seq": len(ev.chain), "head_hash": ev.chain[-1].entry_hash},
+    }
+    _write(work, "export.json", json.dumps(exported, indent=2, ensure_ascii=False).encode() + b"\n")
+    verify = verify_md(manifest, listing, ev.warc.name, keys.fingerprint, manifest_key)
+    _write(work, "VERIFY.md", verify)
+    # The sums last, over every other file, signed by the current key.
+    files = sorted(p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file())
+    sums = sums_text([(_file_sha256(work / f) or "", f) for f in files])
+    _write(work, SUMS, sums)
+    _write(work, SUMS_SIG, keys.sign(sums).signature)
+
+
+def _write_timestamps(work: Path, stamps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each granted token (DER) and its certificates; the listing of all, pending too."""
+    listing: list[dict[str, Any]] = []
+    counters = {"snapshot": 0, "custody_head": 0}
+    for row in stamps:
+        kind = str(row["subject_type"])
+        counters[kind] += 1
+        stem = f"timestamps/{'manifest' if kind == 'snapshot' else 'custody-head'}-{counters[kind]}"
+        entry: dict[str, Any] = {
+            "subject": MANIFEST if kind == "snapshot" else HEAD,
+            "tsa_url": row["tsa_url"],
+            "status": row["status"],
+            "attempts": row["attempts"],
+            "file": None,
+            "certificates": None,
+            "gen_time": None,
+            "serial": row["serial"],
+        }
+        if row["status"] == "granted" and row["token"] is not None:
+            token = bytes(row["token"])
+            _write(work, f"{stem}.tsr", token)
+            pem = b"".join(
+                c.public_bytes(serialization.Encoding.PEM) for c in token_certificates(token)
+            )
+            _write(work, f"{stem}-certs.pem", pem)
+            entry.update(
+                file=f"{stem}.tsr",
+                certificates=f"{stem}-certs.pem",
+                gen_time=utc_text(row["gen_time"]),
+            )
+        listing.append(entry)
+    _write(work, TIMESTAMPS, json.dumps(listing, indent=2).encode() + b"\n")
+    return listing
+
+
+def _write_custody(work: Path, ev: _Evidence) -> None:
+    links = [{"seq": e.seq, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash} for e in ev.chain]
+    _write(work, CHAIN, b"".join(json.dumps(link).encode() + b"\n" for link in links))
+    sums = []
+    for entry in ev.entries:
+        name = f"{ENTRIES_DIR}/{entry.seq:08d}.json"
+        _write(work, name, entry_document(entry))
+        sums.append((entry.entry_hash, name.removeprefix("custody/")))
+    _write(work, ENTRIES_SUMS, sums_text(sums))
+    _write(work, HEAD, ev.head_document)
+    _write(work, HEAD_SIG, ev.head_signature)
+
+
+def _belongs(entry: custody.CustodyEntry, source_id: int, snapshot_ids: set[str]) -> bool:
+    if entry.subject_type == "snapshot" and entry.subject_id in snapshot_ids:
+        return True
+    if entry.subject_type == "source" and entry.subject_id == str(source_id):
+        return True
+    # Key events (created, rotated) concern every signature: always included.
+    return entry.subject_type == "key"
+
+
+def _snapshot_facts(snap: Snapshot) -> dict[str, Any]:
+    return {
+        "id": snap.id,
+        "started_at": utc_text(snap.started_at),
+        "finished_at": utc_text(snap.finished_at),
+        "methods": list(snap.methods),
+        "final_url": snap.final_url,
+        "http_status": snap.http_status,
+        "redirect_chain": list(snap.redirect_chain),
+        "warc_name": Path(snap.warc_path).name,
+        "warc_sha256": snap.warc_sha256,
+        "warc_size": snap.warc_size,
+        "payload_sha256": snap.payload_sha256,
+        "title": snap.title,
+        "tls_verified": snap.tls_verified,
+        "truncated": snap.truncated,
+        "artefacts": list(snap.artefacts),
+    }
+
+
+def _screenshot(warc: Path, artefacts: list[Mapping[str, Any]]) -> bytes | None:
+    wanted = next((a for a in artefacts if a.get("kind") == "screenshot"), None)
+    if wanted is None:
+        return None
+    for record in list_records(warc):
+        if record.warc_type == "resource" and record.target_uri == wanted["uri"]:
+            data = read_resource(warc, record.offset)
+            if hashlib.sha256(data).hexdigest() == wanted["sha256"]:
+                return data
+    return None
+
+
+def _zip(work: Path, part: Path) -> None:
+    files = sorted(p for p in work.rglob("*") if p.is_file())
+    with zipfile.ZipFile(part, "x", allowZip64=True) as zf:
+        for path in files:
+            name = path.relative_to(work).as_posix()
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED if name == WACZ else zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as dest, path.open("rb") as src:
+                shutil.copyfileobj(src, dest, 1 << 20)
+    with part.open("rb") as fh:
+        os.fsync(fh.fileno())

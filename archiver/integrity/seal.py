@@ -1,0 +1,172 @@
+"""Sealing evidence as it is recorded: manifest -> Ed25519 signature -> pending RFC 3161
+stamps -> custody entry, all in the transaction that records the snapshot rows.
+
+Signing is cheap (tens of microseconds) and local, so it happens at once; asking a TSA
+is a network round trip that may fail, so stamps start as ``pending`` rows that
+:mod:`.stamping` fills in later (the daemon does it between capture batches). A seal is
+written once and never updated.
+
+The same applies to the custody log's head (:func:`seal_custody_head`): a signed
+statement "the log had ``seq`` entries ending in ``head_hash``", so entries cut off the
+end of the chain are detectable once a head has been sealed and stamped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from archiver.errors import CustodyError
+from archiver.integrity import custody
+from archiver.integrity.canonical import canonical_json
+from archiver.integrity.keys import KeyStore
+from archiver.integrity.manifest import (
+    build_manifest,
+    input_from_snapshot,
+    manifest_bytes,
+    utc_text,
+)
+from archiver.models import CustodyHead, SnapshotSeal, TimestampRecord
+
+if TYPE_CHECKING:
+    from archiver.capture.snapshot import WrittenSnapshot
+
+HEAD_FORMAT = "evidence-archiver/custody-head/1"
+
+
+@dataclass(frozen=True)
+class SealedSnapshot:
+    snapshot_id: str
+    manifest_sha256: str
+    key_fingerprint: str
+
+
+def pending_stamps(
+    subject_type: str, subject_id: str, digest: str, tsa_urls: Sequence[str], now: datetime
+) -> list[dict[str, Any]]:
+    """One pending timestamp row per configured TSA, due at once."""
+    return [
+        dict(
+            subject_type=subject_type,
+            subject_id=subject_id,
+            digest=digest,
+            tsa_url=url,
+            status="pending",
+            token=None,
+            gen_time=None,
+            serial=None,
+            tsa_certificate_sha256=None,
+            requested_at=now,
+            received_at=None,
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+        )
+        for url in dict.fromkeys(tsa_urls)
+    ]
+
+
+class Sealer:
+    """Seals snapshots in the caller's transaction (CaptureRunner._record_in)."""
+
+    def __init__(self, keys: KeyStore, tsa_urls: Sequence[str], actor: str) -> None:
+        self.keys = keys
+        self.tsa_urls = tuple(tsa_urls)
+        self.actor = actor
+
+    def seal(
+        self,
+        session: Session,
+        snapshots: Sequence[tuple[int, WrittenSnapshot]],
+        now: datetime,
+    ) -> list[SealedSnapshot]:
+        """Manifest, signature, pending stamps and a "capture" custody entry for each
+        ``(source_id, written)``; rows go in as bulk inserts, like the snapshots."""
+        seals: list[dict[str, Any]] = []
+        stamps: list[dict[str, Any]] = []
+        sealed: list[SealedSnapshot] = []
+        for _source_id, written in snapshots:
+            data = manifest_bytes(build_manifest(input_from_snapshot(written, written.provenance)))
+            digest = hashlib.sha256(data).hexdigest()
+            signature = self.keys.sign(data)
+            seals.append(
+                dict(
+                    snapshot_id=written.id,
+                    manifest=data,
+                    manifest_sha256=digest,
+                    signature=signature.signature,
+                    key_fingerprint=signature.fingerprint,
+                    sealed_at=now,
+                )
+            )
+            stamps += pending_stamps("snapshot", written.id, digest, self.tsa_urls, now)
+            sealed.append(SealedSnapshot(written.id, digest, signature.fingerprint))
+        if seals:
+            session.execute(insert(SnapshotSeal), seals)
+        if stamps:
+            session.execute(insert(TimestampRecord), stamps)
+        for (source_id, written), seal in zip(snapshots, sealed, strict=True):
+            custody.append(
+                session,
+                at=now,
+                actor=self.actor,
+                action="capture",
+                subject_type="snapshot",
+                subject_id=written.id,
+                details={
+                    "source_id": source_id,
+                    "url": str(written.provenance.get("source", {}).get("url", "")),
+                    "warc_path": written.relpath.as_posix(),
+                    "warc_sha256": written.sha256,
+                    "manifest_sha256": seal.manifest_sha256,
+                    "key": seal.key_fingerprint,
+                },
+            )
+        return sealed
+
+
+def head_document(seq: int, head_hash: str, at: datetime) -> bytes:
+    """The canonical bytes of a custody head statement (what is signed and stamped)."""
+    return canonical_json(
+        {"format": HEAD_FORMAT, "seq": seq, "head_hash": head_hash, "at": utc_text(at)}
+    )
+
+
+def seal_custody_head(
+    session: Session, keys: KeyStore, tsa_urls: Sequence[str], now: datetime
+) -> CustodyHead | None:
+    """Sign the current head of the custody log (None when the log is empty). Refuses
+    to vouch for a chain that does not verify."""
+    report = custody.verify_stored_chain(session)
+    if report.entries == 0:
+        return None
+    problem = report.first_problem
+    if problem is not None:
+        raise CustodyError(f"custody log does not verify, head not sealed: {problem.message}")
+    last = session.scalars(select(CustodyHead).order_by(CustodyHead.id.desc()).limit(1)).first()
+    if last is not None and last.head_hash == report.head_hash:
+        return last
+    document = head_document(report.entries, report.head_hash, now)
+    digest = hashlib.sha256(document).hexdigest()
+    signature = keys.sign(document)
+    head = CustodyHead(
+        seq=report.entries,
+        head_hash=report.head_hash,
+        document=document,
+        document_sha256=digest,
+        signature=signature.signature,
+        key_fingerprint=signature.fingerprint,
+        sealed_at=now,
+    )
+    session.add(head)
+    session.flush()
+    stamps = pending_stamps("custody_head", str(head.id), digest, tsa_urls, now)
+    if stamps:
+        session.execute(insert(TimestampRecord), stamps)
+    return head

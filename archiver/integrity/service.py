@@ -1,0 +1,116 @@
+"""The integrity services an :class:`archiver.app.Archive` offers: the signing keys
+(created on first use and logged in custody), key rotation, the follow-up stamping
+pass, and periodic signed custody heads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from archiver.config import Settings
+from archiver.integrity import custody
+from archiver.integrity.keys import KeyEvent, KeyStore
+from archiver.integrity.seal import Sealer, seal_custody_head
+from archiver.integrity.stamping import StampSummary, stamp_due, timestamp_client
+from archiver.models import CustodyEvent, CustodyHead
+from archiver.store.db import Database
+
+
+@dataclass(frozen=True)
+class HeadInfo:
+    id: int
+    seq: int
+    head_hash: str
+    key_fingerprint: str
+
+
+class Integrity:
+    def __init__(self, settings: Settings, db: Database, clock: Callable[[], datetime]) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self._keys: KeyStore | None = None
+        self._lock = threading.Lock()
+
+    # -- keys ------------------------------------------------------------------------
+
+    def keys(self, actor: str = "system") -> KeyStore:
+        """The signing keys; the first key is generated (and logged) on first use."""
+        with self._lock:
+            if self._keys is None:
+                store = KeyStore(self.settings.keys_dir, self.clock)
+                event = store.load_or_create(actor=actor)
+                if event is not None:
+                    self._log_key_event(event)
+                self._keys = store
+            return self._keys
+
+    def rotate_key(self, actor: str, reason: str | None = None) -> KeyEvent:
+        store = self.keys(actor)
+        with self._lock:
+            event = store.rotate(actor, reason)
+        self._log_key_event(event)
+        return event
+
+    def _log_key_event(self, event: KeyEvent) -> None:
+        with self.db.session() as session:
+            custody.append(
+                session,
+                at=event.at,
+                actor=event.actor,
+                action=event.action,
+                subject_type="key",
+                subject_id=event.fingerprint,
+                details=event.as_details(),
+            )
+
+    def sealer(self, actor: str = "system") -> Sealer:
+        return Sealer(self.keys(actor), self.settings.integrity.tsa_urls, actor)
+
+    # -- custody heads and stamps ------------------------------------------------------
+
+    def seal_custody_head(self) -> HeadInfo | None:
+        keys = self.keys()
+        with self.db.session() as session:
+            head = seal_custody_head(session, keys, self.settings.integrity.tsa_urls, self.clock())
+            if head is None:
+                return None
+            return HeadInfo(head.id, head.seq, head.head_hash, head.key_fingerprint)
+
+    def custody_head_due(self) -> bool:
+        """True when the log has grown since the last head and that head is older
+        than ``integrity.custody_head_interval``."""
+        with self.db.session() as session:
+            last = session.scalars(
+                select(CustodyHead).order_by(CustodyHead.id.desc()).limit(1)
+            ).first()
+            top = session.scalar(select(CustodyEvent.seq).order_by(CustodyEvent.seq.desc()))
+        if top is None:
+            return False
+        if last is None:
+            return True
+        interval = timedelta(seconds=self.settings.integrity.custody_head_interval)
+        return top > last.seq and self.clock() - last.sealed_at >= interval
+
+    def stamp_pending(self, *, limit: int = 200) -> StampSummary:
+        """The follow-up pass: seal a custody head when one is due, then ask the TSAs
+        for every due pending stamp."""
+        if self.custody_head_due():
+            self.seal_custody_head()
+        client = timestamp_client(self.settings, self.clock)
+        try:
+            return stamp_due(self.db, client, self.clock, limit=limit)
+        finally:
+            client.close()
+
+    def stamp_subject(self, subject_type: str, subject_id: str) -> StampSummary:
+        """Ask now for the pending stamps of one subject (an export's custody head)."""
+        client = timestamp_client(self.settings, self.clock)
+        try:
+            return stamp_due(self.db, client, self.clock, subject=(subject_type, subject_id))
+        finally:
+            client.close()

@@ -1,0 +1,136 @@
+"""``archiver verify --store``: every snapshot's WARC against its recorded sha256 and its
+signed manifest, every stored timestamp token, the custody chain and its sealed heads,
+and files under warcs/ that no snapshot refers to (a crash between sealing a file and
+recording its row) or leftover ``.part`` files (a capture killed while writing)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from archiver.capture.warc.layout import SUFFIX, WARCS_DIR
+from archiver.errors import KeyStoreError, TimestampError
+from archiver.integrity import custody
+from archiver.integrity.keys import KeyStore, verify
+from archiver.integrity.timestamp import verify_token
+from archiver.integrity.verify import Findings, _check_warc_against, walk_store_files
+from archiver.models import CustodyHead, Snapshot, SnapshotSeal, TimestampRecord
+
+if TYPE_CHECKING:
+    from archiver.app import Archive
+
+
+def _pem(keys: KeyStore, fingerprint: str, cache: dict[str, bytes | None]) -> bytes | None:
+    if fingerprint not in cache:
+        try:
+            cache[fingerprint] = keys.public_key_pem(fingerprint)
+        except KeyStoreError:
+            cache[fingerprint] = None
+    return cache[fingerprint]
+
+
+def verify_store(archive: Archive) -> Findings:
+    found = Findings()
+    root = archive.settings.storage.root
+    # Read-only: public keys by fingerprint, no key is created or loaded.
+    keys = KeyStore(archive.settings.keys_dir)
+    pems: dict[str, bytes | None] = {}
+    with archive.db.session() as session:
+        snapshots = session.scalars(select(Snapshot).order_by(Snapshot.started_at)).all()
+        seals = {s.snapshot_id: s for s in session.scalars(select(SnapshotSeal))}
+        stamps = session.scalars(select(TimestampRecord).order_by(TimestampRecord.id)).all()
+        heads = session.scalars(select(CustodyHead).order_by(CustodyHead.id)).all()
+        chain = custody.load_chain(session)
+        referenced = {s.warc_path for s in snapshots}
+        digests: dict[tuple[str, str], str] = {}
+        for snap in snapshots:
+            item = snap.warc_path
+            path = root / snap.warc_path
+            if not path.is_file():
+                found.fail(item, f"WARC file of snapshot {snap.id} is missing")
+            else:
+                _check_warc_against(path, snap.warc_sha256, snap.warc_size, None, found, item)
+            seal = seals.get(snap.id)
+            if seal is None:
+                found.warn(
+                    f"snapshot {snap.id}", "has no signed manifest (captured before sealing)"
+                )
+                continue
+            manifest = bytes(seal.manifest)
+            digests[("snapshot", snap.id)] = seal.manifest_sha256
+            item = f"manifest of snapshot {snap.id}"
+            if hashlib.sha256(manifest).hexdigest() != seal.manifest_sha256:
+                found.fail(item, "does not match its recorded sha256")
+                continue
+            try:
+                warc = json.loads(manifest)["warc"]
+                names = warc["sha256"] == snap.warc_sha256 and warc["path"] == snap.warc_path
+            except (ValueError, KeyError, TypeError):
+                names = False
+            found.check(
+                item,
+                names,
+                "names this WARC file and its sha256",
+                "names another WARC file or sha256 than the snapshot row",
+            )
+            pem = _pem(keys, seal.key_fingerprint, pems)
+            found.check(
+                item,
+                pem is not None and verify(pem, manifest, bytes(seal.signature)),
+                f"Ed25519 signature verifies (key {seal.key_fingerprint[:16]})",
+                f"Ed25519 signature does not verify (key {seal.key_fingerprint[:16]})",
+            )
+        for head in heads:
+            item = f"custody head {head.id}"
+            digests[("custody_head", str(head.id))] = head.document_sha256
+            document = bytes(head.document)
+            pem = _pem(keys, head.key_fingerprint, pems)
+            good = pem is not None and verify(pem, document, bytes(head.signature))
+            good = good and hashlib.sha256(document).hexdigest() == head.document_sha256
+            found.check(item, good, "signed", "signature or sha256 does not verify")
+            ok_link = (
+                0 < head.seq <= len(chain) and chain[head.seq - 1].entry_hash == head.head_hash
+            )
+            found.check(
+                item,
+                ok_link,
+                f"entry {head.seq} of the log still has the sealed hash",
+                f"entry {head.seq} of the custody log no longer has the sealed hash "
+                "(entries changed or cut off the end)",
+            )
+    pending = 0
+    for stamp in stamps:
+        item = f"timestamp {stamp.id} ({stamp.subject_type} {stamp.subject_id}, {stamp.tsa_url})"
+        if stamp.status != "granted" or stamp.token is None:
+            pending += 1
+            continue
+        expected = digests.get((stamp.subject_type, stamp.subject_id))
+        try:
+            if expected != stamp.digest:
+                raise TimestampError("stamps a digest its subject does not have")
+            check = verify_token(bytes(stamp.token), bytes.fromhex(stamp.digest))
+            found.ok(item, f"token verifies, stamped {check.gen_time:%Y-%m-%dT%H:%M:%SZ}")
+        except (TimestampError, ValueError) as exc:
+            found.fail(item, f"token does not verify: {exc}")
+    if pending:
+        found.warn(
+            "timestamps", f"{pending} still pending (archiver stamp, or the daemon, retries)"
+        )
+    report = custody.verify_chain(chain)
+    for problem in report.problems:
+        found.fail(f"custody entry {problem.seq}", f"{problem.kind}: {problem.message}")
+    if report.ok:
+        found.ok(
+            "custody log",
+            f"{report.entries} entries, hashes and links intact, head {report.head_hash}",
+        )
+    for path in walk_store_files(root / WARCS_DIR):
+        rel = path.relative_to(root).as_posix()
+        if path.name.endswith(".part"):
+            found.warn(rel, "leftover temporary file from an interrupted capture")
+        elif path.name.endswith(SUFFIX) and rel not in referenced:
+            found.warn(rel, "WARC file no snapshot refers to (crash before its row was written?)")
+    return found
