@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -30,15 +33,17 @@ from archiver.capture._batching import GroupCommit
 from archiver.capture._browser_types import BrowserRequest, PageCapture
 from archiver.capture.exchange import Exchange, FailureKind
 from archiver.capture.http import Fetcher
+from archiver.capture.platform_step import combined_signal, platform_row, step_for
 from archiver.capture.policy import capture_methods, wants_browser_after_http
 from archiver.capture.snapshot import CaptureInput, WrittenSnapshot, write_snapshot
 from archiver.check.signals import Signal, signal_from_response, state_after
 from archiver.config import Settings
-from archiver.models import Citation, Observation, Snapshot, Source
+from archiver.models import Citation, Observation, PlatformRecord, Snapshot, Source
 from archiver.store.db import Database
 
 if TYPE_CHECKING:
     from archiver.capture.browser import BrowserPool
+    from archiver.capture.platform_step import PlatformStep
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +135,8 @@ class CaptureRunner:
         self.id_factory = id_factory
         # Identical for every snapshot of this run: built once.
         self._settings_record = capture_settings_record(settings)
+        # Platforms (issue 4): YouTube/Facebook steps, set up per run when wanted.
+        self._platforms: PlatformStep | None = None
 
     # -- choosing work ---------------------------------------------------------------
 
@@ -237,6 +244,7 @@ class CaptureRunner:
                 browser = await stack.enter_async_context(
                     BrowserPool(self.settings.capture, self.settings.network)
                 )
+            self._platforms = step_for(self.settings, [(s.platform, s.kind) for s in sources])
             # The gate bounds captures on the network; the backlog bounds captures
             # fetched but not yet written (their bodies wait in memory or spool files).
             backlog = asyncio.Semaphore(self.settings.capture.concurrency * 4)
@@ -260,9 +268,11 @@ class CaptureRunner:
         gate: asyncio.Semaphore,
     ) -> CaptureOutcome:
         exchanges: list[Exchange] = []
+        workdirs: list[Path] = []
         try:
             async with gate:
                 capture = await self._observe(source, fetcher, browser, exchanges)
+                capture = await self._platform(source, capture, fetcher, exchanges, workdirs)
             written = await asyncio.get_running_loop().run_in_executor(
                 self._warc_writers,
                 functools.partial(
@@ -283,6 +293,8 @@ class CaptureRunner:
         finally:
             for exchange in exchanges:
                 exchange.close()
+            for workdir in workdirs:  # sealed in the WARC by now, or not wanted
+                shutil.rmtree(workdir, ignore_errors=True)
 
     async def _observe(
         self,
@@ -308,7 +320,7 @@ class CaptureRunner:
             final is None
             or (final.ok and wants_browser_after_http(methods, final.header("content-type")))
         ):
-            page = await self._browse(source.url, fetcher, browser, budget)
+            page = await self._browse(source.url, fetcher, browser, budget, source.platform)
             exchanges.extend(page.exchanges)
             used.append("browser")
         return CaptureInput(
@@ -324,9 +336,17 @@ class CaptureRunner:
         )
 
     async def _browse(
-        self, url: str, fetcher: Fetcher, browser: BrowserPool | None, budget: float
+        self,
+        url: str,
+        fetcher: Fetcher,
+        browser: BrowserPool | None,
+        budget: float,
+        platform: str = "",
     ) -> PageCapture:
         deadline = time.monotonic() + budget
+        # Platforms (issue 4): the operator's Facebook session, when one is configured.
+        platforms = self._platforms
+        session = platforms.session_for(platform) if platforms is not None else None
 
         async def fetch(request: BrowserRequest) -> Exchange:
             return await fetcher.fetch(
@@ -341,7 +361,59 @@ class CaptureRunner:
 
         # The pool exists whenever a due source's methods include the browser.
         assert browser is not None
-        return await browser.capture_page(url, fetch, deadline=deadline)
+        return await browser.capture_page(
+            url,
+            fetch,
+            deadline=deadline,
+            operator_storage_state=session.storage_state if session is not None else None,
+        )
+
+    async def _platform(
+        self,
+        source: DueSource,
+        capture: CaptureInput,
+        fetcher: Fetcher,
+        exchanges: list[Exchange],
+        workdirs: list[Path],
+    ) -> CaptureInput:
+        """Platforms (issue 4): the YouTube/Facebook step after the page capture
+        (archiver.capture.platform_step); its failures are recorded, never fatal."""
+        step = self._platforms
+        if step is None or not step.wants(source.platform, source.kind):
+            return capture
+        spool = self.settings.storage.root / "tmp"
+        workdir = Path(tempfile.mkdtemp(prefix="media-", dir=spool))
+        workdirs.append(workdir)
+        deadline = time.monotonic() + self.settings.capture.page_budget
+
+        async def fetch_image(url: str) -> Exchange:
+            return await fetcher.fetch(
+                url, deadline=deadline, via="platform", resource_type="image"
+            )
+
+        try:
+            found = await step.run(
+                url=source.url,
+                platform=source.platform,
+                kind=source.kind,
+                chain=capture.http_chain,
+                page=capture.page if isinstance(capture.page, PageCapture) else None,
+                fetch_image=fetch_image,
+                workdir=workdir,
+            )
+        except Exception as exc:  # a platform step's bug must not cost the page's snapshot
+            log.exception("platform step for source %d (%s) failed", source.id, source.url)
+            failed = {"platform": source.platform, "error": f"{type(exc).__name__}: {exc}"}
+            return dataclasses.replace(capture, platform=failed)
+        exchanges.extend(found.exchanges)
+        return dataclasses.replace(
+            capture,
+            extra_exchanges=tuple(found.exchanges),
+            page=found.page or capture.page,
+            extra_artefacts=tuple(found.artefacts),
+            platform=found.record,
+            methods=(*capture.methods, "platform"),
+        )
 
     # -- recording -------------------------------------------------------------------
 
@@ -375,6 +447,13 @@ class CaptureRunner:
         ]
         if snapshots:
             session.execute(insert(Snapshot), snapshots)
+        platform_rows = [
+            platform_row(item.source.id, item.written.id, item.written.platform, self.clock())
+            for item in items
+            if item.written is not None and item.written.platform and item.source.id in rows
+        ]
+        if platform_rows:
+            session.execute(insert(PlatformRecord), platform_rows)
         outcomes = []
         observations: list[dict[str, Any]] = []
         for item in items:
@@ -424,7 +503,7 @@ class CaptureRunner:
     ) -> CaptureOutcome:
         main = written.main
         failure = FailureKind(main.failure_kind) if main.failure_kind is not None else None
-        signal = signal_from_response(main.status, failure)
+        signal = combined_signal(signal_from_response(main.status, failure), written.platform)
         now = self.clock()
         if row is None:  # deleted meanwhile: keep the file, skip the rows
             return self._outcome(source, written, signal, source.state)
