@@ -32,7 +32,12 @@ from archiver.capture.decode import decode_body
 from archiver.capture.exchange import Body, Exchange
 from archiver.capture.media import MediaResult, download_media, ytdlp_version
 from archiver.capture.policy import platform_steps
-from archiver.capture.session import OperatorSession, SessionSecrets, load_session
+from archiver.capture.session import (
+    OperatorSession,
+    SessionSecrets,
+    load_session,
+    redact_logs,
+)
 from archiver.capture.snapshot import ExtraArtefact
 from archiver.check.signals import Signal
 from archiver.config import Settings
@@ -141,6 +146,8 @@ class PlatformStep:
         self._settings = settings
         self._session = session
         self._markers: Markers = load_markers(settings.platforms.markers_file)
+        if session is not None:
+            redact_logs(session.secrets)
 
     def session_for(self, platform: str) -> OperatorSession | None:
         return self._session if platform == "facebook" else None

@@ -15,6 +15,7 @@ recorded (where, not what) so the snapshot says a redaction was made.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -199,3 +200,33 @@ def load_session(path: Path) -> OperatorSession:
         secrets=SessionSecrets(values),
         cookie_names=tuple(str(c["name"]) for c in state["cookies"]),
     )
+
+
+# -- logs ---------------------------------------------------------------------------------
+
+_LOG_SECRETS: set[str] = set()
+_factory_installed = False
+
+
+def redact_logs(secrets: SessionSecrets) -> None:
+    """From now on, replace these values in every log record of the process, whoever
+    logs it (httpcore's debug trace prints response headers, Set-Cookie included).
+
+    A record factory rather than a filter: filters sit on one logger or handler, while
+    every record of every logger is made by the factory."""
+    global _factory_installed
+    _LOG_SECRETS.update(v for v in secrets.values if v)
+    if _factory_installed or not _LOG_SECRETS:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        message = record.getMessage()
+        if any(value in message for value in _LOG_SECRETS):
+            record.msg = SessionSecrets(frozenset(_LOG_SECRETS)).redact_text(message)
+            record.args = None
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
