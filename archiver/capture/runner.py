@@ -412,7 +412,6 @@ class CaptureRunner:
             page=found.page or capture.page,
             extra_artefacts=tuple(found.artefacts),
             platform=found.record,
-            methods=(*capture.methods, "platform"),
         )
 
     # -- recording -------------------------------------------------------------------

@@ -25,7 +25,7 @@ def has_content(html: str, markers: Markers) -> bool:
     return any(marker in html for marker in markers.facebook_content)
 
 
-def recognize_facebook(final_url: str, html: str, markers: Markers) -> PlatformSignal:
+def recognize_facebook(final_url: str, html: str, markers: Markers) -> PlatformSignal | None:
     path = urlsplit(final_url).path.lower()
     if any(path.startswith(p) for p in markers.facebook_checkpoint_paths):
         return _signal("blocked", "checkpoint", f"Facebook account checkpoint at {final_url}")
@@ -54,7 +54,7 @@ def recognize_facebook(final_url: str, html: str, markers: Markers) -> PlatformS
             return _signal(
                 "restricted", "login_wall", f"Facebook shows only a login form ({title})"
             )
-        return _signal(None, "unknown", "Facebook page without recognisable content")
+        return None  # nothing we know: the HTTP status decides
     return _signal("live", "available", "Facebook: the content is in the page")
 
 

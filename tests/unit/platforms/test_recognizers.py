@@ -214,12 +214,16 @@ POST_HTML = '<html><head><title>Post</title><meta property="og:description" cont
         ("<title>Вход на Facebook</title><form></form>", "restricted", "login_wall"),
         ('<title>Facebook</title><form id="login_form"></form>', "restricted", "login_wall"),
         ("<title>Update your browser | Facebook</title>", None, "unsupported_browser"),
-        ("<title>Facebook</title><p>nothing recognisable</p>", None, "unknown"),
     ],
 )
 def test_facebook_pages(body: str, state: str | None, detail: str) -> None:
     found = facebook(f"<html>{body}</html>")
     assert (found.implied_state, found.detail) == (state, detail)
+
+
+def test_a_facebook_page_with_nothing_known_is_left_to_the_http_status() -> None:
+    page = "<html><title>Group post</title><p>Post text</p></html>"
+    assert recognize_page(POST, POST, 200, page) is None
 
 
 def test_a_post_with_an_unavailable_shared_card_is_live() -> None:
