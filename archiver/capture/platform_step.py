@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from archiver.capture.session import (
     load_session,
     redact_logs,
 )
-from archiver.capture.snapshot import ExtraArtefact
+from archiver.capture.snapshot import CaptureInput, ExtraArtefact
 from archiver.check.signals import Signal
 from archiver.config import Settings
 from archiver.platforms import PlatformSignal, extract_metadata, extract_post, recognize_page
@@ -238,12 +239,59 @@ class PlatformStep:
                 "tls_verified": None if media.status == "none" else False,
             },
             "ytdlp_version": media.ytdlp_version,
+            "settings": {
+                "video": self._settings.platforms.video,
+                "video_max_height": self._settings.platforms.video_max_height,
+                "video_max_bytes": self._settings.platforms.video_max_bytes,
+                "subtitle_languages": list(self._settings.platforms.subtitle_languages),
+                "facebook_max_images": self._settings.platforms.facebook_max_images,
+            },
             "session": None
             if session is None
             else {"used": True, "cookies": list(session.cookie_names), "values": "[redacted]"},
             "redactions": redactions,
         }
         return capture
+
+    async def augment(
+        self,
+        url: str,
+        platform: str,
+        kind: str,
+        capture: CaptureInput,
+        *,
+        fetch_image: FetchImage,
+        spool: Path,
+        exchanges: list[Exchange],
+        workdirs: list[Path],
+    ) -> CaptureInput:
+        """``capture`` with the step's findings added. The work folder is appended to
+        ``workdirs`` (the caller removes it once the WARC is sealed) and new requests to
+        ``exchanges`` (the caller closes them)."""
+        workdir = Path(tempfile.mkdtemp(prefix="media-", dir=spool))
+        workdirs.append(workdir)
+        try:
+            found = await self.run(
+                url=url,
+                platform=platform,
+                kind=kind,
+                chain=capture.http_chain,
+                page=capture.page if isinstance(capture.page, PageCapture) else None,
+                fetch_image=fetch_image,
+                workdir=workdir,
+            )
+        except Exception as exc:  # a platform step's bug must not cost the page's snapshot
+            log.exception("platform step for %s failed", url)
+            failed = {"platform": platform, "error": f"{type(exc).__name__}: {exc}"}
+            return dataclasses.replace(capture, platform=failed)
+        exchanges.extend(found.exchanges)
+        return dataclasses.replace(
+            capture,
+            extra_exchanges=tuple(found.exchanges),
+            page=found.page or capture.page,
+            extra_artefacts=tuple(found.artefacts),
+            platform=found.record,
+        )
 
     async def _video(self, url: str, workdir: Path, session: OperatorSession | None) -> MediaResult:
         settings = self._settings

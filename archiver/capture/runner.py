@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -376,14 +374,11 @@ class CaptureRunner:
         exchanges: list[Exchange],
         workdirs: list[Path],
     ) -> CaptureInput:
-        """Platforms (issue 4): the YouTube/Facebook step after the page capture
-        (archiver.capture.platform_step); its failures are recorded, never fatal."""
+        """Platforms (issue 4): the YouTube/Facebook step after the page capture;
+        its failures are recorded, never fatal (archiver.capture.platform_step)."""
         step = self._platforms
         if step is None or not step.wants(source.platform, source.kind):
             return capture
-        spool = self.settings.storage.root / "tmp"
-        workdir = Path(tempfile.mkdtemp(prefix="media-", dir=spool))
-        workdirs.append(workdir)
         deadline = time.monotonic() + self.settings.capture.page_budget
 
         async def fetch_image(url: str) -> Exchange:
@@ -391,28 +386,11 @@ class CaptureRunner:
                 url, deadline=deadline, via="platform", resource_type="image"
             )
 
-        try:
-            found = await step.run(
-                url=source.url,
-                platform=source.platform,
-                kind=source.kind,
-                chain=capture.http_chain,
-                page=capture.page if isinstance(capture.page, PageCapture) else None,
-                fetch_image=fetch_image,
-                workdir=workdir,
-            )
-        except Exception as exc:  # a platform step's bug must not cost the page's snapshot
-            log.exception("platform step for source %d (%s) failed", source.id, source.url)
-            failed = {"platform": source.platform, "error": f"{type(exc).__name__}: {exc}"}
-            return dataclasses.replace(capture, platform=failed)
-        exchanges.extend(found.exchanges)
-        return dataclasses.replace(
-            capture,
-            extra_exchanges=tuple(found.exchanges),
-            page=found.page or capture.page,
-            extra_artefacts=tuple(found.artefacts),
-            platform=found.record,
-        )
+        return await step.augment(
+            source.url, source.platform, source.kind, capture,
+            fetch_image=fetch_image, spool=self.settings.storage.root / "tmp",
+            exchanges=exchanges, workdirs=workdirs,
+        )  # fmt: skip
 
     # -- recording -------------------------------------------------------------------
 
