@@ -54,9 +54,9 @@ _TYPES = {
 }
 
 
-def ytdlp_version() -> str | None:
+def ytdlp_version(package: str = "yt-dlp") -> str | None:
     try:
-        return metadata.version("yt-dlp")
+        return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
 
@@ -110,6 +110,20 @@ class _Logger:
         self._emit(logging.WARNING, message)
 
 
+def node_path() -> str | None:
+    """A Node.js for yt-dlp's YouTube challenge solver (yt-dlp-ejs): the system's, else
+    the one Playwright ships with its driver (the container has no other)."""
+    found = shutil.which("node")
+    if found:
+        return found
+    try:
+        import playwright
+    except ImportError:
+        return None
+    bundled = Path(playwright.__file__).parent / "driver" / "node"
+    return str(bundled) if bundled.is_file() else None
+
+
 def ytdlp_options(
     workdir: Path,
     settings: PlatformsSettings,
@@ -131,6 +145,9 @@ def ytdlp_options(
         "writesubtitles": True,
         "subtitleslangs": list(settings.subtitle_languages),
         "noplaylist": True,
+        # YouTube's player needs JavaScript solved (yt-dlp-ejs); deno if installed, else
+        # Node.js.
+        "js_runtimes": {"deno": {}, "node": {"path": node} if (node := node_path()) else {}},
         "proxy": network.proxy or None,
         "socket_timeout": network.timeout,
         # Certificates are not checked by yt-dlp (recorded in provenance): evidence is

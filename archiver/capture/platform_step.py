@@ -239,6 +239,7 @@ class PlatformStep:
                 "tls_verified": None if media.status == "none" else False,
             },
             "ytdlp_version": media.ytdlp_version,
+            "ytdlp_ejs_version": ytdlp_version("yt-dlp-ejs"),
             "settings": {
                 "video": self._settings.platforms.video,
                 "video_max_height": self._settings.platforms.video_max_height,
