@@ -201,3 +201,39 @@ def test_removed_youtube_page_implies_removed_and_the_failed_video_costs_nothing
     # YouTube's player API is not in the simulated web: the download fails, the
     # snapshot of the page stays, and the failure is on record.
     assert record.media_status == "failed" and record.media_error
+
+
+@pytest.mark.slow
+def test_youtube_watch_page_in_the_browser_is_understood(
+    simweb: SimulatedWeb,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    from tests.simweb.corpus import read_manifest
+
+    gated = next(e for e in read_manifest() if e.path.name == "irauhITDrsE.html")
+    simweb.serve_entry(gated)
+    settings = make_settings(
+        network__proxy=simweb.proxy_url,
+        capture__extra_ca_file=str(simweb.ca_pem_path),
+        capture__per_host_interval="0",
+        capture__page_budget="20",
+        capture__max_resources="40",
+    )
+    report = tmp_path / "report.txt"
+    report.write_text("The video[1].\n\n[1]https://youtu.be/irauhITDrsE\n", "utf-8")
+    with Archive.open(settings, clock=clock) as archive:
+        archive.add(str(report))
+        assert [o.error for o in archive.capture()] == [None]
+        with archive.db.session() as session:
+            snapshot = session.scalars(select(Snapshot)).one()
+            record = session.scalars(select(PlatformRecord)).one()
+            source = session.scalars(select(Source)).one()
+    assert snapshot.methods == ["browser"]
+    assert (source.platform, source.kind) == ("youtube", "video")
+    assert (record.detail, record.implied_state) == ("age_restricted", "restricted")
+    assert "Sign in to confirm your age" in (record.reason or "")
+    assert source.state == "restricted"  # not an accusation: applies at once
+    assert record.extracted["title"] == "THE MOST AGE RESTRICTED VIDEO EVER"
+    assert record.media_status == "skipped"
