@@ -30,6 +30,17 @@ def fold(text: str) -> str:
     return " ".join(text.translate(_FOLD).casefold().split())
 
 
+# The lists the recognisers read, per table: a misspelt list name would otherwise be
+# silently ignored.
+KNOWN_LISTS = {
+    "youtube": frozenset({"bot_check", "private", "age", "geo", "members_only", "removed"}),
+    "facebook": frozenset(
+        {"temporarily_blocked", "checkpoint", "unsupported_browser", "unavailable", "login_wall"}
+    ),
+    "ytdlp": frozenset({"blocked", "restricted", "removed", "dead", "unreachable", "no_media"}),
+}
+
+
 @dataclass(frozen=True)
 class PhraseList:
     """Named phrase lists, checked in the order given."""
@@ -39,6 +50,12 @@ class PhraseList:
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str) -> PhraseList:
         lists = []
+        unknown = sorted(set(table) - KNOWN_LISTS[where])
+        if unknown:
+            known = ", ".join(sorted(KNOWN_LISTS[where]))
+            raise ConfigError(
+                f"platform markers: unknown list {where}.{unknown[0]} (known: {known})"
+            )
         for name, phrases in table.items():
             if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
                 raise ConfigError(f"platform markers: {where}.{name} must be a list of strings")

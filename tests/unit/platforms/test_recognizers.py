@@ -334,5 +334,7 @@ def test_bad_markers_file_gives_a_clear_error(tmp_path: Path) -> None:
         parse_markers("[youtube.reasons]\nremoved = []\n[ytdlp]\n", "x.toml")
     with pytest.raises(ConfigError, match="must be a list of strings"):
         parse_markers("[youtube.reasons]\nremoved = 'no'\n[facebook.text]\n[ytdlp]\n", "x.toml")
+    with pytest.raises(ConfigError, match=r"unknown list youtube\.privat "):
+        parse_markers("[youtube.reasons]\nprivat = []\n[facebook.text]\n[ytdlp]\n", "x.toml")
     with pytest.raises(ConfigError, match="cannot read"):
         load_markers(tmp_path / "missing.toml")
