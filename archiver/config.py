@@ -209,6 +209,25 @@ class DaemonSettings(_Section):
         return level
 
 
+class PlatformsSettings(_Section):
+    """YouTube and Facebook steps of a capture (docs/platforms.md)."""
+
+    # The video of a YouTube (or Facebook) source, through yt-dlp: best format up to
+    # this height, and not beyond this size (a bigger one is recorded as skipped).
+    video: bool = True
+    video_max_height: int = Field(default=720, ge=144, le=4320)
+    video_max_bytes: int = Field(default=2 * 1024 * 1024 * 1024, gt=0)
+    # Subtitle languages to keep (yt-dlp language codes or regexes; "all" for all).
+    subtitle_languages: tuple[str, ...] = ("all",)
+    # Full-size pictures of a Facebook post fetched beside the page, at most this many.
+    facebook_max_images: int = Field(default=20, ge=0, le=500)
+    # An authenticated Facebook session the operator supplies: a Playwright storage-state
+    # JSON file or a Netscape cookies.txt. Its values are sent, never stored.
+    facebook_session: Path | None = None
+    # Another markers file instead of config/platform_markers.toml.
+    markers_file: Path | None = None
+
+
 class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     harvest: HarvestSettings = HarvestSettings()
@@ -217,6 +236,7 @@ class Settings(_Section):
     check: CheckSettings = CheckSettings()
     integrity: IntegritySettings = IntegritySettings()
     daemon: DaemonSettings = DaemonSettings()
+    platforms: PlatformsSettings = PlatformsSettings()
 
     @property
     def inbox_dir(self) -> Path:

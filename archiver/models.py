@@ -307,6 +307,40 @@ class TimestampRecord(Base):
 # (tables for migration 0005 go below this line)
 
 
+class PlatformRecord(Base):
+    """What the platform step of one snapshot found (YouTube, Facebook): the platform's
+    own verdict on the content, the video fetched through yt-dlp (its sha256 as written
+    into the snapshot's WARC), and the extracted metadata or post text. One per
+    snapshot; immutable like the snapshot."""
+
+    __tablename__ = "platform_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[str] = mapped_column(ForeignKey("snapshots.id"), unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    recorded_at: Mapped[datetime]
+    # "youtube" or "facebook".
+    platform: Mapped[str] = mapped_column(String(16))
+    # The recogniser's verdict: detail (available, removed, private, age_restricted,
+    # geo_blocked, login_wall, checkpoint, ...), the DESIGN state it implies, and why.
+    detail: Mapped[str | None] = mapped_column(String(32))
+    implied_state: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    # The video: "saved", "failed", "skipped" (too big, a playlist) or "none" (not tried).
+    media_status: Mapped[str] = mapped_column(String(16))
+    media_error: Mapped[str | None] = mapped_column(Text)
+    media_sha256: Mapped[str | None] = mapped_column(String(64))
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    ytdlp_version: Mapped[str | None] = mapped_column(String(32))
+    # Title, description, duration, channel (YouTube); post text, image URLs (Facebook);
+    # yt-dlp's format summary.
+    extracted: Mapped[dict[str, Any]]
+    # Whether an operator session was used, and where its values were redacted.
+    session_used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_platform_records_source_id", "source_id"),)
+
+
 # --- Re-check (issue 5): check runs, state transitions, baselines ---------------------
 # (tables for migration 0006 go below this line)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from archiver.config import PlatformsSettings
+
 
 def capture_methods(kind: str, modes: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
     """ "http", "browser" or both (in that order) for a source of this ``kind``."""
@@ -20,3 +22,25 @@ def wants_browser_after_http(methods: tuple[str, ...], content_type: str | None)
         return True
     media = content_type.split(";", 1)[0].strip().lower()
     return media in {"text/html", "application/xhtml+xml", ""} or media.startswith("text/")
+
+
+# --- Platforms (issue 4) -------------------------------------------------------------
+
+_VIDEO_KINDS = frozenset({"video", "reel"})
+
+
+def platform_steps(platform: str, kind: str, settings: PlatformsSettings) -> tuple[str, ...]:
+    """The platform steps a source gets after its page capture (docs/platforms.md):
+    "recognize" (the platform's verdict and extracted text), "video" (yt-dlp),
+    "video_if_present" (yt-dlp when the page names a video), "images" (full-size
+    pictures of a post). ``platforms.video = false`` switches videos off.
+    """
+    video = settings.video
+    if platform == "youtube":
+        return ("recognize", "video") if video and kind in _VIDEO_KINDS else ("recognize",)
+    if platform == "facebook":
+        steps: tuple[str, ...] = ("recognize", "images")
+        if video:
+            steps += ("video",) if kind in _VIDEO_KINDS else ("video_if_present",)
+        return steps
+    return ()

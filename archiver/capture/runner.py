@@ -14,6 +14,7 @@ import contextlib
 import functools
 import logging
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -30,15 +31,17 @@ from archiver.capture._batching import GroupCommit
 from archiver.capture._browser_types import BrowserRequest, PageCapture
 from archiver.capture.exchange import Exchange, FailureKind
 from archiver.capture.http import Fetcher
+from archiver.capture.platform_step import combined_signal, platform_row, step_for
 from archiver.capture.policy import capture_methods, wants_browser_after_http
 from archiver.capture.snapshot import CaptureInput, WrittenSnapshot, write_snapshot
 from archiver.check.signals import Signal, signal_from_response, state_after
 from archiver.config import Settings
-from archiver.models import Citation, Observation, Snapshot, Source
+from archiver.models import Citation, Observation, PlatformRecord, Snapshot, Source
 from archiver.store.db import Database
 
 if TYPE_CHECKING:
     from archiver.capture.browser import BrowserPool
+    from archiver.capture.platform_step import PlatformStep
     from archiver.integrity.seal import Sealer
 
 log = logging.getLogger(__name__)
@@ -135,6 +138,8 @@ class CaptureRunner:
         self.sealer = sealer
         # Identical for every snapshot of this run: built once.
         self._settings_record = capture_settings_record(settings)
+        # Platforms (issue 4): YouTube/Facebook steps, set up per run when wanted.
+        self._platforms: PlatformStep | None = None
 
     # -- choosing work ---------------------------------------------------------------
 
@@ -242,6 +247,7 @@ class CaptureRunner:
                 browser = await stack.enter_async_context(
                     BrowserPool(self.settings.capture, self.settings.network)
                 )
+            self._platforms = step_for(self.settings, [(s.platform, s.kind) for s in sources])
             # The gate bounds captures on the network; the backlog bounds captures
             # fetched but not yet written (their bodies wait in memory or spool files).
             backlog = asyncio.Semaphore(self.settings.capture.concurrency * 4)
@@ -265,9 +271,11 @@ class CaptureRunner:
         gate: asyncio.Semaphore,
     ) -> CaptureOutcome:
         exchanges: list[Exchange] = []
+        workdirs: list[Path] = []
         try:
             async with gate:
                 capture = await self._observe(source, fetcher, browser, exchanges)
+                capture = await self._platform(source, capture, fetcher, exchanges, workdirs)
             written = await asyncio.get_running_loop().run_in_executor(
                 self._warc_writers,
                 functools.partial(
@@ -288,6 +296,8 @@ class CaptureRunner:
         finally:
             for exchange in exchanges:
                 exchange.close()
+            for workdir in workdirs:  # sealed in the WARC by now, or not wanted
+                shutil.rmtree(workdir, ignore_errors=True)
 
     async def _observe(
         self,
@@ -313,7 +323,7 @@ class CaptureRunner:
             final is None
             or (final.ok and wants_browser_after_http(methods, final.header("content-type")))
         ):
-            page = await self._browse(source.url, fetcher, browser, budget)
+            page = await self._browse(source.url, fetcher, browser, budget, source.platform)
             exchanges.extend(page.exchanges)
             used.append("browser")
         return CaptureInput(
@@ -329,9 +339,17 @@ class CaptureRunner:
         )
 
     async def _browse(
-        self, url: str, fetcher: Fetcher, browser: BrowserPool | None, budget: float
+        self,
+        url: str,
+        fetcher: Fetcher,
+        browser: BrowserPool | None,
+        budget: float,
+        platform: str = "",
     ) -> PageCapture:
         deadline = time.monotonic() + budget
+        # Platforms (issue 4): the operator's Facebook session, when one is configured.
+        platforms = self._platforms
+        session = platforms.session_for(platform) if platforms is not None else None
 
         async def fetch(request: BrowserRequest) -> Exchange:
             return await fetcher.fetch(
@@ -346,7 +364,38 @@ class CaptureRunner:
 
         # The pool exists whenever a due source's methods include the browser.
         assert browser is not None
-        return await browser.capture_page(url, fetch, deadline=deadline)
+        return await browser.capture_page(
+            url,
+            fetch,
+            deadline=deadline,
+            operator_storage_state=session.storage_state if session is not None else None,
+        )
+
+    async def _platform(
+        self,
+        source: DueSource,
+        capture: CaptureInput,
+        fetcher: Fetcher,
+        exchanges: list[Exchange],
+        workdirs: list[Path],
+    ) -> CaptureInput:
+        """Platforms (issue 4): the YouTube/Facebook step after the page capture;
+        its failures are recorded, never fatal (archiver.capture.platform_step)."""
+        step = self._platforms
+        if step is None or not step.wants(source.platform, source.kind):
+            return capture
+        deadline = time.monotonic() + self.settings.capture.page_budget
+
+        async def fetch_image(url: str) -> Exchange:
+            return await fetcher.fetch(
+                url, deadline=deadline, via="platform", resource_type="image"
+            )
+
+        return await step.augment(
+            source.url, source.platform, source.kind, capture,
+            fetch_image=fetch_image, spool=self.settings.storage.root / "tmp",
+            exchanges=exchanges, workdirs=workdirs,
+        )  # fmt: skip
 
     # -- recording -------------------------------------------------------------------
 
@@ -388,6 +437,13 @@ class CaptureRunner:
                     if item.written is not None and item.source.id in rows
                 ]
                 self.sealer.seal(session, recorded, self.clock())
+        platform_rows = [
+            platform_row(item.source.id, item.written.id, item.written.platform, self.clock())
+            for item in items
+            if item.written is not None and item.written.platform and item.source.id in rows
+        ]
+        if platform_rows:
+            session.execute(insert(PlatformRecord), platform_rows)
         outcomes = []
         observations: list[dict[str, Any]] = []
         for item in items:
@@ -437,7 +493,7 @@ class CaptureRunner:
     ) -> CaptureOutcome:
         main = written.main
         failure = FailureKind(main.failure_kind) if main.failure_kind is not None else None
-        signal = signal_from_response(main.status, failure)
+        signal = combined_signal(signal_from_response(main.status, failure), written.platform)
         now = self.clock()
         if row is None:  # deleted meanwhile: keep the file, skip the rows
             return self._outcome(source, written, signal, source.state)

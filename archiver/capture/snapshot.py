@@ -89,6 +89,24 @@ class CaptureInput:
     # Settings in force (limits, modes, user agent, proxy shown without secrets).
     settings: Mapping[str, Any]
     notes: tuple[str, ...] = ()
+    # Platforms (issue 4): files written as resource records after the page's own
+    # artefacts (video, its info JSON, thumbnail, subtitles), streamed from disk; and
+    # what the platform step found, for the provenance and the platform record.
+    extra_artefacts: Sequence[ExtraArtefact] = ()
+    platform: Mapping[str, Any] | None = None
+    # Requests the platform step made (a post's full-size pictures): recorded like the
+    # page's own, never taken for the main document.
+    extra_exchanges: Sequence[Exchange] = ()
+
+
+@dataclass(frozen=True)
+class ExtraArtefact:
+    """A derived file for a ``urn:<kind>:<target>`` resource record."""
+
+    kind: str
+    target: str
+    content_type: str
+    body: Path
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,9 @@ class WrittenSnapshot:
     # The provenance document written into the metadata record (the manifest is built
     # from it: URL as cited, settings, software versions).
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    # Platforms (issue 4): the platform step's findings, with the video's sha256 as
+    # written (None when the source had no platform step).
+    platform: dict[str, Any] | None = None
 
 
 def main_chain(capture: CaptureInput) -> list[Exchange]:
@@ -224,6 +245,7 @@ def provenance(capture: CaptureInput, snapshot_id: str, main: MainDocument) -> d
     page = capture.page
     chain = main_chain(capture)
     exchanges = list(capture.http_chain) + (list(page.exchanges) if page else [])
+    exchanges += capture.extra_exchanges
     truncated = [
         {"url": e.url, "reason": e.truncated, "via": e.via} for e in exchanges if e.truncated
     ]
@@ -258,6 +280,7 @@ def provenance(capture: CaptureInput, snapshot_id: str, main: MainDocument) -> d
         },
         "settings": dict(capture.settings),
         "software": software_versions(page.browser_version if page else None),
+        **({"platform": dict(capture.platform)} if capture.platform is not None else {}),
     }
 
 
@@ -314,6 +337,7 @@ def write_snapshot(
     relpath = snapshot_relpath(capture.source_id, snapshot_uuid, capture.started_at)
     main = describe_main(capture)
     exchanges = list(capture.http_chain) + (list(capture.page.exchanges) if capture.page else [])
+    exchanges += capture.extra_exchanges
     main_record: str | None = None
     first_request: str | None = None
     chain = main_chain(capture)
@@ -399,6 +423,23 @@ def write_snapshot(
                         "sha256": (written.payload_digest or "").removeprefix("sha256:"),
                     }
                 )
+        for extra in capture.extra_artefacts:
+            # Streamed from disk (read twice in chunks: digests, then bytes).
+            uri = artefact_uri(extra.kind, extra.target)
+            size = extra.body.stat().st_size
+            written = writer.write_resource(
+                uri, extra.content_type, extra.body, concurrent_to=main_record
+            )
+            records += 1
+            artefacts.append(
+                {
+                    "kind": extra.kind,
+                    "uri": uri,
+                    "content_type": extra.content_type,
+                    "size": size,
+                    "sha256": (written.payload_digest or "").removeprefix("sha256:"),
+                }
+            )
     sealed = writer.sealed
     return WrittenSnapshot(
         id=str(snapshot_uuid),
@@ -415,4 +456,18 @@ def write_snapshot(
         methods=capture.methods,
         artefacts=artefacts,
         provenance=document,
+        platform=_platform_record(capture, artefacts),
     )
+
+
+def _platform_record(
+    capture: CaptureInput, artefacts: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The platform step's findings plus the video's hash and size as written."""
+    if capture.platform is None:
+        return None
+    record = dict(capture.platform)
+    video = next((a for a in artefacts if a["kind"] == "video"), None)
+    record["media_sha256"] = video["sha256"] if video else None
+    record["media_size"] = video["size"] if video else None
+    return record

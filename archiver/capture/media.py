@@ -1,0 +1,274 @@
+"""The video of a source, through yt-dlp used as a library.
+
+yt-dlp breaks whenever platforms change their players; it is pinned only from below in
+pyproject.toml and operators upgrade it with one line (docs/platforms.md). The version
+used is recorded in every snapshot's provenance.
+
+What it writes goes into a work folder under ``storage/tmp`` (never elsewhere) and is
+then streamed from disk into the snapshot's WARC as resource records by
+:func:`archiver.capture.snapshot.write_snapshot`; the folder is removed afterwards. yt-dlp
+itself downloads in chunks to disk, so memory stays bounded whatever the video's size.
+
+yt-dlp is blocking: :func:`download_media` runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from archiver.capture.session import NO_SECRETS, SessionSecrets
+from archiver.config import NetworkSettings, PlatformsSettings
+from archiver.errors import FetchError
+from archiver.net.guard import check_host
+from archiver.platforms import PlatformSignal, classify_ytdlp_error
+from archiver.platforms.markers import Markers
+
+log = logging.getLogger(__name__)
+
+_TYPES = {
+    "mp4": "video/mp4",
+    "m4a": "audio/mp4",
+    "webm": "video/webm",
+    "mkv": "video/x-matroska",
+    "mov": "video/quicktime",
+    "flv": "video/x-flv",
+    "3gp": "video/3gpp",
+    "ogv": "video/ogg",
+    "mp3": "audio/mpeg",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "vtt": "text/vtt; charset=utf-8",
+    "srt": "application/x-subrip",
+    "ttml": "application/ttml+xml",
+    "srv3": "application/xml",
+    "json3": "application/json",
+}
+
+
+def ytdlp_version(package: str = "yt-dlp") -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A file to write as a resource record: ``urn:<kind>:<target>``."""
+
+    kind: str  # video, video-info, thumbnail, subtitles
+    path: Path
+    content_type: str
+    target: str
+    note: str | None = None  # e.g. the subtitle language
+
+
+@dataclass
+class MediaResult:
+    files: list[MediaFile] = field(default_factory=list)
+    # None: done; else what went wrong, in words (the capture carries on without it).
+    error: str | None = None
+    # What the error says about the source (classify_ytdlp_error).
+    signal: PlatformSignal | None = None
+    status: str = "none"  # saved, failed, skipped, none
+    summary: dict[str, Any] = field(default_factory=dict)
+    ytdlp_version: str | None = None
+
+
+class _Logger:
+    """yt-dlp's messages to our log, with session values replaced."""
+
+    def __init__(self, secrets: SessionSecrets) -> None:
+        self._secrets = secrets
+        self.messages: list[str] = []
+
+    def _emit(self, level: int, message: str) -> None:
+        text = self._secrets.redact_text(message)
+        self.messages.append(text)
+        log.log(level, "yt-dlp: %s", text)
+
+    def debug(self, message: str) -> None:
+        if not message.startswith("[debug] "):
+            self._emit(logging.DEBUG, message)
+
+    def info(self, message: str) -> None:
+        self._emit(logging.DEBUG, message)
+
+    def warning(self, message: str) -> None:
+        self._emit(logging.INFO, message)
+
+    def error(self, message: str) -> None:
+        self._emit(logging.WARNING, message)
+
+
+def node_path() -> str | None:
+    """A Node.js for yt-dlp's YouTube challenge solver (yt-dlp-ejs): the system's, else
+    the one Playwright ships with its driver (the container has no other)."""
+    found = shutil.which("node")
+    if found:
+        return found
+    try:
+        import playwright
+    except ImportError:
+        return None
+    bundled = Path(playwright.__file__).parent / "driver" / "node"
+    return str(bundled) if bundled.is_file() else None
+
+
+def ytdlp_options(
+    workdir: Path,
+    settings: PlatformsSettings,
+    network: NetworkSettings,
+    *,
+    cookie_file: Path | None = None,
+) -> dict[str, Any]:
+    """The options given to yt_dlp.YoutubeDL (pure: easy to read and to test)."""
+    height = settings.video_max_height
+    return {
+        # Best video up to the height with the best audio (merged by ffmpeg), else the
+        # best single file up to the height, else the smallest there is. "?" lets
+        # formats of unknown height (plain files found by the generic extractor) pass.
+        "format": f"bv*[height<=?{height}]+ba/b[height<=?{height}]/w",
+        "max_filesize": settings.video_max_bytes,
+        "outtmpl": {"default": "media.%(ext)s"},
+        "paths": {"home": str(workdir), "temp": str(workdir)},
+        "writethumbnail": True,
+        "writesubtitles": True,
+        "subtitleslangs": list(settings.subtitle_languages),
+        "noplaylist": True,
+        # YouTube's player needs JavaScript solved (yt-dlp-ejs); deno if installed, else
+        # Node.js.
+        "js_runtimes": {"deno": {}, "node": {"path": node} if (node := node_path()) else {}},
+        "proxy": network.proxy or None,
+        "socket_timeout": network.timeout,
+        # Certificates are not checked by yt-dlp (recorded in provenance): evidence is
+        # captured even behind an intercepting proxy, as the page capture does.
+        "nocheckcertificate": True,
+        "http_headers": {"User-Agent": network.user_agent},
+        "cookiefile": str(cookie_file) if cookie_file else None,
+        "retries": 2,
+        "fragment_retries": 2,
+        "overwrites": False,
+        "cachedir": False,
+        "quiet": True,
+        "noprogress": True,
+        "no_color": True,
+    }
+
+
+def _content_type(path: Path) -> str:
+    return _TYPES.get(path.suffix.lower().lstrip("."), "application/octet-stream")
+
+
+def _summary(info: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "id", "title", "description", "duration", "uploader", "channel", "upload_date",
+        "timestamp", "webpage_url", "extractor", "format_id", "format", "ext", "width",
+        "height", "fps", "vcodec", "acodec", "filesize", "filesize_approx", "live_status",
+        "availability",
+    )  # fmt: skip
+    return {k: info[k] for k in keys if info.get(k) is not None}
+
+
+def _collect(info: dict[str, Any], target: str, workdir: Path) -> list[MediaFile]:
+    files: list[MediaFile] = []
+    for download in info.get("requested_downloads") or []:
+        path = Path(str(download.get("filepath") or ""))
+        if path.is_file() and path.resolve().is_relative_to(workdir.resolve()):
+            files.append(MediaFile("video", path, _content_type(path), target))
+    for thumb in info.get("thumbnails") or []:
+        path = Path(str(thumb.get("filepath") or ""))
+        if thumb.get("filepath") and path.is_file():
+            files.append(MediaFile("thumbnail", path, _content_type(path), target))
+    for lang, sub in (info.get("requested_subtitles") or {}).items():
+        path = Path(str(sub.get("filepath") or ""))
+        if sub.get("filepath") and path.is_file():
+            files.append(MediaFile("subtitles", path, _content_type(path), target, note=lang))
+    return files
+
+
+def _guard(url: str, network: NetworkSettings) -> None:
+    """Without a proxy yt-dlp connects itself: refuse private addresses as the fetcher does."""
+    if network.proxy or network.allow_private_networks:
+        return
+    parts = urlsplit(url)
+    check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def download_media(
+    url: str,
+    workdir: Path,
+    settings: PlatformsSettings,
+    network: NetworkSettings,
+    markers: Markers,
+    *,
+    cookie_file: Path | None = None,
+    secrets: SessionSecrets = NO_SECRETS,
+) -> MediaResult:
+    """Download the video of ``url`` (with info JSON, thumbnail, subtitles) into
+    ``workdir``. Never raises for the source's problems: they are in the result."""
+    result = MediaResult(ytdlp_version=ytdlp_version())
+    if result.ytdlp_version is None:
+        result.error, result.status = "yt-dlp is not installed", "failed"
+        return result
+    import yt_dlp  # loaded only when a video is wanted
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    logger = _Logger(secrets)
+    options = ytdlp_options(workdir, settings, network, cookie_file=cookie_file)
+    options["logger"] = logger
+    try:
+        _guard(url, network)
+        with yt_dlp.YoutubeDL(options) as ydl:
+            info = ydl.extract_info(url, download=True)
+            clean = ydl.sanitize_info(info) if isinstance(info, dict) else None
+    except FetchError as exc:
+        result.error, result.status = str(exc), "failed"
+        return result
+    except yt_dlp.utils.DownloadError as exc:
+        message = secrets.redact_text(str(exc))
+        result.error, result.status = message, "failed"
+        result.signal = _as_platform_signal(classify_ytdlp_error(message, markers=markers))
+        return result
+    if not isinstance(clean, dict):
+        result.error, result.status = "yt-dlp returned no information", "failed"
+        return result
+    if clean.get("_type") == "playlist":
+        result.error, result.status = "a playlist, not one video: not downloaded", "skipped"
+        return result
+    target = str(clean.get("webpage_url") or url)
+    result.files = _collect(clean, target, workdir)
+    info_path = workdir / "info.json"
+    redacted = secrets.redact_json(clean)
+    info_path.write_text(json.dumps(redacted, ensure_ascii=False, indent=1, default=str), "utf-8")
+    result.files.append(MediaFile("video-info", info_path, "application/json", target))
+    result.summary = _summary(redacted)
+    if any(f.kind == "video" for f in result.files):
+        result.status = "saved"
+    else:
+        skipped = [m for m in logger.messages if "max-filesize" in m or "larger than" in m]
+        result.status = "skipped" if skipped else "failed"
+        result.error = (
+            f"video larger than platforms.video_max_bytes ({settings.video_max_bytes} bytes)"
+            if skipped
+            else "yt-dlp wrote no video file"
+        )
+    return result
+
+
+def _as_platform_signal(signal: object) -> PlatformSignal | None:
+    return signal if isinstance(signal, PlatformSignal) else None
+
+
+def remove_workdir(workdir: Path) -> None:
+    """Delete a work folder once its files are sealed in a WARC (or were not wanted)."""
+    shutil.rmtree(workdir, ignore_errors=True)
