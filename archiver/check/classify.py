@@ -161,9 +161,7 @@ def classify(
         and not same_document(not_found.final_url, _origin_root(not_found.final_url))
         and same_document(final, not_found.final_url)
     ):
-        return Verdict(
-            Signal("removed", f"redirected where the host sends unknown URLs: {final}")
-        )
+        return Verdict(Signal("removed", f"redirected where the host sends unknown URLs: {final}"))
     if baseline is not None and probe.payload_sha256 == baseline.payload_sha256:
         return Verdict(Signal("live", f"HTTP {status}, identical to the baseline"), 1.0)
     normalized = texts.normalize(texts.main_text(probe.html or ""))

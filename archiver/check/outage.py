@@ -62,11 +62,7 @@ def judge_batch(
         return BatchJudgement(True, "our proxy is unreachable", total=total)
     failed_sites = {_site(h) for h, f in results if f in NETWORK_FAILURES}
     failed = sum(1 for _, f in results if f in NETWORK_FAILURES)
-    if (
-        total
-        and failed / total >= policy.failure_share
-        and len(failed_sites) >= policy.min_sites
-    ):
+    if total and failed / total >= policy.failure_share and len(failed_sites) >= policy.min_sites:
         return BatchJudgement(
             True,
             f"{failed} of {total} checks failed with network errors across "

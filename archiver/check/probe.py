@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from archiver.capture.exchange import Exchange, FailureKind
+from archiver.capture.exchange import Exchange
 from archiver.capture.http import Fetcher, decode
 from archiver.check import text as texts
 from archiver.check.classify import NotFoundProfile, ProbeResult, host_of
@@ -30,10 +30,10 @@ _TEXTUAL = ("text/", "application/xhtml", "application/xml", "application/json")
 class Probe(Protocol):
     async def probe(self, url: str) -> ProbeResult: ...
 
-    async def not_found(self, url: str) -> NotFoundProfile: ...
+    async def not_found(self, url: str) -> NotFoundProfile | None: ...
 
 
-def _charset(content_type: str | None, head: bytes) -> str:
+def charset_of(content_type: str | None, head: bytes) -> str:
     for source in ((content_type or "").encode("latin-1", "replace"), head[:4096]):
         match = _CHARSET.search(source)
         if match:
@@ -52,7 +52,7 @@ def page_text(exchange: Exchange, limit: int) -> str | None:
     if content_type is not None and not content_type.lower().startswith(_TEXTUAL):
         return None
     decoded = decode(exchange, limit)
-    return decoded.data.decode(_charset(content_type, decoded.data), errors="replace")
+    return decoded.data.decode(charset_of(content_type, decoded.data), errors="replace")
 
 
 def result_from_chain(url: str, chain: list[Exchange], text_limit: int) -> ProbeResult:
@@ -60,9 +60,10 @@ def result_from_chain(url: str, chain: list[Exchange], text_limit: int) -> Probe
     failure = last.failure
     body = None
     payload_sha = None
-    if last.ok and last.status is not None and 200 <= last.status < 300:
+    if last.ok:
+        # Error pages are read too: "Video unavailable" comes with a status of its own.
         body = page_text(last, text_limit)
-        if last.body is not None:
+        if last.body is not None and last.status is not None and 200 <= last.status < 300:
             payload_sha = last.body.sha256
     return ProbeResult(
         url=url,
@@ -102,11 +103,14 @@ class HttpProbe:
             for exchange in chain:
                 exchange.close()
 
-    async def not_found(self, url: str) -> NotFoundProfile:
-        """Fetch a URL of ``url``'s host that cannot exist, and remember its answer."""
+    async def not_found(self, url: str) -> NotFoundProfile | None:
+        """Fetch a URL of ``url``'s host that cannot exist and fingerprint the answer;
+        None when the host could not be reached (nothing learnt)."""
         parts = urlsplit(url)
         nonsense = f"{parts.scheme}://{parts.netloc}/{self.token()}-archiver-no-such-page"
         result = await self.probe(nonsense)
+        if result.failure is not None or result.status is None:
+            return None
         text = texts.normalize(texts.main_text(result.html or ""))
         return NotFoundProfile(
             host=host_of(url),
@@ -114,7 +118,3 @@ class HttpProbe:
             final_url=None if result.final_url == nonsense else result.final_url,
             normalized_text=text,
         )
-
-
-def is_network_failure(kind: FailureKind | None) -> bool:
-    return kind is not None and kind not in (FailureKind.OTHER, FailureKind.PROTOCOL)

@@ -14,7 +14,7 @@ import logging
 import re
 import unicodedata
 
-import lxml.html
+import lxml.html  # type: ignore[import-untyped]
 from lxml import etree
 
 log = logging.getLogger(__name__)

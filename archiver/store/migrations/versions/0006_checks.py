@@ -70,9 +70,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("state_transitions", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_state_transitions_source_id", ["source_id", "at"], unique=False
-        )
+        batch_op.create_index("ix_state_transitions_source_id", ["source_id", "at"], unique=False)
     op.create_table(
         "baselines",
         sa.Column("source_id", sa.Integer(), nullable=False),
