@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import or_, select
@@ -46,16 +46,28 @@ def due_checks(
     limit: int | None = None,
     source_ids: Sequence[int] | None = None,
     everything: bool = False,
+    first_interval: float = 0.0,
 ) -> list[DueCheck]:
     """Sources whose check is due (or the ones named, or all that were ever captured).
-    Pending sources belong to the capture: they are checked once observed."""
+    Pending sources belong to the capture: they are checked once observed. A source
+    never checked is first due ``first_interval`` after its capture looked at it."""
     query = select(Source).order_by(Source.next_check_at.is_not(None), Source.next_check_at)
     if source_ids is not None:
         query = select(Source).where(Source.id.in_(list(source_ids))).order_by(Source.id)
     else:
         query = query.where(Source.state != "pending")
         if not everything:
-            query = query.where(or_(Source.next_check_at.is_(None), Source.next_check_at <= now))
+            # A next check time older than the last look (set at ingest, before the
+            # capture looked) is stale: then the first check follows that look by
+            # first_interval.
+            query = query.where(
+                or_(Source.next_check_at.is_(None), Source.next_check_at <= now),
+                or_(
+                    Source.last_checked_at.is_(None),
+                    Source.next_check_at > Source.last_checked_at,
+                    Source.last_checked_at <= now - timedelta(seconds=first_interval),
+                ),
+            )
     if limit is not None:
         query = query.limit(limit)
     return [

@@ -152,7 +152,12 @@ class CheckRunner:
     ) -> list[DueCheck]:
         with self.db.session() as session:
             return _store.due_checks(
-                session, self.clock(), limit=limit, source_ids=source_ids, everything=everything
+                session,
+                self.clock(),
+                limit=limit,
+                source_ids=source_ids,
+                everything=everything,
+                first_interval=base_interval(0, self.settings.check.interval_table()),
             )
 
     # -- running -----------------------------------------------------------------------
