@@ -254,6 +254,8 @@ class DaemonSettings(_Section):
     inbox_poll_interval: Duration = 5.0
     # Capture new sources as they arrive (off: the daemon only takes in reports).
     capture: bool = True
+    # Re-check captured sources on their schedule (off: no checks, no notifications).
+    check: bool = True
     log_level: str = "INFO"
 
     @field_validator("inbox_poll_interval")

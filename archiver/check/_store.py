@@ -64,7 +64,7 @@ def due_checks(
                 or_(Source.next_check_at.is_(None), Source.next_check_at <= now),
                 or_(
                     Source.last_checked_at.is_(None),
-                    Source.next_check_at > Source.last_checked_at,
+                    Source.next_check_at >= Source.last_checked_at,
                     Source.last_checked_at <= now - timedelta(seconds=first_interval),
                 ),
             )
