@@ -164,6 +164,12 @@ def classify(
         return Verdict(Signal("removed", f"redirected where the host sends unknown URLs: {final}"))
     if baseline is not None and probe.payload_sha256 == baseline.payload_sha256:
         return Verdict(Signal("live", f"HTTP {status}, identical to the baseline"), 1.0)
+    soft_host = not_found is not None and not_found.soft
+    if baseline is None and not soft_host:
+        # Nothing to compare with, and unknown URLs of this host answer with an error
+        # status: a 2xx here is the page itself (no text extraction needed).
+        reason = f"HTTP {status}" + (f" via redirect to {final}" if redirected else "")
+        return Verdict(Signal("live", reason), wants_not_found_profile=not_found is None)
     normalized = texts.normalize(texts.main_text(probe.html or ""))
     digest = texts.fingerprint(normalized)
     if not_found is not None and not_found.soft and not_found.normalized_text:

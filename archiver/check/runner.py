@@ -259,7 +259,8 @@ class CheckRunner:
         try:
             result = await probe.probe(source.url)
             host = host_of(source.url)
-            verdict = self._classify(result, baseline, profiles.get(host))
+            # Text extraction is CPU work: off the event loop, so probes keep flowing.
+            verdict = await asyncio.to_thread(self._classify, result, baseline, profiles.get(host))
             if verdict.wants_not_found_profile:
                 lock = locks.setdefault(host, asyncio.Lock())
                 async with lock:
@@ -268,7 +269,9 @@ class CheckRunner:
                         if profile is not None:
                             profiles[host] = new_profiles[host] = profile
                 if host in profiles:
-                    verdict = self._classify(result, baseline, profiles[host])
+                    verdict = await asyncio.to_thread(
+                        self._classify, result, baseline, profiles[host]
+                    )
             return _Probed(source, self.clock(), result, verdict)
         except Exception as exc:  # the per-source boundary: record what failed, go on
             log.exception("check of source %d (%s) failed", source.id, source.url)
