@@ -111,7 +111,9 @@ class HttpProbe:
         result = await self.probe(nonsense)
         if result.failure is not None or result.status is None:
             return None
-        text = texts.normalize(texts.main_text(result.html or ""))
+        soft = 200 <= result.status < 300
+        # Only a soft-404 page (2xx) is ever compared by its text.
+        text = texts.normalize(texts.main_text(result.html or "")) if soft else ""
         return NotFoundProfile(
             host=host_of(url),
             status=result.status,

@@ -360,15 +360,30 @@ class CheckRunner:
                     observations.append((item, observation))
             session.flush()
             implied_counts: Counter[str] = Counter()
+            custody_details: list[tuple[int, dict[str, Any]]] = []
             for item, observation in observations:
                 row = rows[item.source.id]
-                outcome = self._apply(
+                outcome, details = self._apply(
                     session, run_id, item, observation, row, judgement, baselines, now
                 )
+                custody_details.append((row.id, details))
                 implied_counts[outcome.implied_state or "none"] += 1
                 outcomes.append(outcome)
                 if outcome.changed:
                     enqueue(session, notify, "state_change", _change_event(outcome, row, item), now)
+            # Everything else first, in one flush: each custody append then writes only
+            # its own entry (an append flushes, and would flush all pending rows).
+            session.flush()
+            for source_id, details in custody_details:
+                custody.append(
+                    session,
+                    at=now,
+                    actor=self.actor,
+                    action="check",
+                    subject_type="source",
+                    subject_id=str(source_id),
+                    details=details,
+                )
             run = session.get(CheckRun, run_id)
             assert run is not None
             run.finished_at = now
@@ -421,7 +436,7 @@ class CheckRunner:
         judgement: BatchJudgement,
         baselines: dict[int, Baseline],
         now: datetime,
-    ) -> CheckOutcome:
+    ) -> tuple[CheckOutcome, dict[str, Any]]:
         decision = item.decision
         assert decision is not None
         verdict = item.verdict
@@ -462,29 +477,21 @@ class CheckRunner:
             row.last_checked_at = now
         row.next_check_at = self._next_check(item, row, now, judgement.degraded)
         result = item.result
-        custody.append(
-            session,
-            at=now,
-            actor=self.actor,
-            action="check",
-            subject_type="source",
-            subject_id=str(row.id),
-            details={
-                "run_id": run_id,
-                "observation_id": observation.id,
-                "url": row.url,
-                "http_status": None if result is None else result.status,
-                "final_url": None if result is None else result.final_url,
-                "failure": observation.failure_kind,
-                "implied_state": observation.implied_state,
-                "state_before": previous,
-                "state_after": decision.state,
-                "similarity": None if verdict is None else verdict.similarity,
-                "degraded": judgement.degraded,
-                "snapshot_id": item.snapshot_id,
-            },
-        )
-        return CheckOutcome(
+        details = {
+            "run_id": run_id,
+            "observation_id": observation.id,
+            "url": row.url,
+            "http_status": None if result is None else result.status,
+            "final_url": None if result is None else result.final_url,
+            "failure": observation.failure_kind,
+            "implied_state": observation.implied_state,
+            "state_before": previous,
+            "state_after": decision.state,
+            "similarity": None if verdict is None else verdict.similarity,
+            "degraded": judgement.degraded,
+            "snapshot_id": item.snapshot_id,
+        }
+        outcome = CheckOutcome(
             source_id=row.id,
             url=row.url,
             state_before=previous,
@@ -499,6 +506,7 @@ class CheckRunner:
             snapshot_id=item.snapshot_id,
             error=item.error,
         )
+        return outcome, details
 
 
 def _confirmed_altered(item: _Probed) -> bool:
