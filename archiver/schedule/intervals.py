@@ -47,7 +47,7 @@ def next_check_at(
     spread = interval * jitter * (2 * random - 1)
     due = now + timedelta(seconds=interval + spread)
     if confirm_at is not None:
-        # Never before the confirmation counts, and never long after it.
-        confirm = confirm_at + timedelta(seconds=abs(spread) * 0.1)
-        due = max(confirm, now) if confirm < due else due
+        # An accusation waits for its confirmation: checked when the confirmation can
+        # count (never before, not an interval later).
+        due = max(confirm_at + timedelta(seconds=abs(spread) * 0.01), now)
     return due

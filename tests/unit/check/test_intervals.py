@@ -40,6 +40,8 @@ def test_unseen_backs_off_up_to_the_cap() -> None:
 def test_pending_accusation_checked_when_confirmation_counts() -> None:
     confirm = T0 + timedelta(minutes=30)
     assert due(confirm_at=confirm) == confirm
+    later = T0 + timedelta(hours=6)  # longer than the interval: wait for it
+    assert due(confirm_at=later) == later
 
 
 def test_jitter_spreads_within_bounds() -> None:
