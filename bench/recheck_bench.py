@@ -106,7 +106,9 @@ def prepare_archiver(tmp: Path, urls: list[str], env: dict[str, str], capture: b
     lines += [f"[{i}]{u}" for i, u in enumerate(urls, 1)]
     report.write_text("\n\n".join(lines), encoding="utf-8")
     archiver = [sys.executable, "-m", "archiver"]
-    subprocess.run([*archiver, "add", str(report)], env=env, cwd=tmp, check=True, capture_output=True)
+    subprocess.run(
+        [*archiver, "add", str(report)], env=env, cwd=tmp, check=True, capture_output=True
+    )
     if capture:
         subprocess.run([*archiver, "capture"], env=env, cwd=tmp, check=True, capture_output=True)
     db = sqlite3.connect(Path(env["ARCHIVER_STORAGE__ROOT"]) / "archiver.db")
@@ -145,9 +147,10 @@ def main() -> None:
     print(f"# {args.sources} sources, {args.hosts} hosts, {args.latency * 1000:.0f} ms latency")
     print("| tool | wall s | checks/s | peak RSS | result |")
     print("|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory(prefix="recheck-bench-") as name, SimulatedWeb(
-        latency=args.latency
-    ) as web:
+    with (
+        tempfile.TemporaryDirectory(prefix="recheck-bench-") as name,
+        SimulatedWeb(latency=args.latency) as web,
+    ):
         tmp = Path(name)
         urls = serve(web, args.sources, args.hosts, rotating=False)
         env = archiver_env(tmp / "storage", web.proxy_url)
@@ -176,9 +179,10 @@ def main() -> None:
 
     if args.with_baselines:
         n = args.with_baselines
-        with tempfile.TemporaryDirectory(prefix="recheck-bench-b-") as name, SimulatedWeb(
-            latency=args.latency
-        ) as web:
+        with (
+            tempfile.TemporaryDirectory(prefix="recheck-bench-b-") as name,
+            SimulatedWeb(latency=args.latency) as web,
+        ):
             tmp = Path(name)
             urls = serve(web, n, args.hosts, rotating=True)
             env = archiver_env(tmp / "storage", web.proxy_url)

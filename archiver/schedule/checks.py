@@ -35,6 +35,8 @@ class CheckScheduler:
 
     def start(self) -> None:
         settings = self.archive.settings
+        # APScheduler logs every job run at INFO: one line per tick is noise.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         tick = settings.check.tick
         scheduler.add_job(
