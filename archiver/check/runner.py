@@ -22,13 +22,12 @@ import logging
 import random as random_module
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from archiver.capture.exchange import FailureKind
 from archiver.capture.http import Fetcher
 from archiver.check import _store
 from archiver.check.classify import (
@@ -40,12 +39,12 @@ from archiver.check.classify import (
     Verdict,
     classify,
     host_of,
-    no_recognizer,
 )
 from archiver.check.machine import UNSEEN, Decision, Policy, Seen, decide
 from archiver.check.notify import enqueue
 from archiver.check.outage import BatchJudgement, OutagePolicy, judge_batch
 from archiver.check.probe import HttpProbe, Probe
+from archiver.check.results import CheckOutcome, RunReport, default_recognizer
 from archiver.config import Settings
 from archiver.integrity import custody
 from archiver.models import CheckResult, CheckRun, Observation, Source, StateTransition
@@ -57,50 +56,6 @@ log = logging.getLogger(__name__)
 DueCheck = _store.DueCheck
 # A degraded batch is tried again soon: our network, not the sources, decides when.
 _DEGRADED_RETRY = timedelta(minutes=15)
-
-
-def default_recognizer() -> Recognizer:
-    """The platforms module's recogniser when it is installed, else one that knows
-    nothing (issue 4 provides ``archiver.platforms.recognize_page``)."""
-    try:
-        from archiver.platforms import recognize_page  # type: ignore[import-not-found,attr-defined,unused-ignore]
-    except ImportError:
-        return no_recognizer
-    found: Recognizer = recognize_page
-    return found
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    source_id: int
-    url: str
-    state_before: str
-    state_after: str
-    implied_state: str | None
-    reason: str
-    http_status: int | None = None
-    failure: str | None = None
-    similarity: float | None = None
-    pending: str | None = None
-    degraded: bool = False
-    snapshot_id: str | None = None
-    error: str | None = None
-
-    @property
-    def changed(self) -> bool:
-        return self.state_before != self.state_after
-
-
-@dataclass
-class RunReport:
-    run_id: int
-    degraded: bool
-    degraded_reason: str | None
-    outcomes: list[CheckOutcome] = field(default_factory=list)
-
-    @property
-    def changed(self) -> list[CheckOutcome]:
-        return [o for o in self.outcomes if o.changed]
 
 
 @dataclass
@@ -528,4 +483,4 @@ def _change_event(outcome: CheckOutcome, row: Source, item: _Probed) -> dict[str
     }
 
 
-__all__ = ["CheckOutcome", "CheckRunner", "DueCheck", "FailureKind", "RunReport"]
+__all__ = ["CheckOutcome", "CheckRunner", "DueCheck", "RunReport"]
