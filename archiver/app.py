@@ -24,6 +24,8 @@ from archiver.store.status import build_status
 
 if TYPE_CHECKING:
     from archiver.capture.runner import CaptureOutcome, CaptureRunner
+    from archiver.check.classify import Recognizer
+    from archiver.check.runner import CheckOutcome, CheckRunner, RunReport
     from archiver.harvest.ingest import IngestOutcome
     from archiver.integrity.service import Integrity
     from archiver.integrity.stamping import StampSummary
@@ -194,6 +196,45 @@ class Archive:
         if not due:
             return []
         return asyncio.run(runner.run(due, progress=progress))
+
+    # -- re-check (issue 5) ----------------------------------------------------------
+
+    def check_runner(
+        self, *, recognizer: Recognizer | None = None, actor: str = "system"
+    ) -> CheckRunner:
+        from archiver.check.runner import CheckRunner
+
+        return CheckRunner(
+            self.settings,
+            self.db,
+            clock=self.clock,
+            recognizer=recognizer,
+            actor=actor,
+            capture_runner=lambda: self.capture_runner(actor),
+        )
+
+    def check(
+        self,
+        *,
+        source_ids: Sequence[int] | None = None,
+        everything: bool = False,
+        limit: int | None = None,
+        progress: Callable[[CheckOutcome], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+        recognizer: Recognizer | None = None,
+        actor: str = "system",
+    ) -> list[RunReport]:
+        """Re-check the named sources, all captured ones (``everything``), or those due;
+        then send the operator's notifications."""
+        from archiver.check.notify import Notifier
+
+        runner = self.check_runner(recognizer=recognizer, actor=actor)
+        due = runner.due(limit=limit, source_ids=source_ids, everything=everything)
+        if on_start is not None:
+            on_start(len(due))
+        reports = asyncio.run(runner.run(due, progress=progress)) if due else []
+        Notifier(self.settings.notify, self.db, clock=self.clock).flush(force=True)
+        return reports
 
     # -- status --------------------------------------------------------------------
 

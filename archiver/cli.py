@@ -446,3 +446,83 @@ def stamp_command(ctx: click.Context, seal_head: bool) -> None:
     click.echo(f"timestamps: {summary.granted} obtained, {summary.pending} still pending")
     for error in summary.errors[:10]:
         click.echo(f"  {error}", err=True)
+
+
+# -- re-check (issue 5) -------------------------------------------------------------------
+
+
+@main.command()
+@config_option
+@click.option("--all", "everything", is_flag=True, help="Check every captured source now.")
+@click.option(
+    "--due", "due_only", is_flag=True, help="Check the sources whose check is due (default)."
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="ID|URL",
+    help="Check this source (a source id or a cited URL). Repeatable.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Check at most N sources.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source.")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    everything: bool,
+    due_only: bool,
+    sources: tuple[str, ...],
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Re-check sources now, in the foreground: live, altered, removed, dead...?"""
+    from archiver.check.summary import outcome_json, summary_text
+
+    if sum(bool(x) for x in (everything, due_only, sources)) > 1:
+        raise click.UsageError("give one of --all, --due, --source")
+    _setup_logging("WARNING")
+    with _archive(ctx) as archive:
+        try:
+            ids = archive.find_sources(sources) if sources else None
+        except ArchiverError as exc:
+            _fail(str(exc))
+        show_progress = sys.stderr.isatty() and not as_json
+        bar: Any = None
+
+        def started(total: int) -> None:
+            nonlocal bar
+            if show_progress and total:
+                bar = click.progressbar(length=total, label="checking", file=sys.stderr)
+                bar.__enter__()
+
+        def progress(outcome: Any) -> None:
+            if bar is not None:
+                bar.update(1)
+            if as_json:
+                click.echo(json.dumps(outcome_json(outcome), ensure_ascii=False))
+
+        try:
+            reports = archive.check(
+                source_ids=ids,
+                everything=everything,
+                limit=limit,
+                progress=progress,
+                on_start=started,
+                actor=f"cli:{_user()}",
+            )
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    if not as_json:
+        click.echo(summary_text(reports))
+    if any(o.error for r in reports for o in r.outcomes):
+        sys.exit(1)
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"

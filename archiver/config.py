@@ -166,6 +166,72 @@ class CheckSettings(_Section):
     # An accusing state (dead, removed, altered, redirected) needs a second observation
     # at least this long after the first. 0 is allowed (tests).
     confirm_after: Duration = 6 * 3600.0
+    # Re-check intervals by the source's age (time since first cited): the entry with the
+    # largest age not above the source's age applies. Frequent at first, slower later.
+    intervals: dict[str, Duration] = {"0": 3 * 3600.0, "3d": 86400.0, "30d": 7 * 86400.0}
+    # Each next check time moves by up to this share of its interval (spreads hosts).
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+    # Blocked and unreachable sources back off: interval doubled per failure, capped.
+    max_backoff: Duration = 7 * 86400.0
+    # Checks in flight at once, and sources per batch (the outage guard judges a batch).
+    concurrency: int = Field(default=64, ge=1, le=5000)
+    batch_size: int = Field(default=500, ge=1)
+    # How often `archiver run` looks for due checks (seconds).
+    tick: Duration = Field(default=30.0, gt=0)
+    # Time for one probe, redirects included.
+    probe_budget: Duration = Field(default=30.0, gt=0)
+    # Main text similarity to the baseline at or above which the source is unchanged
+    # (small edits such as a fixed typo); below it the source is altered.
+    min_similarity: float = Field(default=0.9, gt=0, le=1)
+    # Outage guard: a batch where at least this share of checks failed with network
+    # errors, across at least outage_min_sites unrelated sites, is degraded.
+    outage_failure_share: float = Field(default=0.6, gt=0, le=1)
+    outage_min_sites: int = Field(default=5, ge=1)
+    # How long a host's not-found fingerprint (soft-404 detection) is trusted.
+    not_found_refresh: Duration = 7 * 86400.0
+    # Capture a new snapshot when a source is confirmed altered.
+    recapture_altered: bool = True
+
+    @field_validator("intervals")
+    @classmethod
+    def _ages(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("needs at least one entry")
+        for age, every in value.items():
+            parse_duration(age)
+            if every <= 0:
+                raise ValueError(f"intervals.{age}: must be more than 0")
+        return value
+
+    def interval_table(self) -> list[tuple[float, float]]:
+        """(age, interval) pairs in seconds, youngest first."""
+        return sorted((parse_duration(age), every) for age, every in self.intervals.items())
+
+
+class NotifySettings(_Section):
+    # State changes (and degraded runs) are sent here as one JSON POST per batch.
+    webhook_url: str = ""
+    # E-mail through SMTP when smtp_host and email_to are set. The password comes from
+    # ARCHIVER_NOTIFY__SMTP_PASSWORD and is never logged.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    smtp_password: str = ""
+    email_from: str = "archiver@localhost"
+    email_to: tuple[str, ...] = ()
+    # Changes are collected for this long and sent together.
+    batch_window: Duration = 60.0
+    # A failed delivery is retried with back-off, this many times at most.
+    max_attempts: int = Field(default=8, ge=1)
+    timeout: Duration = Field(default=20.0, gt=0)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError("expected an http(s) URL")
+        return value
 
 
 class IntegritySettings(_Section):
@@ -191,6 +257,8 @@ class DaemonSettings(_Section):
     inbox_poll_interval: Duration = 5.0
     # Capture new sources as they arrive (off: the daemon only takes in reports).
     capture: bool = True
+    # Re-check captured sources on their schedule (off: no checks, no notifications).
+    check: bool = True
     log_level: str = "INFO"
 
     @field_validator("inbox_poll_interval")
@@ -237,6 +305,7 @@ class Settings(_Section):
     integrity: IntegritySettings = IntegritySettings()
     daemon: DaemonSettings = DaemonSettings()
     platforms: PlatformsSettings = PlatformsSettings()
+    notify: NotifySettings = NotifySettings()
 
     @property
     def inbox_dir(self) -> Path:

@@ -25,6 +25,7 @@ errors are translated at the edge with ``raise ... from exc``.
         ├── KeyStoreError           signing keys missing, unreadable or too open
         ├── TimestampError          an RFC 3161 response is malformed or does not verify
         └── CustodyError            the custody log could not be appended to
+    NotifyError              (re-check) a webhook or e-mail notification was not delivered
 """
 
 from __future__ import annotations
@@ -101,3 +102,7 @@ class TimestampError(IntegrityError):
 
 class CustodyError(IntegrityError):
     """The custody log could not be appended to or read."""
+
+
+class NotifyError(ArchiverError):
+    """A notification (webhook POST, e-mail) could not be delivered; it is retried."""

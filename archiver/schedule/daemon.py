@@ -1,8 +1,9 @@
 """``archiver run``: the long-running service.
 
-Two loops share one asyncio event loop: report intake from the inbox folder, and the
-capture of every source not yet preserved. Blocking work (harvest, database writes)
-runs in threads. SIGTERM and SIGINT stop it cleanly: no new work starts, the report in
+Everything shares one asyncio event loop: report intake from the inbox folder and the
+capture of every source not yet preserved (two loops), and, under APScheduler, the
+re-check of due sources (``check.tick``) and the sending of notifications
+(``notify.batch_window``). Blocking work (harvest, database writes) runs in threads. SIGTERM and SIGINT stop it cleanly: no new work starts, the report in
 hand is finished (its transaction is all-or-nothing), and captures in flight finish
 within their page budget (their WARC is written atomically; an abandoned one leaves no
 file under a final name and no row).
@@ -18,14 +19,16 @@ from pathlib import Path
 
 from archiver.app import Archive
 from archiver.harvest.inbox import process_inbox
+from archiver.schedule.checks import CheckScheduler
 
 log = logging.getLogger(__name__)
 
 
 class Daemon:
-    def __init__(self, archive: Archive, *, capture: bool = True) -> None:
+    def __init__(self, archive: Archive, *, capture: bool = True, check: bool = True) -> None:
         self.archive = archive
         self.capture_enabled = capture
+        self.check_enabled = check
         self._stop = asyncio.Event()
         # Set whenever new sources may be waiting, so capture starts without delay.
         self._work = asyncio.Event()
@@ -51,12 +54,18 @@ class Daemon:
             "sqlite" if not settings.storage.database_url else "external",
             settings.inbox_dir.resolve(),
         )
+        checks = CheckScheduler(self.archive, should_stop=self._stop.is_set)
         try:
             tasks = [asyncio.create_task(self._inbox_loop())]
             if self.capture_enabled:
                 tasks.append(asyncio.create_task(self._capture_loop()))
+            if self.check_enabled:
+                checks.start()
+            # The web server (issue 7) starts here: archiver.web.serve(archive, settings)
+            # as one more task in this list, stopped with the rest.
             await asyncio.gather(*tasks)
         finally:
+            await checks.shutdown()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         log.info("archiver daemon stopped")
@@ -113,4 +122,5 @@ class Daemon:
 
 
 def run_daemon(archive: Archive) -> None:
-    asyncio.run(Daemon(archive, capture=archive.settings.daemon.capture).run())
+    daemon = archive.settings.daemon
+    asyncio.run(Daemon(archive, capture=daemon.capture, check=daemon.check).run())

@@ -1,0 +1,196 @@
+"""The database edge of the re-check: choosing due sources, loading baselines, host
+profiles and history, and recording one batch in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
+from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
+
+from archiver.check import text as texts
+from archiver.check.classify import Baseline, NotFoundProfile
+from archiver.check.machine import Seen
+from archiver.check.probe import charset_of
+from archiver.models import Baseline as BaselineRow
+from archiver.models import CheckResult, HostProfile, Observation, Snapshot, Source
+
+log = logging.getLogger(__name__)
+
+# Observations the state machine looks back over, per source.
+HISTORY_DEPTH = 50
+# Stored for observations that imply nothing (our own side failed).
+SILENT = "none"
+
+
+@dataclass(frozen=True)
+class DueCheck:
+    id: int
+    url: str
+    platform: str
+    kind: str
+    state: str
+    first_seen_at: datetime
+
+
+def due_checks(
+    session: Session,
+    now: datetime,
+    *,
+    limit: int | None = None,
+    source_ids: Sequence[int] | None = None,
+    everything: bool = False,
+    first_interval: float = 0.0,
+) -> list[DueCheck]:
+    """Sources whose check is due (or the ones named, or all that were ever captured).
+    Pending sources belong to the capture: they are checked once observed. A source
+    never checked is first due ``first_interval`` after its capture looked at it."""
+    query = select(Source).order_by(Source.next_check_at.is_not(None), Source.next_check_at)
+    if source_ids is not None:
+        query = select(Source).where(Source.id.in_(list(source_ids))).order_by(Source.id)
+    else:
+        query = query.where(Source.state != "pending")
+        if not everything:
+            # A next check time older than the last look (set at ingest, before the
+            # capture looked) is stale: then the first check follows that look by
+            # first_interval.
+            query = query.where(
+                or_(Source.next_check_at.is_(None), Source.next_check_at <= now),
+                or_(
+                    Source.last_checked_at.is_(None),
+                    Source.next_check_at >= Source.last_checked_at,
+                    Source.last_checked_at <= now - timedelta(seconds=first_interval),
+                ),
+            )
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        DueCheck(s.id, s.url, s.platform, s.kind, s.state, s.first_seen_at)
+        for s in session.scalars(query)
+    ]
+
+
+def _baseline_text(root: Path, snapshot: Snapshot) -> str | None:
+    """Normalised main text of the snapshot's main response, read from its WARC file."""
+    target = snapshot.final_url
+    try:
+        with (root / snapshot.warc_path).open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type != "response":
+                    continue
+                if record.rec_headers.get_header("WARC-Target-URI") != target:
+                    continue
+                status = record.http_headers.get_statuscode() if record.http_headers else None
+                if status is None or not str(status).startswith("2"):
+                    continue
+                data = record.content_stream().read()
+                content_type = record.http_headers.get_header("Content-Type")
+                html = data.decode(charset_of(content_type, data), errors="replace")
+                return texts.normalize(texts.main_text(html))
+    except (OSError, ArchiveLoadFailed) as exc:
+        log.warning("baseline of snapshot %s unreadable: %s", snapshot.id, exc)
+    return None
+
+
+def load_baselines(
+    session: Session, root: Path, source_ids: Sequence[int], now: datetime
+) -> dict[int, Baseline]:
+    """Each source's baseline; made (once, never replaced) from the first good snapshot
+    where none exists yet."""
+    found = {
+        row.source_id: row
+        for row in session.scalars(
+            select(BaselineRow).where(BaselineRow.source_id.in_(list(source_ids)))
+        )
+    }
+    missing = [i for i in source_ids if i not in found]
+    if missing:
+        snapshots = session.scalars(
+            select(Snapshot)
+            .where(
+                Snapshot.source_id.in_(missing),
+                Snapshot.http_status >= 200,
+                Snapshot.http_status < 300,
+            )
+            .order_by(Snapshot.started_at)
+        )
+        first: dict[int, Snapshot] = {}
+        for snapshot in snapshots:
+            first.setdefault(snapshot.source_id, snapshot)
+        for source_id, snapshot in first.items():
+            text = _baseline_text(root, snapshot)
+            if text is None:
+                continue
+            row = BaselineRow(
+                source_id=source_id,
+                snapshot_id=snapshot.id,
+                created_at=now,
+                normalized_text=text,
+                text_sha256=texts.fingerprint(text),
+                payload_sha256=snapshot.payload_sha256,
+                final_url=snapshot.final_url,
+            )
+            session.add(row)
+            found[source_id] = row
+    return {
+        source_id: Baseline(row.snapshot_id, row.normalized_text, row.payload_sha256, row.final_url)
+        for source_id, row in found.items()
+    }
+
+
+def load_profiles(
+    session: Session, hosts: Sequence[str], fresh_after: datetime
+) -> dict[str, NotFoundProfile]:
+    rows = session.scalars(
+        select(HostProfile).where(
+            HostProfile.host.in_(list(hosts)), HostProfile.checked_at >= fresh_after
+        )
+    )
+    return {
+        row.host: NotFoundProfile(row.host, row.http_status, row.final_url, row.normalized_text)
+        for row in rows
+    }
+
+
+def save_profiles(session: Session, profiles: Sequence[NotFoundProfile], now: datetime) -> None:
+    for profile in profiles:
+        row = session.get(HostProfile, profile.host)
+        if row is None:
+            row = HostProfile(host=profile.host)
+            session.add(row)
+        row.checked_at = now
+        row.http_status = profile.status
+        row.final_url = profile.final_url
+        row.normalized_text = profile.normalized_text
+
+
+def load_history(session: Session, source_ids: Sequence[int]) -> dict[int, list[Seen]]:
+    """Recent observations per source (captures and checks), oldest first."""
+    rows = session.execute(
+        select(Observation, CheckResult.degraded)
+        .outerjoin(CheckResult, CheckResult.observation_id == Observation.id)
+        .where(Observation.source_id.in_(list(source_ids)))
+        .order_by(Observation.source_id, Observation.observed_at.desc(), Observation.id.desc())
+    )
+    history: dict[int, list[Seen]] = {}
+    for observation, degraded in rows:
+        items = history.setdefault(observation.source_id, [])
+        if len(items) >= HISTORY_DEPTH:
+            continue
+        implied: str | None = observation.implied_state
+        if implied in (SILENT, "pending") or observation.failure_kind == "internal":
+            implied = None
+        items.append(
+            Seen(
+                observation.observed_at, implied, observation.reason, observation.id, bool(degraded)
+            )
+        )
+    for items in history.values():
+        items.reverse()
+    return history

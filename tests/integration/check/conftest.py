@@ -1,0 +1,1 @@
+from tests.simweb.fixtures import simweb  # noqa: F401
