@@ -206,6 +206,25 @@ class DaemonSettings(_Section):
         return level
 
 
+class WebSettings(_Section):
+    """The web pages and API that ``archiver run`` serves (docs/web.md)."""
+
+    # Serve the pages and API from `archiver run`.
+    enabled: bool = True
+    # Loopback by default. Any other address needs at least one API token (the server
+    # refuses to start otherwise): the evidence is not for everyone.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Signs the login cookie. Empty: a random secret kept in <storage.root>/web/secret.
+    session_secret: str = ""
+    # How long a login lasts.
+    session_max_age: Duration = Field(default=7 * 86400.0, gt=0)
+    # On SIGTERM, requests in flight get this long to finish.
+    shutdown_timeout: Duration = Field(default=10.0, gt=0)
+    # How often report feeds (RSS, Atom, listing pages) are polled for new reports.
+    feed_poll_interval: Duration = Field(default=3600.0, gt=0)
+
+
 class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     harvest: HarvestSettings = HarvestSettings()
@@ -214,6 +233,7 @@ class Settings(_Section):
     check: CheckSettings = CheckSettings()
     integrity: IntegritySettings = IntegritySettings()
     daemon: DaemonSettings = DaemonSettings()
+    web: WebSettings = WebSettings()
 
     @property
     def inbox_dir(self) -> Path:

@@ -101,3 +101,11 @@ class TimestampError(IntegrityError):
 
 class CustodyError(IntegrityError):
     """The custody log could not be appended to or read."""
+
+
+class AccessError(ArchiverError):
+    """A web access token could not be created, found or revoked (archiver.web.tokens)."""
+
+
+class FeedError(FetchError):
+    """A report feed could not be read or parsed (archiver.harvest.feeds)."""

@@ -55,6 +55,7 @@ class Daemon:
             tasks = [asyncio.create_task(self._inbox_loop())]
             if self.capture_enabled:
                 tasks.append(asyncio.create_task(self._capture_loop()))
+            tasks.extend(web_and_feed_tasks(self.archive, self._stop, self._work))  # issue 7
             await asyncio.gather(*tasks)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -113,3 +114,24 @@ class Daemon:
 
 def run_daemon(archive: Archive) -> None:
     asyncio.run(Daemon(archive, capture=archive.settings.daemon.capture).run())
+
+
+# --- Web pages and report feeds (issue 7) ---------------------------------------------
+
+
+def web_and_feed_tasks(
+    archive: Archive, stop: asyncio.Event, work: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """The web server (``archiver.web.serve``) and the report-feed poller, both ending
+    when ``stop`` is set. Raises ConfigError before starting anything when the web
+    server would be exposed without any token."""
+    from archiver.harvest.feeds import feed_loop
+
+    tasks = [asyncio.create_task(feed_loop(archive, stop, work.set))]
+    if archive.settings.web.enabled:
+        from archiver.web import serve
+        from archiver.web.server import check_exposure
+
+        check_exposure(archive, archive.settings)
+        tasks.append(asyncio.create_task(serve(archive, archive.settings, stop=stop)))
+    return tasks

@@ -1,0 +1,151 @@
+"""What the pages and the API show, read from the store.
+
+The report and source lists come from :func:`archiver.store.status.build_status`, so the
+pages, the JSON API and ``archiver status`` agree by construction. A source's page adds
+what the status document leaves out: the timeline of observations, and the diffs the
+re-check stores, found by looking at the schema (the re-check's tables are built in
+parallel; whatever of them exists is shown, nothing breaks when they do not).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import MetaData, Table, inspect, select
+
+from archiver.models import Observation, Snapshot
+from archiver.store.db import Database
+from archiver.store.status import _iso, build_status
+
+# Column names under which a re-check table may keep a textual diff, best first.
+_DIFF_COLUMNS = ("diff", "diff_text", "text_diff", "unified_diff", "diff_summary")
+_DIFF_TIME_COLUMNS = ("checked_at", "observed_at", "created_at", "at")
+
+
+@dataclass(frozen=True)
+class Filters:
+    state: str | None = None
+    platform: str | None = None
+
+    def match(self, source: dict[str, Any]) -> bool:
+        return (self.state is None or source["state"] == self.state) and (
+            self.platform is None or source["platform"] == self.platform
+        )
+
+
+@dataclass
+class ReportView:
+    report: dict[str, Any]
+    # Each citation with its source's status entry under "source".
+    footnotes: list[dict[str, Any]]
+    total: int
+    states: dict[str, int]
+    platforms: dict[str, int]
+
+
+@dataclass
+class SourceView:
+    source: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    diffs: list[dict[str, Any]] = field(default_factory=list)
+    # (report id, title) for each report citing the source.
+    reports: dict[int, str | None] = field(default_factory=dict)
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC time as in the status document: ISO 8601 with a Z."""
+    return _iso(value)
+
+
+def status_document(db: Database, clock: Callable[[], datetime]) -> dict[str, Any]:
+    return build_status(db, clock)
+
+
+def filter_sources(status: dict[str, Any], filters: Filters) -> list[dict[str, Any]]:
+    return [s for s in status["sources"] if filters.match(s)]
+
+
+def report_view(status: dict[str, Any], report_id: int, filters: Filters) -> ReportView | None:
+    report = next((r for r in status["reports"] if r["id"] == report_id), None)
+    if report is None:
+        return None
+    sources = {s["id"]: s for s in status["sources"]}
+    footnotes = []
+    states: dict[str, int] = {}
+    platforms: dict[str, int] = {}
+    for citation in report["citations"]:
+        source = sources[citation["source_id"]]
+        states[source["state"]] = states.get(source["state"], 0) + 1
+        platforms[source["platform"]] = platforms.get(source["platform"], 0) + 1
+        if filters.match(source):
+            footnotes.append({**citation, "source": source})
+    return ReportView(
+        report, footnotes, len(report["citations"]), dict(sorted(states.items())), platforms
+    )
+
+
+def source_view(db: Database, status: dict[str, Any], source_id: int) -> SourceView | None:
+    source = next((s for s in status["sources"] if s["id"] == source_id), None)
+    if source is None:
+        return None
+    titles = {r["id"]: r["title"] for r in status["reports"]}
+    with db.session() as session:
+        observations = session.scalars(
+            select(Observation)
+            .where(Observation.source_id == source_id)
+            .order_by(Observation.observed_at, Observation.id)
+        ).all()
+        timeline = [
+            {
+                "at": o.observed_at,
+                "via": o.via,
+                "snapshot_id": o.snapshot_id,
+                "http_status": o.http_status,
+                "final_url": o.final_url,
+                "failure": o.failure_kind,
+                "implied_state": o.implied_state,
+                "state": o.resulting_state,
+                "reason": o.reason,
+            }
+            for o in observations
+        ]
+    return SourceView(
+        source,
+        timeline,
+        diffs=stored_diffs(db, source_id),
+        reports={c["report_id"]: titles.get(c["report_id"]) for c in source["citations"]},
+    )
+
+
+def snapshot_row(db: Database, snapshot_id: str) -> Snapshot | None:
+    with db.session() as session:
+        return session.get(Snapshot, snapshot_id)
+
+
+def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
+    """Diffs the re-check stored for this source, from whichever table holds them."""
+    inspector = inspect(db.engine)
+    found: list[dict[str, Any]] = []
+    for table_name in inspector.get_table_names():
+        columns = {c["name"] for c in inspector.get_columns(table_name)}
+        diff_column = next((c for c in _DIFF_COLUMNS if c in columns), None)
+        if diff_column is None or "source_id" not in columns:
+            continue
+        time_column = next((c for c in _DIFF_TIME_COLUMNS if c in columns), None)
+        table = Table(table_name, MetaData(), autoload_with=db.engine)
+        query = select(table).where(
+            table.c.source_id == source_id, table.c[diff_column].is_not(None)
+        )
+        if time_column is not None:
+            query = query.order_by(table.c[time_column])
+        with db.engine.connect() as connection:
+            for row in connection.execute(query).mappings():
+                text = row[diff_column]
+                if isinstance(text, dict | list):
+                    text = json.dumps(text, ensure_ascii=False, indent=1)
+                found.append({"at": row[time_column] if time_column else None, "diff": str(text)})
+    return found
