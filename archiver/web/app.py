@@ -50,7 +50,7 @@ def create_app(archive: Archive, settings: Settings | None = None) -> FastAPI:
         secret_key=session_secret(settings),
         session_cookie="archiver_session",
         max_age=int(settings.web.session_max_age),
-        same_site="strict",
+        same_site="lax",
         https_only=False,
     )
     app.include_router(ops.router)

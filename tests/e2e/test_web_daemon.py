@@ -1,0 +1,102 @@
+"""``archiver run`` serves the pages: start it, log in over HTTP, drop a report into the
+inbox and see its sources on the page, SIGTERM, exit 0; and it refuses to listen on a
+public address without any token."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import REPORT_001
+from tests.e2e.conftest import CliRunner
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached within the timeout")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_daemon_serves_pages_and_stops_on_sigterm(
+    cli: CliRunner, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    created = cli("token", "create", "--role", "viewer", "--name", "monitor")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("arch_") and token not in created.stderr
+    port = _free_port()
+    env = {
+        **cli_env,
+        "ARCHIVER_WEB__PORT": str(port),
+        "ARCHIVER_DAEMON__INBOX_POLL_INTERVAL": "0.2",
+        "ARCHIVER_DAEMON__CAPTURE": "false",
+    }
+    base = f"http://127.0.0.1:{port}"
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "archiver", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: _answers(f"{base}/healthz"))
+        assert httpx.get(f"{base}/").status_code == 401
+        with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as browser:
+            login = browser.post("/login", data={"token": token, "next": "/"})
+            assert login.status_code == 200 and "Evidence status" in login.text
+            assert "0 reports" in login.text
+
+            inbox = Path(cli_env["ARCHIVER_STORAGE__ROOT"]) / "inbox"
+            partial = inbox / "october.txt.part"
+            partial.write_bytes(REPORT_001.read_bytes())
+            partial.rename(inbox / "october.txt")
+
+            def listed() -> bool:
+                return "1 reports, 127 citations, 118 sources" in browser.get("/").text
+
+            _wait_for(listed)
+            page = browser.get("/reports/1").text
+            assert "Showing 127 of 127 citations." in page
+            assert len(re.findall(r'class="footnote"', page)) == 127
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=30)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 0, stderr
+    assert f"web pages at http://127.0.0.1:{port}/" in stderr
+    assert "archiver daemon stopped" in stderr and "Traceback" not in stderr
+    assert token not in stderr
+
+
+def test_public_bind_without_tokens_is_refused(cli: CliRunner) -> None:
+    done = cli("run", env={"ARCHIVER_WEB__HOST": "0.0.0.0", "ARCHIVER_WEB__PORT": "0"})
+    assert done.returncode == 1
+    assert "no access token exists" in done.stderr and "Traceback" not in done.stderr
