@@ -14,7 +14,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -24,6 +24,7 @@ from archiver.models import ApiToken
 from archiver.store.db import Database
 
 TOKEN_PREFIX = "arch_"
+LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 class Role(StrEnum):
@@ -149,7 +150,10 @@ def authenticate(
         if row.revoked_at is not None:
             return None
         if clock is not None:
-            row.last_used_at = clock()
+            # At most one write per token and few minutes: not one per request.
+            now = clock()
+            if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+                row.last_used_at = now
         return Principal(row.id, row.name, Role(row.role))
 
 
