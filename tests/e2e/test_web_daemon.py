@@ -100,3 +100,64 @@ def test_public_bind_without_tokens_is_refused(cli: CliRunner) -> None:
     done = cli("run", env={"ARCHIVER_WEB__HOST": "0.0.0.0", "ARCHIVER_WEB__PORT": "0"})
     assert done.returncode == 1
     assert "no access token exists" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_daemon_harvests_a_feed_once_across_restarts(
+    cli: CliRunner, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.support.httpserver import Response, serve
+
+    rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Digest</title>
+<item><title>October</title><link>/october.txt</link></item></channel></rss>"""
+    routes = {
+        "/feed.xml": Response(200, rss, {"Content-Type": "application/rss+xml"}),
+        "/october.txt": Response(200, REPORT_001.read_bytes(), {"Content-Type": "text/plain"}),
+    }
+    env = {
+        **cli_env,
+        "ARCHIVER_NETWORK__ALLOW_PRIVATE_NETWORKS": "true",
+        "ARCHIVER_DAEMON__CAPTURE": "false",
+    }
+    token = cli("token", "create", "--role", "viewer", "--name", "ci", env=env).stdout.strip()
+    with serve(routes) as server:
+        assert cli("feed", "add", server.url("/feed.xml"), env=env).returncode == 0
+        last_polled: str | None = None
+        # The second run polls the feed again (a short interval), and takes nothing twice.
+        for interval in ("1h", "1"):
+            port = _free_port()
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "archiver", "run"],
+                cwd=tmp_path,
+                env={
+                    **env,
+                    "ARCHIVER_WEB__PORT": str(port),
+                    "ARCHIVER_WEB__FEED_POLL_INTERVAL": interval,
+                },
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                api = f"http://127.0.0.1:{port}/api/v1"
+                headers = {"Authorization": f"Bearer {token}"}
+
+                def polled() -> bool:
+                    try:
+                        feeds = httpx.get(f"{api}/feeds", headers=headers, timeout=2).json()
+                    except httpx.HTTPError:
+                        return False
+                    return feeds[0]["last_polled_at"] not in (None, last_polled)
+
+                _wait_for(polled)
+                last_polled = httpx.get(f"{api}/feeds", headers=headers).json()[0]["last_polled_at"]
+                summary = httpx.get(f"{api}/status", headers=headers).json()["summary"]
+                assert (summary["reports"], summary["sources"]) == (1, 118)
+                daemon.send_signal(signal.SIGTERM)
+                _, stderr = daemon.communicate(timeout=30)
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+            assert daemon.returncode == 0, stderr
+    # The report was fetched once; the second run only read the feed.
+    assert server.requests.count("/october.txt") == 1
+    assert server.requests.count("/feed.xml") >= 2
