@@ -119,6 +119,7 @@ def test_daemon_harvests_a_feed_once_across_restarts(
         "ARCHIVER_DAEMON__CAPTURE": "false",
     }
     token = cli("token", "create", "--role", "viewer", "--name", "ci", env=env).stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
     with serve(routes) as server:
         assert cli("feed", "add", server.url("/feed.xml"), env=env).returncode == 0
         last_polled: str | None = None
@@ -139,14 +140,13 @@ def test_daemon_harvests_a_feed_once_across_restarts(
             )
             try:
                 api = f"http://127.0.0.1:{port}/api/v1"
-                headers = {"Authorization": f"Bearer {token}"}
 
-                def polled() -> bool:
+                def polled(api: str = api, before: str | None = last_polled) -> bool:
                     try:
                         feeds = httpx.get(f"{api}/feeds", headers=headers, timeout=2).json()
                     except httpx.HTTPError:
                         return False
-                    return feeds[0]["last_polled_at"] not in (None, last_polled)
+                    return feeds[0]["last_polled_at"] not in (None, before)
 
                 _wait_for(polled)
                 last_polled = httpx.get(f"{api}/feeds", headers=headers).json()[0]["last_polled_at"]
@@ -161,3 +161,24 @@ def test_daemon_harvests_a_feed_once_across_restarts(
     # The report was fetched once; the second run only read the feed.
     assert server.requests.count("/october.txt") == 1
     assert server.requests.count("/feed.xml") >= 2
+
+
+def test_token_commands(cli: CliRunner) -> None:
+    first = cli("token", "create", "--role", "lawyer", "--name", "alice")
+    second = cli("token", "create", "--role", "viewer", "--name", "bob")
+    assert first.returncode == second.returncode == 0
+    alice, bob = first.stdout.strip(), second.stdout.strip()
+    assert alice != bob and len(alice) > 40
+    assert "not shown again" in first.stderr and alice not in first.stderr
+    listed = cli("token", "list")
+    assert alice not in listed.stdout and bob not in listed.stdout
+    lines = listed.stdout.splitlines()
+    assert "lawyer" in lines[0] and "alice" in lines[0] and alice[:9] in lines[0]
+    assert "active" in lines[0] and "viewer" in lines[1]
+    revoked = cli("token", "revoke", "alice")
+    assert revoked.returncode == 0 and "revoked token 1 of alice (lawyer)" in revoked.stdout
+    assert "revoked" in cli("token", "list").stdout.splitlines()[0]
+    again = cli("token", "revoke", "alice")
+    assert again.returncode == 1 and again.stderr.startswith("error: alice: no active token")
+    bad = cli("token", "create", "--role", "owner", "--name", "x")
+    assert bad.returncode == 2 and "owner" in bad.stderr

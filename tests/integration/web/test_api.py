@@ -215,7 +215,7 @@ async def test_revoked_token_is_refused(client: httpx.AsyncClient, world: WebWor
 
 
 async def test_only_admins_add_reports(client: httpx.AsyncClient, world: WebWorld) -> None:
-    report = "Detained [1].\n\n[1] https://rus.azattyq.org/a/99.html\n".encode()
+    report = b"Detained [1].\n\n[1] https://rus.azattyq.org/a/99.html\n"
     files = {"file": ("../../etc/may.txt", report, "text/plain")}
     lawyer = await client.post(
         "/api/v1/reports", files=files, headers=bearer(world.tokens["lawyer"])

@@ -75,7 +75,7 @@ async def test_admin_adds_a_report_and_a_feed_on_the_page(
     form = await client.get("/add")
     assert form.status_code == 200
     token = _csrf(form.text)
-    report = "Detained [1].\n\n[1] https://rus.azattyq.org/a/99.html\n".encode()
+    report = b"Detained [1].\n\n[1] https://rus.azattyq.org/a/99.html\n"
     files = {"file": ("may.txt", report, "text/plain")}
     forged = await client.post("/add", data={"csrf": "x"}, files=files)
     assert forged.status_code == 403
@@ -83,7 +83,9 @@ async def test_admin_adds_a_report_and_a_feed_on_the_page(
     assert added.status_code == 200
     assert "Added as report 2: 1 citations, 1 sources (1 new)." in added.text
     bad = await client.post(
-        "/add", data={"csrf": token}, files={"file": ("x.zip", b"PK\x03\x04junk", "application/zip")}
+        "/add",
+        data={"csrf": token},
+        files={"file": ("x.zip", b"PK\x03\x04junk", "application/zip")},
     )
     assert bad.status_code == 422 and 'role="alert"' in bad.text
     feed = await client.post(

@@ -46,7 +46,7 @@ async def test_serve_answers_and_stops_in_bounded_time(
                 raise AssertionError("the server never answered")
             assert (await client.get("/api/v1/status")).status_code == 401
             # A client that opened a connection and sends nothing keeps it busy.
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
             await writer.drain()
             started = time.monotonic()
