@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import MetaData, Table, inspect, select
@@ -149,3 +149,10 @@ def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
                     text = json.dumps(text, ensure_ascii=False, indent=1)
                 found.append({"at": row[time_column] if time_column else None, "diff": str(text)})
     return found
+
+
+def _when(value: object) -> str | None:
+    """A time from a table this module does not own, as ISO text (naive means UTC)."""
+    if isinstance(value, datetime):
+        return iso(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return None if value is None else str(value)

@@ -94,7 +94,7 @@ def get_source(request: Request, source_id: int, _: Viewer) -> dict[str, Any]:
     return {
         **view.source,
         "timeline": [{**t, "at": q.iso(t["at"])} for t in view.timeline],
-        "diffs": [{**d, "at": q.iso(d["at"])} for d in view.diffs],
+        "diffs": view.diffs,
     }
 
 
@@ -117,7 +117,7 @@ def get_warc(request: Request, snapshot_id: str, principal: Lawyer) -> Response:
 def get_screenshot(
     request: Request, snapshot_id: str, principal: Lawyer, inline: bool = False
 ) -> Response:
-    download = screenshot_download(context(request), principal, snapshot_id)
+    download = screenshot_download(context(request), principal, snapshot_id, inline=inline)
     return download_response(download, inline=inline)
 
 

@@ -61,7 +61,13 @@ def inside_storage(ctx: WebContext, relative: str) -> Path:
 
 
 def record_download(
-    ctx: WebContext, principal: Principal, snapshot: Snapshot, artefact: str, sha256: str | None
+    ctx: WebContext,
+    principal: Principal,
+    snapshot: Snapshot,
+    artefact: str,
+    sha256: str | None,
+    *,
+    shown_inline: bool = False,
 ) -> None:
     with ctx.archive.db.session() as session:
         custody.append(
@@ -76,6 +82,8 @@ def record_download(
                 "sha256": sha256,
                 "source_id": snapshot.source_id,
                 "role": principal.role.value,
+                # Shown on the source page rather than saved as a file.
+                "inline": shown_inline,
             },
         )
 
@@ -107,7 +115,9 @@ def read_artefact(path: Path, kind: str) -> bytes | None:
     return next((r.result for r in records if r.result is not None), None)
 
 
-def screenshot_download(ctx: WebContext, principal: Principal, snapshot_id: str) -> Download:
+def screenshot_download(
+    ctx: WebContext, principal: Principal, snapshot_id: str, *, inline: bool = False
+) -> Download:
     snapshot = load_snapshot(ctx, snapshot_id)
     artefact = next((a for a in snapshot.artefacts if a.get("kind") == "screenshot"), None)
     if artefact is None:
@@ -115,7 +125,9 @@ def screenshot_download(ctx: WebContext, principal: Principal, snapshot_id: str)
     data = read_artefact(inside_storage(ctx, snapshot.warc_path), "screenshot")
     if data is None:
         raise HTTPException(status.HTTP_410_GONE, "the screenshot record is missing")
-    record_download(ctx, principal, snapshot, "screenshot", artefact.get("sha256"))
+    record_download(
+        ctx, principal, snapshot, "screenshot", artefact.get("sha256"), shown_inline=inline
+    )
     return Download(
         None, data, f"{snapshot.id}-screenshot.png", "image/png", artefact.get("sha256")
     )

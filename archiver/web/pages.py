@@ -176,8 +176,6 @@ def source_page(request: Request, source_id: int, principal: Viewer) -> HTMLResp
         return _not_found(request, principal, "No such source.")
     for entry in view.timeline:
         entry["at_text"] = q.iso(entry["at"])
-    for diff in view.diffs:
-        diff["at"] = q.iso(diff["at"]) if diff["at"] is not None else None
     screenshot = None
     for snap in reversed(view.source["snapshots"]):
         shot = next((a for a in snap["artefacts"] if a["kind"] == "screenshot"), None)

@@ -111,3 +111,26 @@ async def test_pages_show_a_source_and_its_timeline(
     assert "HTTP 200" in page.text and "capture" in page.text
     missing = await client.get("/sources/99999", headers={"accept": "text/html"})
     assert missing.status_code == 404 and "No such source." in missing.text
+
+
+async def test_a_stored_diff_is_shown(client: httpx.AsyncClient, world: WebWorld) -> None:
+    """The re-check's table is built elsewhere: any table with source_id and a diff
+    column is shown on the source page and in the API."""
+    from sqlalchemy import text
+
+    with world.archive.db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE recheck_results (id INTEGER PRIMARY KEY, source_id INTEGER, "
+                "checked_at TIMESTAMP, diff TEXT)"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO recheck_results (source_id, checked_at, diff) VALUES (:s, :t, :d)"),
+            {"s": world.source_id, "t": "2026-02-01 10:00:00", "d": "- задержан\n+ освобождён"},
+        )
+    await _login(client, world.tokens["viewer"])
+    page = await client.get(f"/sources/{world.source_id}")
+    assert "What changed" in page.text and "+ освобождён" in page.text
+    api = (await client.get(f"/api/v1/sources/{world.source_id}")).json()
+    assert api["diffs"] == [{"at": "2026-02-01T10:00:00Z", "diff": "- задержан\n+ освобождён"}]
