@@ -147,7 +147,8 @@ def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
                 text = row[diff_column]
                 if isinstance(text, dict | list):
                     text = json.dumps(text, ensure_ascii=False, indent=1)
-                found.append({"at": row[time_column] if time_column else None, "diff": str(text)})
+                at = _when(row[time_column]) if time_column else None
+                found.append({"at": at, "diff": str(text)})
     return found
 
 
