@@ -4,6 +4,8 @@ public address without any token."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import signal
 import socket
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import REPORT_001
 from tests.e2e.conftest import CliRunner
@@ -182,3 +185,85 @@ def test_token_commands(cli: CliRunner) -> None:
     assert again.returncode == 1 and again.stderr.startswith("error: alice: no active token")
     bad = cli("token", "create", "--role", "owner", "--name", "x")
     assert bad.returncode == 2 and "owner" in bad.stderr
+
+
+@pytest.mark.slow
+def test_daemon_captures_and_a_lawyer_downloads(
+    cli: CliRunner, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Report in the inbox, sources captured through the simulated web, the WARC and
+    the screenshot downloaded through the daemon's API; a restart duplicates nothing."""
+    from tests.simweb import SimulatedWeb
+
+    token = cli("token", "create", "--role", "lawyer", "--name", "counsel").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    with SimulatedWeb() as web:
+        web.page(
+            "https://rus.azattyq.org/a/7.html",
+            "<title>Seven</title><article><p>Задержан журналист.</p></article>",
+        )
+        web.page(
+            "https://www.adilsoz.kz/7.pdf", b"%PDF-1.4\n%%EOF\n", content_type="application/pdf"
+        )
+        env = {
+            **cli_env,
+            "ARCHIVER_DAEMON__INBOX_POLL_INTERVAL": "0.2",
+            "ARCHIVER_NETWORK__PROXY": web.proxy_url,
+            "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
+        }
+        inbox = Path(cli_env["ARCHIVER_STORAGE__ROOT"]) / "inbox"
+        snapshots_seen: list[int] = []
+        for run in range(2):
+            port = _free_port()
+            api = f"http://127.0.0.1:{port}/api/v1"
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "archiver", "run"],
+                cwd=tmp_path,
+                env={**env, "ARCHIVER_WEB__PORT": str(port)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                _wait_for(lambda api=api: _answers(api.replace("/api/v1", "/healthz")))
+                if run == 0:
+                    report = tmp_path / "r.md"
+                    report.write_text(
+                        "Detained [^1]. The report [^2].\n\n"
+                        "[^1]: https://rus.azattyq.org/a/7.html\n"
+                        "[^2]: https://www.adilsoz.kz/7.pdf\n",
+                        encoding="utf-8",
+                    )
+                    partial = inbox / "r.md.part"
+                    partial.write_bytes(report.read_bytes())
+                    partial.rename(inbox / "r.md")
+
+                def preserved(api: str = api) -> bool:
+                    status = httpx.get(f"{api}/status", headers=headers, timeout=5).json()
+                    return bool(status["summary"]["preserved"] == 2)
+
+                _wait_for(preserved, timeout=120)
+                status = httpx.get(f"{api}/status", headers=headers).json()
+                snapshots = [snap for s in status["sources"] for snap in s["snapshots"]]
+                snapshots_seen.append(len(snapshots))
+                article = next(s for s in status["sources"] if s["url"].endswith("/a/7.html"))
+                snap = article["snapshots"][-1]
+                warc = httpx.get(f"{api}/snapshots/{snap['id']}/warc", headers=headers)
+                assert warc.status_code == 200
+                assert hashlib.sha256(warc.content).hexdigest() == snap["warc_sha256"]
+                shot = httpx.get(f"{api}/snapshots/{snap['id']}/screenshot", headers=headers)
+                assert shot.status_code == 200 and shot.content.startswith(b"\x89PNG")
+                assert hashlib.sha256(shot.content).hexdigest() == next(
+                    a["sha256"] for a in snap["artefacts"] if a["kind"] == "screenshot"
+                )
+                daemon.send_signal(signal.SIGTERM)
+                _, stderr = daemon.communicate(timeout=90)
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+            assert daemon.returncode == 0, stderr
+            assert "Traceback" not in stderr and token not in stderr
+    # The restart captured nothing again: both sources were preserved.
+    assert snapshots_seen[0] == snapshots_seen[1] >= 2
+    status = json.loads(cli("status", "--format", "json").stdout)
+    assert status["summary"]["reports"] == 1 and status["summary"]["sources"] == 2
