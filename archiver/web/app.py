@@ -43,6 +43,7 @@ def create_app(archive: Archive, settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.globals["plural"] = plural
     app.state.ctx = WebContext(archive, settings, templates)
     app.state.metrics = ops.registry_for(archive)
     app.add_middleware(
@@ -81,6 +82,10 @@ def create_app(archive: Archive, settings: Settings | None = None) -> FastAPI:
         return await http_exception_handler(request, exc)
 
     return app
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _error_page(request: Request, exc: HTTPException) -> Response:

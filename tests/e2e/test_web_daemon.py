@@ -74,7 +74,7 @@ def test_daemon_serves_pages_and_stops_on_sigterm(
         with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as browser:
             login = browser.post("/login", data={"token": token, "next": "/"})
             assert login.status_code == 200 and "Evidence status" in login.text
-            assert "0 reports" in login.text
+            assert "0 reports, 0 citations" in login.text
 
             inbox = Path(cli_env["ARCHIVER_STORAGE__ROOT"]) / "inbox"
             partial = inbox / "october.txt.part"
@@ -82,7 +82,7 @@ def test_daemon_serves_pages_and_stops_on_sigterm(
             partial.rename(inbox / "october.txt")
 
             def listed() -> bool:
-                return "1 reports, 127 citations, 118 sources" in browser.get("/").text
+                return "1 report, 127 citations, 118 sources" in browser.get("/").text
 
             _wait_for(listed)
             page = browser.get("/reports/1").text

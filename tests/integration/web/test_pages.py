@@ -101,7 +101,7 @@ async def test_pages_show_a_source_and_its_timeline(
 ) -> None:
     await _login(client, world.tokens["viewer"])
     index = await client.get("/")
-    assert "1 reports, 127 citations, 118 sources" in index.text
+    assert "1 report, 127 citations, 118 sources" in index.text
     assert "<strong>1</strong> of 118 preserved" in index.text
     sources = await client.get("/sources?platform=youtube")
     assert "Showing 8 of 118 sources." in sources.text
