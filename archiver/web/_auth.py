@@ -102,7 +102,12 @@ def api_role(needed: Role, *, bearer_only: bool = False) -> object:
 
 
 def page_principal(request: Request) -> Principal:
-    found = _from_request(request, None)
+    """Pages: the login session, or a bearer header (curl, monitoring, tests)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    credentials = None
+    if scheme.lower() == "bearer" and value.strip():
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=value.strip())
+    found = _from_request(request, credentials)
     if found is None:
         raise LoginRequired()
     return found

@@ -10,16 +10,16 @@ parallel; whatever of them exists is shown, nothing breaks when they do not).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import MetaData, Table, inspect, select
+from sqlalchemy import MetaData, Table, func, inspect, select
 
-from archiver.models import Observation, Snapshot
+from archiver.models import Citation, Observation, Report, Snapshot, Source
 from archiver.store.db import Database
-from archiver.store.status import _iso, build_status
+from archiver.store.status import STATES, _iso, build_status
 
 # Column names under which a re-check table may keep a textual diff, best first.
 _DIFF_COLUMNS = ("diff", "diff_text", "text_diff", "unified_diff", "diff_summary")
@@ -61,12 +61,94 @@ def iso(value: datetime | None) -> str | None:
     return _iso(value)
 
 
-def status_document(db: Database, clock: Callable[[], datetime]) -> dict[str, Any]:
-    return build_status(db, clock)
+def status_document(
+    db: Database,
+    clock: Callable[[], datetime],
+    *,
+    report_ids: Collection[int] | None = None,
+    source_ids: Collection[int] | None = None,
+) -> dict[str, Any]:
+    """The status document, whole or for some reports or sources (docs/status.md)."""
+    return build_status(db, clock, report_ids=report_ids, source_ids=source_ids)
 
 
 def filter_sources(status: dict[str, Any], filters: Filters) -> list[dict[str, Any]]:
     return [s for s in status["sources"] if filters.match(s)]
+
+
+def matching_source_ids(db: Database, filters: Filters) -> list[int]:
+    """Ids of the sources matching the filters, in id order (the database filters)."""
+    query = select(Source.id).order_by(Source.id)
+    if filters.state is not None:
+        query = query.where(Source.state == filters.state)
+    if filters.platform is not None:
+        query = query.where(Source.platform == filters.platform)
+    with db.session() as session:
+        return list(session.scalars(query))
+
+
+@dataclass
+class Overview:
+    generated_at: str | None
+    summary: dict[str, Any]
+    # Newest first: id, title, origin, ingested_at, citations (count), states.
+    reports: list[dict[str, Any]]
+
+
+def overview(db: Database, clock: Callable[[], datetime]) -> Overview:
+    """The front page's numbers, counted by the database rather than read row by row."""
+    preserved_ids = select(Snapshot.source_id).where(
+        Snapshot.http_status >= 200, Snapshot.http_status < 300
+    )
+    with db.session() as session:
+        by_state = dict(
+            session.execute(select(Source.state, func.count()).group_by(Source.state)).all()
+        )
+        by_platform = dict(
+            session.execute(select(Source.platform, func.count()).group_by(Source.platform)).all()
+        )
+        citations = session.scalar(select(func.count()).select_from(Citation)) or 0
+        preserved = session.scalar(
+            select(func.count(func.distinct(Snapshot.source_id))).where(
+                Snapshot.source_id.in_(preserved_ids)
+            )
+        )
+        report_rows = session.scalars(select(Report).order_by(Report.id.desc())).all()
+        counts = dict(
+            session.execute(
+                select(Citation.report_id, func.count()).group_by(Citation.report_id)
+            ).all()
+        )
+        states: dict[int, dict[str, int]] = {}
+        for report_id, state, count in session.execute(
+            select(Citation.report_id, Source.state, func.count())
+            .join(Source, Source.id == Citation.source_id)
+            .group_by(Citation.report_id, Source.state)
+        ).all():
+            states.setdefault(report_id, {})[state] = count
+    summary = {
+        "reports": len(report_rows),
+        "citations": citations,
+        "sources": sum(by_state.values()),
+        "preserved": preserved or 0,
+        "by_state": {state: by_state.get(state, 0) for state in STATES},
+        "by_platform": dict(sorted(by_platform.items())),
+    }
+    reports = [
+        {
+            "id": r.id,
+            "title": r.title,
+            "sha256": r.sha256,
+            "format": r.format,
+            "origin": r.origin,
+            "ingested_at": iso(r.ingested_at),
+            "skipped_links": len((r.harvest_notes or {}).get("skipped", [])),
+            "citations": counts.get(r.id, 0),
+            "states": dict(sorted(states.get(r.id, {}).items())),
+        }
+        for r in report_rows
+    ]
+    return Overview(iso(clock()), summary, reports)
 
 
 def report_view(status: dict[str, Any], report_id: int, filters: Filters) -> ReportView | None:

@@ -27,6 +27,9 @@ from archiver.web.tokens import Principal, Role, authenticate
 router = APIRouter(include_in_schema=False)
 
 Viewer = Annotated[Principal, page_role(Role.VIEWER)]
+SOURCES_PER_PAGE = 200
+# Real reports cite a few hundred sources; a generated 10,000-note one stays usable.
+FOOTNOTES_PER_PAGE = 500
 Admin = Annotated[Principal, page_role(Role.ADMIN)]
 
 
@@ -109,22 +112,14 @@ def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Resp
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, principal: Viewer) -> HTMLResponse:
     ctx = context(request)
-    document = q.status_document(ctx.archive.db, ctx.archive.clock)
-    sources = {s["id"]: s for s in document["sources"]}
-    reports = []
-    for report in reversed(document["reports"]):
-        states: dict[str, int] = {}
-        for c in report["citations"]:
-            state = sources[c["source_id"]]["state"]
-            states[state] = states.get(state, 0) + 1
-        reports.append({**report, "states": dict(sorted(states.items()))})
+    view = q.overview(ctx.archive.db, ctx.archive.clock)
     return render(
         request,
         "index.html",
         principal,
-        summary=document["summary"],
-        reports=reports,
-        generated_at=document["generated_at"],
+        summary=view.summary,
+        reports=view.reports,
+        generated_at=view.generated_at,
     )
 
 
@@ -135,14 +130,29 @@ def report_page(
     principal: Viewer,
     state: str | None = None,
     platform: str | None = None,
+    page: int = 1,
 ) -> HTMLResponse:
     ctx = context(request)
-    document = q.status_document(ctx.archive.db, ctx.archive.clock)
+    document = q.status_document(ctx.archive.db, ctx.archive.clock, report_ids=[report_id])
     filters = _filters(state, platform)
     view = q.report_view(document, report_id, filters)
     if view is None:
         return _not_found(request, principal, "No such report.")
-    return render(request, "report.html", principal, view=view, states=STATES, current=filters)
+    matching = len(view.footnotes)
+    pages = max(1, -(-matching // FOOTNOTES_PER_PAGE))
+    page = min(max(page, 1), pages)
+    view.footnotes = view.footnotes[(page - 1) * FOOTNOTES_PER_PAGE : page * FOOTNOTES_PER_PAGE]
+    return render(
+        request,
+        "report.html",
+        principal,
+        view=view,
+        matching=matching,
+        states=STATES,
+        current=filters,
+        page=page,
+        pages=pages,
+    )
 
 
 @router.get("/sources", response_class=HTMLResponse)
@@ -151,26 +161,35 @@ def sources_page(
     principal: Viewer,
     state: str | None = None,
     platform: str | None = None,
+    page: int = 1,
 ) -> HTMLResponse:
     ctx = context(request)
-    document = q.status_document(ctx.archive.db, ctx.archive.clock)
     filters = _filters(state, platform)
+    matching = q.matching_source_ids(ctx.archive.db, filters)
+    pages = max(1, -(-len(matching) // SOURCES_PER_PAGE))
+    page = min(max(page, 1), pages)
+    shown = matching[(page - 1) * SOURCES_PER_PAGE : page * SOURCES_PER_PAGE]
+    document = q.status_document(ctx.archive.db, ctx.archive.clock, source_ids=shown)
+    summary = q.overview(ctx.archive.db, ctx.archive.clock).summary
     return render(
         request,
         "sources.html",
         principal,
-        sources=q.filter_sources(document, filters),
-        total=len(document["sources"]),
+        sources=document["sources"],
+        matching=len(matching),
+        total=summary["sources"],
         states=STATES,
-        platforms=sorted(document["summary"]["by_platform"]),
+        platforms=sorted(summary["by_platform"]),
         current=filters,
+        page=page,
+        pages=pages,
     )
 
 
 @router.get("/sources/{source_id}", response_class=HTMLResponse)
 def source_page(request: Request, source_id: int, principal: Viewer) -> HTMLResponse:
     ctx = context(request)
-    document = q.status_document(ctx.archive.db, ctx.archive.clock)
+    document = q.status_document(ctx.archive.db, ctx.archive.clock, source_ids=[source_id])
     view = q.source_view(ctx.archive.db, document, source_id)
     if view is None:
         return _not_found(request, principal, "No such source.")

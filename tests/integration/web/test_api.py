@@ -253,3 +253,30 @@ async def test_metrics(client: httpx.AsyncClient, world: WebWorld) -> None:
     assert "archiver_captures_total 1.0" in text
     assert 'archiver_queue_depth{queue="capture"} 117.0' in text
     assert "archiver_sources_preserved 1.0" in text
+
+
+def test_scoped_status_is_a_slice_of_the_whole(world: WebWorld) -> None:
+    from archiver.store.status import build_status
+
+    world.archive.add_bytes(
+        b"Detained [1].\n\n[1] https://rus.azattyq.org/a/99.html\n", origin="second"
+    )
+    full = world.archive.status()
+    db, clock = world.archive.db, world.archive.clock
+    first = build_status(db, clock, report_ids=[1])
+    assert first["reports"] == full["reports"][:1]
+    assert first["sources"] == [s for s in full["sources"] if s["citations"][0]["report_id"] == 1]
+    second = build_status(db, clock, report_ids=[2])
+    assert [s["url"] for s in second["sources"]] == ["https://rus.azattyq.org/a/99.html"]
+    one = build_status(db, clock, source_ids=[world.source_id])
+    assert one["sources"] == [s for s in full["sources"] if s["id"] == world.source_id]
+    assert [r["id"] for r in one["reports"]] == [1]
+    assert one["reports"][0]["citations"] == [
+        c for c in full["reports"][0]["citations"] if c["source_id"] == world.source_id
+    ]
+    assert one["summary"]["sources"] == 1 and one["summary"]["preserved"] == 1
+
+
+async def test_pages_accept_a_bearer_header(client: httpx.AsyncClient, world: WebWorld) -> None:
+    page = await client.get("/", headers=bearer(world.tokens["viewer"]))
+    assert page.status_code == 200 and "1 report, 127 citations" in page.text
