@@ -134,3 +134,14 @@ async def test_a_stored_diff_is_shown(client: httpx.AsyncClient, world: WebWorld
     assert "What changed" in page.text and "+ освобождён" in page.text
     api = (await client.get(f"/api/v1/sources/{world.source_id}")).json()
     assert api["diffs"] == [{"at": "2026-02-01T10:00:00Z", "diff": "- задержан\n+ освобождён"}]
+
+
+async def test_pages_forbid_scripts_framing_and_referrers(
+    client: httpx.AsyncClient, world: WebWorld
+) -> None:
+    for path in ("/login", "/healthz"):
+        response = await client.get(path)
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "script-src" not in policy
