@@ -112,8 +112,11 @@ def add_snapshot(archive: Archive, source_id: int, clock: FixedClock) -> tuple[s
 
 
 @pytest.fixture
-def world(make_settings: Callable[..., Settings], clock: FixedClock) -> Iterator[WebWorld]:
-    settings = make_settings(network__allow_private_networks="true")
+def world(
+    make_settings: Callable[..., Settings], clock: FixedClock, database_url: str
+) -> Iterator[WebWorld]:
+    """On SQLite and on PostgreSQL (the ``database_url`` fixture runs both)."""
+    settings = make_settings(database_url, network__allow_private_networks="true")
     with Archive.open(settings, clock=clock) as archive:
         outcome = archive.add_file(REPORT_001)
         assert outcome.sources == 118

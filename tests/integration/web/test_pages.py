@@ -126,7 +126,10 @@ async def test_a_stored_diff_is_shown(client: httpx.AsyncClient, world: WebWorld
             )
         )
         connection.execute(
-            text("INSERT INTO recheck_results (source_id, checked_at, diff) VALUES (:s, :t, :d)"),
+            text(
+                "INSERT INTO recheck_results (id, source_id, checked_at, diff) "
+                "VALUES (1, :s, :t, :d)"
+            ),
             {"s": world.source_id, "t": "2026-02-01 10:00:00", "d": "- задержан\n+ освобождён"},
         )
     await _login(client, world.tokens["viewer"])

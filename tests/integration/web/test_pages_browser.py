@@ -29,6 +29,12 @@ pytestmark = [
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """The browser tests look at pages; the data paths are tested on both databases."""
+    return f"sqlite:///{tmp_path / 'archiver.db'}"
+
+
+@pytest.fixture
 def site(world: WebWorld) -> Iterator[str]:
     """The app on a real HTTP server on a free loopback port."""
     with socket.socket() as sock:
