@@ -17,6 +17,7 @@ from pathlib import Path
 from fastapi import HTTPException, status
 
 from archiver.capture.warc._reader import BlockReader, Fields, scan
+from archiver.errors import ArchiverError
 from archiver.integrity import custody
 from archiver.models import Snapshot
 from archiver.web._context import WebContext
@@ -147,9 +148,13 @@ def package_download(ctx: WebContext, principal: Principal, snapshot_id: str) ->
     out_dir = ctx.settings.storage.root / "exports" / "web"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{snapshot.id}-{uuid.uuid4().hex[:8]}.zip"
-    written: Path = export_package(
-        ctx.archive, snapshot.source_id, snapshot.id, out, principal.actor
-    )
+    try:
+        written: Path = export_package(
+            ctx.archive, snapshot.source_id, snapshot.id, out, principal.actor
+        )
+    except ArchiverError as exc:
+        # E.g. a snapshot not sealed yet, or a WARC that no longer matches its hash.
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     path = inside_storage(ctx, str(written.resolve()))
     record_download(ctx, principal, snapshot, "package", None)
     return Download(
