@@ -9,6 +9,7 @@ parallel; whatever of them exists is shown, nothing breaks when they do not).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -209,7 +210,12 @@ def snapshot_row(db: Database, snapshot_id: str) -> Snapshot | None:
 
 
 def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
-    """Diffs the re-check stored for this source, from whichever table holds them."""
+    """Diffs the re-check stored for this source, from whichever table holds them.
+
+    Any table with a ``source_id`` and a diff column (a text, or a list of lines such as
+    "- removed sentence" / "+ added sentence") counts; its time comes from a time column
+    or from the observation it belongs to. Empty diffs (nothing changed) are left out.
+    """
     inspector = inspect(db.engine)
     found: list[dict[str, Any]] = []
     for table_name in inspector.get_table_names():
@@ -222,16 +228,39 @@ def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
         query = select(table).where(
             table.c.source_id == source_id, table.c[diff_column].is_not(None)
         )
+        observed = None
         if time_column is not None:
             query = query.order_by(table.c[time_column])
+        elif "observation_id" in columns:
+            observed = Observation.observed_at
+            query = (
+                query.add_columns(observed.label("_observed_at"))
+                .outerjoin(Observation, Observation.id == table.c.observation_id)
+                .order_by(observed)
+            )
         with db.engine.connect() as connection:
             for row in connection.execute(query).mappings():
-                text = row[diff_column]
-                if isinstance(text, dict | list):
-                    text = json.dumps(text, ensure_ascii=False, indent=1)
-                at = _when(row[time_column]) if time_column else None
-                found.append({"at": at, "diff": str(text)})
+                text = _diff_text(row[diff_column])
+                if not text:
+                    continue
+                when = row[time_column] if time_column else row.get("_observed_at")
+                entry: dict[str, Any] = {"at": _when(when), "diff": text}
+                if "similarity" in columns and row["similarity"] is not None:
+                    entry["similarity"] = row["similarity"]
+                found.append(entry)
+    found.sort(key=lambda e: e["at"] or "")
     return found
+
+
+def _diff_text(value: object) -> str:
+    if isinstance(value, str) and value.startswith("["):
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    if isinstance(value, list):
+        return "\n".join(str(line) for line in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, indent=1)
+    return "" if value is None else str(value).strip()
 
 
 def _when(value: object) -> str | None:

@@ -148,3 +148,35 @@ async def test_pages_forbid_scripts_framing_and_referrers(
         assert response.headers["referrer-policy"] == "no-referrer"
         policy = response.headers["content-security-policy"]
         assert "default-src 'none'" in policy and "script-src" not in policy
+
+
+async def test_a_diff_kept_as_lines_with_its_observation(
+    client: httpx.AsyncClient, world: WebWorld
+) -> None:
+    """The shape the re-check (issue 5) stores: a JSON list of lines, tied to an
+    observation for its time, with a similarity; empty diffs are not shown."""
+    from sqlalchemy import text
+
+    with world.archive.db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE check_results (id INTEGER PRIMARY KEY, observation_id INTEGER, "
+                "source_id INTEGER, similarity FLOAT, diff JSON)"
+            )
+        )
+        observation = connection.execute(text("SELECT id FROM observations")).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO check_results (id, observation_id, source_id, similarity, diff) "
+                "VALUES (1, :o, :s, 0.42, :d), (2, :o, :s, 1.0, '[]')"
+            ),
+            {"o": observation, "s": world.source_id, "d": '["- was detained", "+ was released"]'},
+        )
+    await _login(client, world.tokens["viewer"])
+    api = (await client.get(f"/api/v1/sources/{world.source_id}")).json()
+    assert api["diffs"] == [
+        {"at": "2026-01-02T03:05:05Z", "diff": "- was detained\n+ was released", "similarity": 0.42}
+    ]
+    page = await client.get(f"/sources/{world.source_id}")
+    assert "similarity to the first snapshot 42%" in page.text
+    assert "- was detained\n+ was released" in page.text
