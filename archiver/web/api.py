@@ -20,7 +20,15 @@ from archiver.web._auth import api_role, context
 from archiver.web._responses import csv_response, download_response
 from archiver.web.downloads import package_download, screenshot_download, warc_download
 from archiver.web.intake import add_feed, add_report, feed_list
-from archiver.web.tokens import Principal, Role
+from archiver.web.tokens import (
+    Principal,
+    Role,
+    create_token,
+    list_tokens,
+    parse_role,
+    revoke_token,
+    token_json,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["evidence status"])
 MAX_SELECTED = 5000
@@ -194,6 +202,40 @@ def post_feed(request: Request, principal: Admin, url: Annotated[str, Form()]) -
         return add_feed(context(request), principal, url)
     except ArchiverError as exc:
         raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("/tokens", summary="Access tokens (never the tokens themselves) (admin)")
+def get_tokens(
+    request: Request, _: Annotated[Principal, api_role(Role.ADMIN)]
+) -> list[dict[str, Any]]:
+    return [token_json(t) for t in list_tokens(context(request).archive.db)]
+
+
+@router.post("/tokens", summary="Create a token; the answer holds it, once (admin)")
+def post_token(
+    request: Request,
+    principal: Admin,
+    name: Annotated[str, Form()],
+    role: Annotated[str, Form(description="viewer, lawyer or admin")],
+) -> dict[str, Any]:
+    archive = context(request).archive
+    try:
+        info, secret = create_token(
+            archive.db, name=name, role=parse_role(role), clock=archive.clock
+        )
+    except ArchiverError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {**token_json(info), "token": secret}
+
+
+@router.delete("/tokens/{ref}", summary="Revoke a token by id or name (admin)")
+def delete_token(request: Request, ref: str, principal: Admin) -> list[dict[str, Any]]:
+    archive = context(request).archive
+    try:
+        revoked = revoke_token(archive.db, ref, clock=archive.clock)
+    except ArchiverError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return [token_json(t) for t in revoked]
 
 
 @router.get("/settings", summary="The settings in force, secrets left out (admin)")

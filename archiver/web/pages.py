@@ -22,7 +22,15 @@ from archiver.web._auth import (
     page_role,
 )
 from archiver.web.intake import add_feed, add_report, feed_list
-from archiver.web.tokens import Principal, Role, authenticate
+from archiver.web.tokens import (
+    Principal,
+    Role,
+    authenticate,
+    create_token,
+    list_tokens,
+    parse_role,
+    revoke_token,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -280,4 +288,48 @@ def _not_found(request: Request, principal: Principal, detail: str) -> HTMLRespo
         status_code_value=404,
         title="Not found",
         detail=detail,
+    )
+
+
+@router.get("/tokens", response_class=HTMLResponse)
+def tokens_page(request: Request, principal: Admin) -> HTMLResponse:
+    return _tokens(request, principal)
+
+
+@router.post("/tokens", response_class=HTMLResponse)
+def tokens_submit(
+    request: Request,
+    principal: Admin,
+    csrf: Annotated[str | None, Form()] = None,
+    name: Annotated[str | None, Form()] = None,
+    role: Annotated[str | None, Form()] = None,
+    revoke: Annotated[str | None, Form()] = None,
+) -> HTMLResponse:
+    check_csrf(request, csrf)
+    archive = context(request).archive
+    try:
+        if revoke:
+            revoked = revoke_token(archive.db, revoke, clock=archive.clock)
+            return _tokens(
+                request, principal, message=f"Revoked: {', '.join(t.name for t in revoked)}."
+            )
+        info, secret = create_token(
+            archive.db, name=name or "", role=parse_role(role or ""), clock=archive.clock
+        )
+    except ArchiverError as exc:
+        return _tokens(request, principal, error=str(exc), status_code=422)
+    return _tokens(
+        request,
+        principal,
+        message=f"Token for {info.name} ({info.role.value}). Copy it now: it is not shown again.",
+        created=secret,
+    )
+
+
+def _tokens(
+    request: Request, principal: Principal, status_code: int = 200, **values: Any
+) -> HTMLResponse:
+    tokens = list_tokens(context(request).archive.db)
+    return render(
+        request, "tokens.html", principal, status_code=status_code, tokens=tokens, **values
     )

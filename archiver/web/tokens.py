@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -67,6 +68,21 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+def token_json(info: TokenInfo) -> dict[str, Any]:
+    def iso(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+    return {
+        "id": info.id,
+        "name": info.name,
+        "role": info.role.value,
+        "prefix": info.prefix,
+        "created_at": iso(info.created_at),
+        "last_used_at": iso(info.last_used_at),
+        "revoked_at": iso(info.revoked_at),
+    }
 
 
 def hash_token(token: str) -> str:

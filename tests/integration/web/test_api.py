@@ -31,6 +31,8 @@ PROTECTED = [
     "/api/v1/sources/1",
     "/api/v1/feeds",
     "/api/v1/settings",
+    "/api/v1/tokens",
+    "/tokens",
     "/api/v1/openapi.json",
     "/api/v1/docs",
 ]
@@ -280,3 +282,28 @@ def test_scoped_status_is_a_slice_of_the_whole(world: WebWorld) -> None:
 async def test_pages_accept_a_bearer_header(client: httpx.AsyncClient, world: WebWorld) -> None:
     page = await client.get("/", headers=bearer(world.tokens["viewer"]))
     assert page.status_code == 200 and "1 report, 127 citations" in page.text
+
+
+async def test_admins_manage_tokens_over_the_api(
+    client: httpx.AsyncClient, world: WebWorld
+) -> None:
+    admin = bearer(world.tokens["admin"])
+    assert (
+        await client.get("/api/v1/tokens", headers=bearer(world.tokens["lawyer"]))
+    ).status_code == 403
+    listed = (await client.get("/api/v1/tokens", headers=admin)).json()
+    assert [t["name"] for t in listed] == ["viewer-person", "lawyer-person", "admin-person"]
+    assert all(
+        t["token"] not in json.dumps(listed) for t in [{"token": v} for v in world.tokens.values()]
+    )
+    created = await client.post(
+        "/api/v1/tokens", data={"name": "dana", "role": "lawyer"}, headers=admin
+    )
+    assert created.status_code == 200
+    token = created.json()["token"]
+    assert (await client.get("/api/v1/status", headers=bearer(token))).status_code == 200
+    bad = await client.post("/api/v1/tokens", data={"name": "x", "role": "owner"}, headers=admin)
+    assert bad.status_code == 422 and "owner" in bad.json()["detail"]
+    revoked = await client.delete("/api/v1/tokens/dana", headers=admin)
+    assert [t["name"] for t in revoked.json()] == ["dana"]
+    assert (await client.get("/api/v1/status", headers=bearer(token))).status_code == 401

@@ -180,3 +180,26 @@ async def test_a_diff_kept_as_lines_with_its_observation(
     page = await client.get(f"/sources/{world.source_id}")
     assert "similarity to the first snapshot 42%" in page.text
     assert "- was detained\n+ was released" in page.text
+
+
+async def test_admin_creates_and_revokes_a_token_on_the_page(
+    client: httpx.AsyncClient, world: WebWorld
+) -> None:
+    await _login(client, world.tokens["admin"])
+    page = await client.get("/tokens")
+    assert page.status_code == 200 and "lawyer-person" in page.text
+    assert all(token not in page.text for token in world.tokens.values())
+    csrf = _csrf(page.text)
+    created = await client.post("/tokens", data={"csrf": csrf, "name": "erlan", "role": "viewer"})
+    found = re.search(r'id="created" type="text" readonly value="([^"]+)"', created.text)
+    assert found and found.group(1).startswith("arch_")
+    # The new token works, until revoked on the same page.
+    async with httpx.AsyncClient(
+        transport=client._transport, base_url="http://testserver"
+    ) as other:
+        assert (await _login(other, found.group(1))).status_code == 303
+        token_id = re.findall(r'name="revoke" value="(\d+)"', created.text)[-1]
+        revoked = await client.post("/tokens", data={"csrf": csrf, "revoke": token_id})
+        assert "Revoked: erlan." in revoked.text
+        assert (await other.get("/")).status_code == 401
+    assert (await client.post("/tokens", data={"csrf": "x", "revoke": token_id})).status_code == 403
