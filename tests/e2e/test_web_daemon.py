@@ -267,3 +267,15 @@ def test_daemon_captures_and_a_lawyer_downloads(
     assert snapshots_seen[0] == snapshots_seen[1] >= 2
     status = json.loads(cli("status", "--format", "json").stdout)
     assert status["summary"]["reports"] == 1 and status["summary"]["sources"] == 2
+
+
+def test_port_in_use_is_a_clear_error(cli: CliRunner) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli(
+            "run", env={"ARCHIVER_WEB__PORT": str(port), "ARCHIVER_DAEMON__CAPTURE": "false"}
+        )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"error: cannot listen on 127.0.0.1:{port} (web.host, web.port)" in done.stderr
