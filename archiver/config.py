@@ -219,6 +219,8 @@ class WebSettings(_Section):
     session_secret: str = ""
     # How long a login lasts.
     session_max_age: Duration = Field(default=7 * 86400.0, gt=0)
+    # Mark the login cookie Secure (sent over HTTPS only): set it when a TLS proxy is in front.
+    secure_cookies: bool = False
     # On SIGTERM, requests in flight get this long to finish.
     shutdown_timeout: Duration = Field(default=10.0, gt=0)
     # How often report feeds (RSS, Atom, listing pages) are polled for new reports.

@@ -58,7 +58,7 @@ def create_app(archive: Archive, settings: Settings | None = None) -> FastAPI:
         session_cookie="archiver_session",
         max_age=int(settings.web.session_max_age),
         same_site="lax",
-        https_only=False,
+        https_only=settings.web.secure_cookies,
     )
 
     @app.middleware("http")
