@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import httpx
 
-from archiver.web.tokens import revoke_token
+from archiver.app import Archive
+from archiver.config import Settings
+from archiver.web import create_app
+from archiver.web.tokens import Role, create_token, revoke_token
+from tests.conftest import FixedClock
 from tests.integration.web.conftest import WebWorld
 
 
@@ -203,3 +208,15 @@ async def test_admin_creates_and_revokes_a_token_on_the_page(
         assert "Revoked: erlan." in revoked.text
         assert (await other.get("/")).status_code == 401
     assert (await client.post("/tokens", data={"csrf": "x", "revoke": token_id})).status_code == 403
+
+
+async def test_secure_cookies_setting(
+    make_settings: Callable[..., Settings], clock: FixedClock
+) -> None:
+    settings = make_settings(web__secure_cookies="true")
+    with Archive.open(settings, clock=clock) as archive:
+        _, token = create_token(archive.db, name="ops", role=Role.VIEWER, clock=clock)
+        transport = httpx.ASGITransport(app=create_app(archive))
+        async with httpx.AsyncClient(transport=transport, base_url="https://t") as client:
+            done = await _login(client, token)
+    assert "; secure" in done.headers["set-cookie"].lower()
