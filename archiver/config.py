@@ -296,6 +296,27 @@ class PlatformsSettings(_Section):
     markers_file: Path | None = None
 
 
+class WebSettings(_Section):
+    """The web pages and API that ``archiver run`` serves (docs/web.md)."""
+
+    # Serve the pages and API from `archiver run`.
+    enabled: bool = True
+    # Loopback by default. Any other address needs at least one API token (the server
+    # refuses to start otherwise): the evidence is not for everyone.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Signs the login cookie. Empty: a random secret kept in <storage.root>/web/secret.
+    session_secret: str = ""
+    # How long a login lasts.
+    session_max_age: Duration = Field(default=7 * 86400.0, gt=0)
+    # Mark the login cookie Secure (sent over HTTPS only): set it when a TLS proxy is in front.
+    secure_cookies: bool = False
+    # On SIGTERM, requests in flight get this long to finish.
+    shutdown_timeout: Duration = Field(default=10.0, gt=0)
+    # How often report feeds (RSS, Atom, listing pages) are polled for new reports.
+    feed_poll_interval: Duration = Field(default=3600.0, gt=0)
+
+
 class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     harvest: HarvestSettings = HarvestSettings()
@@ -306,6 +327,7 @@ class Settings(_Section):
     daemon: DaemonSettings = DaemonSettings()
     platforms: PlatformsSettings = PlatformsSettings()
     notify: NotifySettings = NotifySettings()
+    web: WebSettings = WebSettings()
 
     @property
     def inbox_dir(self) -> Path:

@@ -12,6 +12,7 @@ errors are translated at the edge with ``raise ... from exc``.
     │   ├── UnsupportedFormatError
     │   └── CorruptDocumentError
     ├── FetchError           a report URL could not be fetched
+    │   └── FeedError        a report feed could not be read or parsed
     ├── NetworkError         the network policy refused or could not make a connection
     │   ├── ForbiddenAddressError   (archiver.net.backend) private/loopback/metadata
     │   ├── UnresolvableHostError   (archiver.net.backend)
@@ -20,6 +21,7 @@ errors are translated at the edge with ``raise ... from exc``.
     ├── StoreError           the database or storage folder failed
     ├── CaptureError         a snapshot could not be captured or stored
     │   └── WarcError        a WARC file could not be written or is malformed
+    ├── AccessError          a web access token could not be created, found or revoked
     └── IntegrityError       manifests, signatures, timestamps, custody log
         ├── CanonicalizationError   a value has no RFC 8785 canonical JSON form
         ├── KeyStoreError           signing keys missing, unreadable or too open
@@ -106,3 +108,11 @@ class CustodyError(IntegrityError):
 
 class NotifyError(ArchiverError):
     """A notification (webhook POST, e-mail) could not be delivered; it is retried."""
+
+
+class AccessError(ArchiverError):
+    """A web access token could not be created, found or revoked (archiver.web.tokens)."""
+
+
+class FeedError(FetchError):
+    """A report feed could not be read or parsed (archiver.harvest.feeds)."""

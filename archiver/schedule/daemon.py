@@ -56,13 +56,14 @@ class Daemon:
         )
         checks = CheckScheduler(self.archive, should_stop=self._stop.is_set)
         try:
-            tasks = [asyncio.create_task(self._inbox_loop())]
+            # Web pages and report feeds first: an exposed server without tokens is
+            # refused before anything else has started.
+            tasks = web_and_feed_tasks(self.archive, self._stop, self._work)
+            tasks.append(asyncio.create_task(self._inbox_loop()))
             if self.capture_enabled:
                 tasks.append(asyncio.create_task(self._capture_loop()))
             if self.check_enabled:
                 checks.start()
-            # The web server (issue 7) starts here: archiver.web.serve(archive, settings)
-            # as one more task in this list, stopped with the rest.
             await asyncio.gather(*tasks)
         finally:
             await checks.shutdown()
@@ -124,3 +125,24 @@ class Daemon:
 def run_daemon(archive: Archive) -> None:
     daemon = archive.settings.daemon
     asyncio.run(Daemon(archive, capture=daemon.capture, check=daemon.check).run())
+
+
+# --- Web pages and report feeds (issue 7) ---------------------------------------------
+
+
+def web_and_feed_tasks(
+    archive: Archive, stop: asyncio.Event, work: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """The web server (``archiver.web.serve``) and the report-feed poller, both ending
+    when ``stop`` is set. Raises ConfigError before starting anything when the web
+    server would be exposed without any token."""
+    from archiver.harvest.feeds import feed_loop
+
+    tasks = [asyncio.create_task(feed_loop(archive, stop, work.set))]
+    if archive.settings.web.enabled:
+        from archiver.web import serve
+        from archiver.web.server import check_exposure
+
+        check_exposure(archive, archive.settings)
+        tasks.append(asyncio.create_task(serve(archive, archive.settings, stop=stop)))
+    return tasks

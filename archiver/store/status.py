@@ -8,7 +8,7 @@ one row per citation for CSV, and ``status_table`` to one line per source for pe
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -54,14 +54,43 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def build_status(db: Database, clock: Callable[[], datetime]) -> dict[str, Any]:
+def build_status(
+    db: Database,
+    clock: Callable[[], datetime],
+    *,
+    report_ids: Collection[int] | None = None,
+    source_ids: Collection[int] | None = None,
+) -> dict[str, Any]:
+    """The whole document; or, given ``report_ids`` and/or ``source_ids``, the same shape
+    for just those reports (with every source they cite) or sources (with the reports
+    citing them). The summary then counts the selection. The web pages use this so a
+    page about one report or one source does not read the whole archive."""
+    report_query = select(Report).order_by(Report.id)
+    source_query = select(Source).order_by(Source.id)
+    citation_query = select(Citation).order_by(Citation.report_id, Citation.position)
+    snapshot_query = select(Snapshot).order_by(Snapshot.started_at)
+    if report_ids is not None or source_ids is not None:
+        if report_ids is not None:
+            report_query = report_query.where(Report.id.in_(report_ids))
+            source_query = source_query.where(
+                Source.id.in_(select(Citation.source_id).where(Citation.report_id.in_(report_ids)))
+            )
+        if source_ids is not None:
+            source_query = source_query.where(Source.id.in_(source_ids))
+            if report_ids is None:
+                report_query = report_query.where(
+                    Report.id.in_(
+                        select(Citation.report_id).where(Citation.source_id.in_(source_ids))
+                    )
+                )
+        selected = source_query.with_only_columns(Source.id).order_by(None)
+        citation_query = citation_query.where(Citation.source_id.in_(selected))
+        snapshot_query = snapshot_query.where(Snapshot.source_id.in_(selected))
     with db.session() as session:
-        reports = session.scalars(select(Report).order_by(Report.id)).all()
-        sources = session.scalars(select(Source).order_by(Source.id)).all()
-        citations = session.scalars(
-            select(Citation).order_by(Citation.report_id, Citation.position)
-        ).all()
-        snapshots = session.scalars(select(Snapshot).order_by(Snapshot.started_at)).all()
+        reports = session.scalars(report_query).all()
+        sources = session.scalars(source_query).all()
+        citations = session.scalars(citation_query).all()
+        snapshots = session.scalars(snapshot_query).all()
 
     by_report: dict[int, list[Citation]] = defaultdict(list)
     by_source: dict[int, list[Citation]] = defaultdict(list)

@@ -18,6 +18,8 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
     env["ARCHIVER_STORAGE__ROOT"] = str(tmp_path / "storage")
     env["PYTHONPATH"] = str(REPO)
+    # The daemon serves its pages on a port of its own per test (issue 7).
+    env["ARCHIVER_WEB__PORT"] = "0"
     return env
 
 

@@ -1,0 +1,270 @@
+"""What the pages and the API show, read from the store.
+
+The report and source lists come from :func:`archiver.store.status.build_status`, so the
+pages, the JSON API and ``archiver status`` agree by construction. A source's page adds
+what the status document leaves out: the timeline of observations, and the diffs the
+re-check stores, found by looking at the schema (the re-check's tables are built in
+parallel; whatever of them exists is shown, nothing breaks when they do not).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import MetaData, Table, func, inspect, select
+
+from archiver.models import Citation, Observation, Report, Snapshot, Source
+from archiver.store.db import Database
+from archiver.store.status import STATES, _iso, build_status
+
+# Column names under which a re-check table may keep a textual diff, best first.
+_DIFF_COLUMNS = ("diff", "diff_text", "text_diff", "unified_diff", "diff_summary")
+_DIFF_TIME_COLUMNS = ("checked_at", "observed_at", "created_at", "at")
+
+
+@dataclass(frozen=True)
+class Filters:
+    state: str | None = None
+    platform: str | None = None
+
+    def match(self, source: dict[str, Any]) -> bool:
+        return (self.state is None or source["state"] == self.state) and (
+            self.platform is None or source["platform"] == self.platform
+        )
+
+
+@dataclass
+class ReportView:
+    report: dict[str, Any]
+    # Each citation with its source's status entry under "source".
+    footnotes: list[dict[str, Any]]
+    total: int
+    states: dict[str, int]
+    platforms: dict[str, int]
+
+
+@dataclass
+class SourceView:
+    source: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    diffs: list[dict[str, Any]] = field(default_factory=list)
+    # (report id, title) for each report citing the source.
+    reports: dict[int, str | None] = field(default_factory=dict)
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC time as in the status document: ISO 8601 with a Z."""
+    return _iso(value)
+
+
+def status_document(
+    db: Database,
+    clock: Callable[[], datetime],
+    *,
+    report_ids: Collection[int] | None = None,
+    source_ids: Collection[int] | None = None,
+) -> dict[str, Any]:
+    """The status document, whole or for some reports or sources (docs/status.md)."""
+    return build_status(db, clock, report_ids=report_ids, source_ids=source_ids)
+
+
+def filter_sources(status: dict[str, Any], filters: Filters) -> list[dict[str, Any]]:
+    return [s for s in status["sources"] if filters.match(s)]
+
+
+def matching_source_ids(db: Database, filters: Filters) -> list[int]:
+    """Ids of the sources matching the filters, in id order (the database filters)."""
+    query = select(Source.id).order_by(Source.id)
+    if filters.state is not None:
+        query = query.where(Source.state == filters.state)
+    if filters.platform is not None:
+        query = query.where(Source.platform == filters.platform)
+    with db.session() as session:
+        return list(session.scalars(query))
+
+
+@dataclass
+class Overview:
+    generated_at: str | None
+    summary: dict[str, Any]
+    # Newest first: id, title, origin, ingested_at, citations (count), states.
+    reports: list[dict[str, Any]]
+
+
+def overview(db: Database, clock: Callable[[], datetime]) -> Overview:
+    """The front page's numbers, counted by the database rather than read row by row."""
+    preserved_ids = select(Snapshot.source_id).where(
+        Snapshot.http_status >= 200, Snapshot.http_status < 300
+    )
+    with db.session() as session:
+        by_state = dict(
+            session.execute(select(Source.state, func.count()).group_by(Source.state)).all()
+        )
+        by_platform = dict(
+            session.execute(select(Source.platform, func.count()).group_by(Source.platform)).all()
+        )
+        citations = session.scalar(select(func.count()).select_from(Citation)) or 0
+        preserved = session.scalar(
+            select(func.count(func.distinct(Snapshot.source_id))).where(
+                Snapshot.source_id.in_(preserved_ids)
+            )
+        )
+        report_rows = session.scalars(select(Report).order_by(Report.id.desc())).all()
+        counts = dict(
+            session.execute(
+                select(Citation.report_id, func.count()).group_by(Citation.report_id)
+            ).all()
+        )
+        states: dict[int, dict[str, int]] = {}
+        for report_id, state, count in session.execute(
+            select(Citation.report_id, Source.state, func.count())
+            .join(Source, Source.id == Citation.source_id)
+            .group_by(Citation.report_id, Source.state)
+        ).all():
+            states.setdefault(report_id, {})[state] = count
+    summary = {
+        "reports": len(report_rows),
+        "citations": citations,
+        "sources": sum(by_state.values()),
+        "preserved": preserved or 0,
+        "by_state": {state: by_state.get(state, 0) for state in STATES},
+        "by_platform": dict(sorted(by_platform.items())),
+    }
+    reports = [
+        {
+            "id": r.id,
+            "title": r.title,
+            "sha256": r.sha256,
+            "format": r.format,
+            "origin": r.origin,
+            "ingested_at": iso(r.ingested_at),
+            "skipped_links": len((r.harvest_notes or {}).get("skipped", [])),
+            "citations": counts.get(r.id, 0),
+            "states": dict(sorted(states.get(r.id, {}).items())),
+        }
+        for r in report_rows
+    ]
+    return Overview(iso(clock()), summary, reports)
+
+
+def report_view(status: dict[str, Any], report_id: int, filters: Filters) -> ReportView | None:
+    report = next((r for r in status["reports"] if r["id"] == report_id), None)
+    if report is None:
+        return None
+    sources = {s["id"]: s for s in status["sources"]}
+    footnotes = []
+    states: dict[str, int] = {}
+    platforms: dict[str, int] = {}
+    for citation in report["citations"]:
+        source = sources[citation["source_id"]]
+        states[source["state"]] = states.get(source["state"], 0) + 1
+        platforms[source["platform"]] = platforms.get(source["platform"], 0) + 1
+        if filters.match(source):
+            footnotes.append({**citation, "source": source})
+    return ReportView(
+        report, footnotes, len(report["citations"]), dict(sorted(states.items())), platforms
+    )
+
+
+def source_view(db: Database, status: dict[str, Any], source_id: int) -> SourceView | None:
+    source = next((s for s in status["sources"] if s["id"] == source_id), None)
+    if source is None:
+        return None
+    titles = {r["id"]: r["title"] for r in status["reports"]}
+    with db.session() as session:
+        observations = session.scalars(
+            select(Observation)
+            .where(Observation.source_id == source_id)
+            .order_by(Observation.observed_at, Observation.id)
+        ).all()
+        timeline = [
+            {
+                "at": o.observed_at,
+                "via": o.via,
+                "snapshot_id": o.snapshot_id,
+                "http_status": o.http_status,
+                "final_url": o.final_url,
+                "failure": o.failure_kind,
+                "implied_state": o.implied_state,
+                "state": o.resulting_state,
+                "reason": o.reason,
+            }
+            for o in observations
+        ]
+    return SourceView(
+        source,
+        timeline,
+        diffs=stored_diffs(db, source_id),
+        reports={c["report_id"]: titles.get(c["report_id"]) for c in source["citations"]},
+    )
+
+
+def snapshot_row(db: Database, snapshot_id: str) -> Snapshot | None:
+    with db.session() as session:
+        return session.get(Snapshot, snapshot_id)
+
+
+def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
+    """Diffs the re-check stored for this source, from whichever table holds them.
+
+    Any table with a ``source_id`` and a diff column (a text, or a list of lines such as
+    "- removed sentence" / "+ added sentence") counts; its time comes from a time column
+    or from the observation it belongs to. Empty diffs (nothing changed) are left out.
+    """
+    inspector = inspect(db.engine)
+    found: list[dict[str, Any]] = []
+    for table_name in inspector.get_table_names():
+        columns = {c["name"] for c in inspector.get_columns(table_name)}
+        diff_column = next((c for c in _DIFF_COLUMNS if c in columns), None)
+        if diff_column is None or "source_id" not in columns:
+            continue
+        time_column = next((c for c in _DIFF_TIME_COLUMNS if c in columns), None)
+        table = Table(table_name, MetaData(), autoload_with=db.engine)
+        query = select(table).where(
+            table.c.source_id == source_id, table.c[diff_column].is_not(None)
+        )
+        observed = None
+        if time_column is not None:
+            query = query.order_by(table.c[time_column])
+        elif "observation_id" in columns:
+            observed = Observation.observed_at
+            query = (
+                query.add_columns(observed.label("_observed_at"))
+                .outerjoin(Observation, Observation.id == table.c.observation_id)
+                .order_by(observed)
+            )
+        with db.engine.connect() as connection:
+            for row in connection.execute(query).mappings():
+                text = _diff_text(row[diff_column])
+                if not text:
+                    continue
+                when = row[time_column] if time_column else row.get("_observed_at")
+                entry: dict[str, Any] = {"at": _when(when), "diff": text}
+                if "similarity" in columns and row["similarity"] is not None:
+                    entry["similarity"] = row["similarity"]
+                found.append(entry)
+    found.sort(key=lambda e: e["at"] or "")
+    return found
+
+
+def _diff_text(value: object) -> str:
+    if isinstance(value, str) and value.startswith("["):
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    if isinstance(value, list):
+        return "\n".join(str(line) for line in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, indent=1)
+    return "" if value is None else str(value).strip()
+
+
+def _when(value: object) -> str | None:
+    """A time from a table this module does not own, as ISO text (naive means UTC)."""
+    if isinstance(value, datetime):
+        return iso(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return None if value is None else str(value)

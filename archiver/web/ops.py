@@ -1,0 +1,162 @@
+"""Operations: liveness, readiness and Prometheus metrics.
+
+/healthz and /readyz answer without a token (container health checks and load
+balancers have none); /metrics needs one like everything else (Prometheus sends it
+with ``authorization: {credentials: ...}``). The metrics are read from the database at
+each scrape, so every process sees the same numbers and a restart loses none.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from archiver.app import Archive
+from archiver.errors import StoreError
+from archiver.models import Observation, Report, Snapshot, Source
+from archiver.store.status import STATES
+from archiver.web._auth import api_role, context
+from archiver.web.tokens import Principal, Role
+
+router = APIRouter(tags=["operations"])
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the database answers and storage is writable")
+def readyz(request: Request) -> JSONResponse:
+    ctx = context(request)
+    checks: dict[str, str] = {}
+    try:
+        with ctx.archive.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except SQLAlchemyError as exc:
+        checks["database"] = f"failed: {type(exc).__name__}"
+    root = ctx.settings.storage.root
+    try:
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".ready-", delete=True) as fh:
+            fh.write(b"ok")
+            fh.flush()
+            os.fsync(fh.fileno())
+        checks["storage"] = "ok"
+    except OSError as exc:
+        checks["storage"] = f"failed: {exc.strerror}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+
+class ArchiveCollector(Collector):
+    """Counts read from the store at scrape time."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.archive.clock()
+        try:
+            with self.archive.db.session() as session:
+                by_state = dict(
+                    session.execute(select(Source.state, func.count()).group_by(Source.state)).all()
+                )
+                preserved = session.scalar(
+                    select(func.count(func.distinct(Snapshot.source_id))).where(
+                        Snapshot.http_status >= 200, Snapshot.http_status < 300
+                    )
+                )
+                captures = session.scalar(select(func.count()).select_from(Snapshot))
+                failures = dict(
+                    session.execute(
+                        select(Snapshot.failure_kind, func.count())
+                        .where(Snapshot.failure_kind.is_not(None))
+                        .group_by(Snapshot.failure_kind)
+                    ).all()
+                )
+                checks = dict(
+                    session.execute(
+                        select(Observation.via, func.count()).group_by(Observation.via)
+                    ).all()
+                )
+                reports = session.scalar(select(func.count()).select_from(Report))
+                capture_queue = session.scalar(
+                    select(func.count())
+                    .select_from(Source)
+                    .where(
+                        ~Source.id.in_(
+                            select(Snapshot.source_id).where(
+                                Snapshot.http_status >= 200, Snapshot.http_status < 300
+                            )
+                        ),
+                        or_(Source.next_capture_at.is_(None), Source.next_capture_at <= now),
+                    )
+                )
+                check_queue = session.scalar(
+                    select(func.count())
+                    .select_from(Source)
+                    .where(Source.next_check_at.is_not(None), Source.next_check_at <= now)
+                )
+        except StoreError:
+            up = GaugeMetricFamily("archiver_database_up", "1 when the database answered")
+            up.add_metric([], 0)
+            yield up
+            return
+        up = GaugeMetricFamily("archiver_database_up", "1 when the database answered")
+        up.add_metric([], 1)
+        yield up
+        sources = GaugeMetricFamily("archiver_sources", "Sources by state", labels=["state"])
+        for state in STATES:
+            sources.add_metric([state], by_state.get(state, 0))
+        yield sources
+        yield _gauge("archiver_sources_preserved", "Sources with a 2xx snapshot", preserved)
+        yield _gauge("archiver_reports", "Reports stored", reports)
+        capture_total = CounterMetricFamily("archiver_captures", "Snapshots taken (attempts)")
+        capture_total.add_metric([], captures or 0)
+        yield capture_total
+        failed = CounterMetricFamily(
+            "archiver_capture_failures", "Capture attempts with no response", labels=["kind"]
+        )
+        for kind, count in sorted(failures.items()):
+            failed.add_metric([str(kind)], count)
+        yield failed
+        observed = CounterMetricFamily(
+            "archiver_observations", "Observations of sources (capture, check)", labels=["via"]
+        )
+        for via, count in sorted(checks.items()):
+            observed.add_metric([via], count)
+        yield observed
+        queue = GaugeMetricFamily("archiver_queue_depth", "Work due now", labels=["queue"])
+        queue.add_metric(["capture"], capture_queue or 0)
+        queue.add_metric(["check"], check_queue or 0)
+        yield queue
+
+
+def _gauge(name: str, documentation: str, value: int | None) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, documentation)
+    gauge.add_metric([], value or 0)
+    return gauge
+
+
+def registry_for(archive: Archive) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ArchiveCollector(archive))
+    return registry
+
+
+@router.get("/metrics", summary="Prometheus metrics (any token)")
+def metrics(request: Request, _: Annotated[Principal, api_role(Role.VIEWER)]) -> Response:
+    registry: CollectorRegistry = request.app.state.metrics
+    return Response(generate_latest(registry), media_type=PROMETHEUS_TYPE)
