@@ -62,10 +62,15 @@ class CheckScheduler:
         log.info("re-checks scheduled every %.0f s", tick)
 
     async def shutdown(self) -> None:
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        scheduler = self._scheduler if self._scheduler and self._scheduler.running else None
+        if scheduler is not None:
+            scheduler.pause()  # no new pass starts
+        # Let a pass in flight end by itself (it watches should_stop) before the
+        # scheduler goes: its executor cancels what is still running, mid-check.
         if self._running is not None:
             await asyncio.gather(self._running, return_exceptions=True)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
 
     async def _check_job(self) -> None:
         self._running = asyncio.current_task()

@@ -64,7 +64,14 @@ class Daemon:
                 tasks.append(asyncio.create_task(self._capture_loop()))
             if self.check_enabled:
                 checks.start()
-            await asyncio.gather(*tasks)
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                # One part failed (e.g. the web port is taken): stop the others the
+                # graceful way, so no work is cut off half-written, then report it.
+                self.request_stop("a daemon task failed")
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
         finally:
             await checks.shutdown()
             for sig in (signal.SIGTERM, signal.SIGINT):
