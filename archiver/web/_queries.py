@@ -3,28 +3,21 @@
 The report and source lists come from :func:`archiver.store.status.build_status`, so the
 pages, the JSON API and ``archiver status`` agree by construction. A source's page adds
 what the status document leaves out: the timeline of observations, and the diffs the
-re-check stores, found by looking at the schema (the re-check's tables are built in
-parallel; whatever of them exists is shown, nothing breaks when they do not).
+re-check stored (archiver.models.CheckResult).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import MetaData, Table, func, inspect, select
+from sqlalchemy import func, select
 
-from archiver.models import Citation, Observation, Report, Snapshot, Source
+from archiver.models import CheckResult, Citation, Observation, Report, Snapshot, Source
 from archiver.store.db import Database
 from archiver.store.status import STATES, _iso, build_status
-
-# Column names under which a re-check table may keep a textual diff, best first.
-_DIFF_COLUMNS = ("diff", "diff_text", "text_diff", "unified_diff", "diff_summary")
-_DIFF_TIME_COLUMNS = ("checked_at", "observed_at", "created_at", "at")
 
 
 @dataclass(frozen=True)
@@ -210,61 +203,22 @@ def snapshot_row(db: Database, snapshot_id: str) -> Snapshot | None:
 
 
 def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
-    """Diffs the re-check stored for this source, from whichever table holds them.
-
-    Any table with a ``source_id`` and a diff column (a text, or a list of lines such as
-    "- removed sentence" / "+ added sentence") counts; its time comes from a time column
-    or from the observation it belongs to. Empty diffs (nothing changed) are left out.
-    """
-    inspector = inspect(db.engine)
+    """The diffs the re-check stored for this source against its baseline, oldest first,
+    with the time of the observation each belongs to and the similarity. Empty diffs
+    (nothing changed) and results of degraded runs (no evidence) are left out."""
+    query = (
+        select(CheckResult, Observation.observed_at)
+        .join(Observation, Observation.id == CheckResult.observation_id)
+        .where(CheckResult.source_id == source_id, CheckResult.degraded.is_(False))
+        .order_by(Observation.observed_at, CheckResult.id)
+    )
     found: list[dict[str, Any]] = []
-    for table_name in inspector.get_table_names():
-        columns = {c["name"] for c in inspector.get_columns(table_name)}
-        diff_column = next((c for c in _DIFF_COLUMNS if c in columns), None)
-        if diff_column is None or "source_id" not in columns:
-            continue
-        time_column = next((c for c in _DIFF_TIME_COLUMNS if c in columns), None)
-        table = Table(table_name, MetaData(), autoload_with=db.engine)
-        query = select(table).where(
-            table.c.source_id == source_id, table.c[diff_column].is_not(None)
-        )
-        observed = None
-        if time_column is not None:
-            query = query.order_by(table.c[time_column])
-        elif "observation_id" in columns:
-            observed = Observation.observed_at
-            query = (
-                query.add_columns(observed.label("_observed_at"))
-                .outerjoin(Observation, Observation.id == table.c.observation_id)
-                .order_by(observed)
-            )
-        with db.engine.connect() as connection:
-            for row in connection.execute(query).mappings():
-                text = _diff_text(row[diff_column])
-                if not text:
-                    continue
-                when = row[time_column] if time_column else row.get("_observed_at")
-                entry: dict[str, Any] = {"at": _when(when), "diff": text}
-                if "similarity" in columns and row["similarity"] is not None:
-                    entry["similarity"] = row["similarity"]
-                found.append(entry)
-    found.sort(key=lambda e: e["at"] or "")
+    with db.session() as session:
+        for result, observed_at in session.execute(query):
+            if not result.diff:
+                continue
+            entry: dict[str, Any] = {"at": iso(observed_at), "diff": "\n".join(result.diff)}
+            if result.similarity is not None:
+                entry["similarity"] = result.similarity
+            found.append(entry)
     return found
-
-
-def _diff_text(value: object) -> str:
-    if isinstance(value, str) and value.startswith("["):
-        with contextlib.suppress(ValueError):
-            value = json.loads(value)
-    if isinstance(value, list):
-        return "\n".join(str(line) for line in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, indent=1)
-    return "" if value is None else str(value).strip()
-
-
-def _when(value: object) -> str | None:
-    """A time from a table this module does not own, as ISO text (naive means UTC)."""
-    if isinstance(value, datetime):
-        return iso(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return None if value is None else str(value)

@@ -158,25 +158,46 @@ async def test_pages_forbid_scripts_framing_and_referrers(
 async def test_a_diff_kept_as_lines_with_its_observation(
     client: httpx.AsyncClient, world: WebWorld
 ) -> None:
-    """The shape the re-check (issue 5) stores: a JSON list of lines, tied to an
-    observation for its time, with a similarity; empty diffs are not shown."""
-    from sqlalchemy import text
+    """The re-check's results (archiver.models.CheckResult): the diff as lines, timed by
+    its observation, with a similarity; empty diffs and degraded runs are not shown."""
+    from sqlalchemy import select
 
-    with world.archive.db.engine.begin() as connection:
-        connection.execute(
-            text(
-                "CREATE TABLE check_results (id INTEGER PRIMARY KEY, observation_id INTEGER, "
-                "source_id INTEGER, similarity FLOAT, diff JSON)"
+    from archiver.models import CheckResult, CheckRun, Observation
+
+    with world.archive.db.session() as session:
+        observation = session.scalars(select(Observation)).one()
+        run = CheckRun(started_at=observation.observed_at, trigger="cli", summary={})
+        session.add(run)
+        session.flush()
+        rows = [
+            (0.42, ["- was detained", "+ was released"], False),
+            (1.0, [], False),
+            (0.1, ["- our network was down"], True),
+        ]
+        for similarity, diff, degraded in rows:
+            session.add(
+                CheckResult(
+                    observation_id=observation.id,
+                    run_id=run.id,
+                    source_id=world.source_id,
+                    similarity=similarity,
+                    diff=diff,
+                    degraded=degraded,
+                    details={},
+                )
             )
-        )
-        observation = connection.execute(text("SELECT id FROM observations")).scalar_one()
-        connection.execute(
-            text(
-                "INSERT INTO check_results (id, observation_id, source_id, similarity, diff) "
-                "VALUES (1, :o, :s, 0.42, :d), (2, :o, :s, 1.0, '[]')"
-            ),
-            {"o": observation, "s": world.source_id, "d": '["- was detained", "+ was released"]'},
-        )
+            session.flush()
+            # One result per observation: each row gets its own (a copy of the first).
+            observation = Observation(
+                **{
+                    c.key: getattr(observation, c.key)
+                    for c in Observation.__table__.columns
+                    if c.key != "id"
+                }
+            )
+            session.add(observation)
+            session.flush()
+        session.commit()
     await _login(client, world.tokens["viewer"])
     api = (await client.get(f"/api/v1/sources/{world.source_id}")).json()
     assert api["diffs"] == [
