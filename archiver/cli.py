@@ -130,28 +130,11 @@ def add(ctx: click.Context, targets: tuple[str, ...], as_json: bool) -> None:
                         click.echo(f"error: {exc}", err=True)
                     continue
                 if as_json:
-                    click.echo(json.dumps(_outcome_json(outcome), ensure_ascii=False))
+                    click.echo(json.dumps(outcome.as_json(), ensure_ascii=False))
                 else:
                     click.echo(_outcome_text(outcome))
     if failures:
         sys.exit(1)
-
-
-def _outcome_json(outcome: IngestOutcome) -> dict[str, Any]:
-    return {
-        "origin": outcome.origin,
-        "report_id": outcome.report_id,
-        "sha256": outcome.sha256,
-        "title": outcome.title,
-        "format": outcome.format,
-        "already_stored": outcome.already_stored,
-        "citations": outcome.citations,
-        "sources": outcome.sources,
-        "new_sources": outcome.new_sources,
-        "by_platform": outcome.by_platform,
-        "skipped": outcome.skipped,
-        "warnings": list(outcome.warnings),
-    }
 
 
 def _outcome_text(outcome: IngestOutcome) -> str:

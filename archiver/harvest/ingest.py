@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +54,23 @@ class IngestOutcome:
     by_platform: dict[str, int]
     skipped: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The outcome as printed by `archiver add --json` and returned by the web API."""
+        return {
+            "origin": self.origin,
+            "report_id": self.report_id,
+            "sha256": self.sha256,
+            "title": self.title,
+            "format": self.format,
+            "already_stored": self.already_stored,
+            "citations": self.citations,
+            "sources": self.sources,
+            "new_sources": self.new_sources,
+            "by_platform": self.by_platform,
+            "skipped": self.skipped,
+            "warnings": list(self.warnings),
+        }
 
 
 def url_key(normalized_url: str) -> str:

@@ -9,7 +9,6 @@ from fastapi import UploadFile
 
 from archiver.errors import ArchiverError, ReportTooLargeError
 from archiver.harvest import feeds
-from archiver.harvest.ingest import IngestOutcome
 from archiver.integrity import custody
 from archiver.models import ReportFeed
 from archiver.web._context import WebContext
@@ -61,24 +60,7 @@ def add_report(
                 subject_id=str(outcome.report_id),
                 details={"sha256": outcome.sha256, "origin": outcome.origin},
             )
-    return outcome_json(outcome)
-
-
-def outcome_json(outcome: IngestOutcome) -> dict[str, Any]:
-    return {
-        "report_id": outcome.report_id,
-        "origin": outcome.origin,
-        "title": outcome.title,
-        "sha256": outcome.sha256,
-        "format": outcome.format,
-        "already_stored": outcome.already_stored,
-        "citations": outcome.citations,
-        "sources": outcome.sources,
-        "new_sources": outcome.new_sources,
-        "by_platform": outcome.by_platform,
-        "skipped": outcome.skipped,
-        "warnings": list(outcome.warnings),
-    }
+    return outcome.as_json()
 
 
 def add_feed(
