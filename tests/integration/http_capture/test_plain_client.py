@@ -57,9 +57,11 @@ def ok(body: bytes, *extra: bytes) -> bytes:
 
 
 async def test_keep_alive_connection_is_reused(tmp_path: Path) -> None:
-    async with scripted(lambda n, _: (ok(b"page %d" % n), False)) as server:
-        async with make_fetcher(tmp_path, allow_private_networks=True) as fetcher:
-            results = [await fetcher.fetch(f"http://127.0.0.1:{server.port}/{i}") for i in range(4)]
+    async with (
+        scripted(lambda n, _: (ok(b"page %d" % n), False)) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        results = [await fetcher.fetch(f"http://127.0.0.1:{server.port}/{i}") for i in range(4)]
     assert [r.body.read() if r.body else None for r in results] == [
         b"page 1", b"page 2", b"page 3", b"page 4"
     ]  # fmt: skip
@@ -72,10 +74,12 @@ async def test_close_delimited_http_1_0_body_and_a_new_connection_after(tmp_path
     def answer(n: int, _: bytes) -> tuple[bytes, bool]:
         return b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<p>%d</p>" % n, True
 
-    async with scripted(answer) as server:
-        async with make_fetcher(tmp_path, allow_private_networks=True) as fetcher:
-            first = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
-            second = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+    async with (
+        scripted(answer) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        first = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+        second = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
     assert first.ok and first.http_version == "HTTP/1.0" and first.truncated is None
     assert first.body is not None and first.body.read() == b"<p>1</p>"
     assert second.body is not None and second.body.read() == b"<p>2</p>"
@@ -88,10 +92,12 @@ async def test_chunked_with_extensions_trailers_and_an_interim_response(tmp_path
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
     )
-    async with scripted(lambda n, _: (body if n == 1 else ok(b"again"), False)) as server:
-        async with make_fetcher(tmp_path, allow_private_networks=True) as fetcher:
-            first = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
-            second = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+    async with (
+        scripted(lambda n, _: (body if n == 1 else ok(b"again"), False)) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        first = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+        second = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
     assert first.status == 200 and first.body is not None
     assert first.body.read() == b"hello world" and first.truncated is None
     assert (first.response_head or b"").startswith(b"HTTP/1.1 200 OK\r\n")
@@ -105,27 +111,33 @@ async def test_a_dropped_keep_alive_connection_is_retried_once(tmp_path: Path) -
     def answer(n: int, _: bytes) -> tuple[bytes, bool]:
         return (b"", True) if n == 2 else (ok(b"fine %d" % n), False)
 
-    async with scripted(answer) as server:
-        async with make_fetcher(tmp_path, allow_private_networks=True) as fetcher:
-            first = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
-            second = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+    async with (
+        scripted(answer) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        first = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+        second = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
     assert first.ok and second.ok, second.failure
     assert second.body is not None and second.body.read() == b"fine 3"
     assert server.connections == 2 and len(server.requests) == 3
 
 
 async def test_no_answer_on_a_new_connection_is_a_reset(tmp_path: Path) -> None:
-    async with scripted(lambda n, _: (b"", True)) as server:
-        async with make_fetcher(tmp_path, allow_private_networks=True) as fetcher:
-            exchange = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+    async with (
+        scripted(lambda n, _: (b"", True)) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        exchange = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
     assert exchange.failure is not None and exchange.failure.kind is FailureKind.RESET
     assert len(server.requests) == 1  # a new connection is never retried
 
 
 async def test_garbage_instead_of_a_response_is_a_protocol_failure(tmp_path: Path) -> None:
-    async with scripted(lambda n, _: (b"SSH-2.0-OpenSSH\r\n\r\n", True)) as server:
-        async with make_fetcher(tmp_path, allow_private_networks=True) as fetcher:
-            exchange = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+    async with (
+        scripted(lambda n, _: (b"SSH-2.0-OpenSSH\r\n\r\n", True)) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        exchange = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
     assert exchange.failure is not None and exchange.failure.kind is FailureKind.PROTOCOL
 
 
@@ -144,12 +156,14 @@ async def test_proxy_credentials_go_to_the_proxy_only(tmp_path: Path) -> None:
 
 
 async def test_a_header_with_a_line_break_is_never_sent(tmp_path: Path) -> None:
-    async with scripted(lambda n, _: (ok(b"x"), False)) as server:
-        async with make_fetcher(tmp_path, allow_private_networks=True) as fetcher:
-            exchange = await fetcher.fetch(
-                f"http://127.0.0.1:{server.port}/",
-                headers=[("X-Note", "a\r\nX-Injected: 1")],
-                via="browser",
-            )
+    async with (
+        scripted(lambda n, _: (ok(b"x"), False)) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        exchange = await fetcher.fetch(
+            f"http://127.0.0.1:{server.port}/",
+            headers=[("X-Note", "a\r\nX-Injected: 1")],
+            via="browser",
+        )
     assert exchange.failure is not None and exchange.failure.kind is FailureKind.PROTOCOL
     assert server.requests == []

@@ -65,7 +65,7 @@ def test_malformed_heads_are_protocol_errors(raw: bytes) -> None:
             ("chunked", 0),
         ),
         ([b"Transfer-Encoding: chunked, gzip"], b"HTTP/1.1 200 OK", "GET", ("close", 0)),
-    ],  # fmt: skip
+    ],
 )
 def test_body_framing(
     lines: list[bytes], status: bytes, method: str, expected: tuple[str, int]
