@@ -33,8 +33,10 @@ Opener = Callable[
     [str, int, float], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo]]
 ]
 
-# The reader's buffer limit: also the largest response head accepted.
-HEAD_LIMIT = 256 * 1024
+# The largest response head accepted (as through httpcore/h11), and the stream reader's
+# limit: it stops reading from the socket while twice this waits unread, which bounds
+# the memory of a connection whose body arrives faster than it is stored.
+HEAD_LIMIT = 100 * 1024
 _READ_SIZE = 1024 * 1024
 _STATUS_LINE = re.compile(rb"HTTP/(1\.[01]) ([0-9]{3})(?: (.*))?")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

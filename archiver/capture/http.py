@@ -31,7 +31,7 @@ from types import TracebackType
 import httpcore
 import httpx
 
-from archiver.capture._http1 import Connection, ConnectionPool, Opener, ResponseHead
+from archiver.capture._http1 import HEAD_LIMIT, Connection, ConnectionPool, Opener, ResponseHead
 from archiver.capture._http_failures import classify, squid_failure
 from archiver.capture._http_heads import (
     HeaderPairs,
@@ -166,7 +166,13 @@ class Fetcher:
 
     def _plain_pool(self, proxy: str, max_idle_origins: int) -> ConnectionPool:
         backend = self._backend
-        opener: Opener = backend.open_stream
+
+        def direct(
+            host: str, port: int, timeout: float
+        ) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo]]:
+            return backend.open_stream(host, port, timeout, limit=HEAD_LIMIT)
+
+        opener: Opener = direct
         if proxy:
             url = httpx.URL(proxy)
             proxy_host, proxy_port = url.host, url.port or 80
@@ -177,7 +183,7 @@ class Fetcher:
             def to_proxy(
                 host: str, port: int, timeout: float
             ) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo]]:
-                return backend.open_stream(proxy_host, proxy_port, timeout)
+                return backend.open_stream(proxy_host, proxy_port, timeout, limit=HEAD_LIMIT)
 
             opener = to_proxy
 
