@@ -14,6 +14,11 @@ private-network guard accepted. ``aiter_stream()`` yields what httpx's ``aiter_r
 would: the body with chunked framing removed and content coding kept. Connections are
 pooled per origin (:mod:`._http_pools`) and reused across requests; a
 :class:`~archiver.net.politeness.HostLimiter` bounds and spaces requests per host.
+
+Plain ``http://`` exchanges, direct or through an ``http://`` proxy, go through the
+archiver's own HTTP/1.1 client instead (:mod:`._http1`, a fraction of httpcore's CPU per
+request), with the same guard (``GuardedBackend.open_stream``) and the same failure
+classification; ``https://`` and SOCKS stay on httpcore.
 """
 
 from __future__ import annotations
