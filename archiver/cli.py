@@ -215,9 +215,14 @@ def capture(ctx: click.Context, sources: tuple[str, ...], limit: int | None, as_
 
 
 def _actor() -> str:
-    from archiver.integrity.export import default_actor
+    # As archiver.integrity.export.default_actor, without importing the export code
+    # (cryptography, the timestamp client) into every capture run.
+    import getpass
 
-    return default_actor()
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def _capture_json(outcome: CaptureOutcome) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import IO
 
 
 class FailureKind(StrEnum):
@@ -58,14 +59,17 @@ class Body:
     """A response body kept as received (content-encoding kept, transfer framing
     removed), spooled to disk past a threshold so a 1 GB video never sits in memory.
     Its size is counted while it is written; its sha256 is computed when first asked
-    for (the WARC writer hashes the bytes anyway, off the event loop)."""
+    for (the WARC writer hashes the bytes anyway, off the event loop).
+
+    Up to the threshold the pieces are kept as they arrived, in a list: no copy into
+    a buffer and none out of it when the WARC writer reads them back."""
 
     _MEMORY_LIMIT = 1024 * 1024
 
     def __init__(self, spool_dir: Path | None = None) -> None:
-        self._file: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - owned
-            max_size=self._MEMORY_LIMIT, dir=None if spool_dir is None else str(spool_dir)
-        )
+        self._spool_dir = spool_dir
+        self._pieces: list[bytes] = []
+        self._file: IO[bytes] | None = None
         self._sha256: str | None = None
         self.size = 0
         self._closed = False
@@ -77,9 +81,22 @@ class Body:
         return body
 
     def write(self, chunk: bytes) -> None:
-        self._file.write(chunk)
+        if not chunk:
+            return
+        if not isinstance(chunk, bytes):
+            chunk = bytes(chunk)
         self._sha256 = None
         self.size += len(chunk)
+        if self._file is None:
+            if self.size <= self._MEMORY_LIMIT:
+                self._pieces.append(chunk)
+                return
+            folder = None if self._spool_dir is None else str(self._spool_dir)
+            self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - owned
+            for piece in self._pieces:
+                self._file.write(piece)
+            self._pieces = []
+        self._file.write(chunk)
 
     @property
     def sha256(self) -> str:
@@ -92,6 +109,9 @@ class Body:
 
     def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
         """The bytes from the start, in chunks (may be called more than once)."""
+        if self._file is None:
+            yield from list(self._pieces)
+            return
         self._file.seek(0)
         while chunk := self._file.read(size):
             yield chunk
@@ -99,6 +119,9 @@ class Body:
 
     def read(self, limit: int | None = None) -> bytes:
         """Up to ``limit`` bytes from the start (all when None): for small bodies only."""
+        if self._file is None:
+            data = b"".join(self._pieces)
+            return data if limit is None else data[:limit]
         self._file.seek(0)
         data = self._file.read() if limit is None else self._file.read(limit)
         self._file.seek(0, os.SEEK_END)
@@ -107,11 +130,13 @@ class Body:
     @property
     def on_disk(self) -> bool:
         """True once the body outgrew memory and was spooled to a file."""
-        return bool(getattr(self._file, "_rolled", False))
+        return self._file is not None
 
     def close(self) -> None:
         if not self._closed:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
+            self._pieces = []
             self._closed = True
 
 

@@ -14,14 +14,21 @@ private-network guard accepted. ``aiter_stream()`` yields what httpx's ``aiter_r
 would: the body with chunked framing removed and content coding kept. Connections are
 pooled per origin (:mod:`._http_pools`) and reused across requests; a
 :class:`~archiver.net.politeness.HostLimiter` bounds and spaces requests per host.
+
+Plain ``http://`` exchanges, direct or through an ``http://`` proxy, go through the
+archiver's own HTTP/1.1 client instead (:mod:`._http1`, a fraction of httpcore's CPU per
+request), with the same guard (``GuardedBackend.open_stream``) and the same failure
+classification; ``https://`` and SOCKS stay on httpcore.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +36,7 @@ from types import TracebackType
 import httpcore
 import httpx
 
+from archiver.capture._http1 import HEAD_LIMIT, Connection, ConnectionPool, Opener, ResponseHead
 from archiver.capture._http_failures import classify, squid_failure
 from archiver.capture._http_heads import (
     HeaderPairs,
@@ -74,6 +82,8 @@ except ImportError:
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# A line break inside a header name or value would smuggle in another header or request.
+_FORBIDDEN_IN_FIELD = re.compile(rb"[\0\r\n]")
 # What an exchange can fail with short of a response. Anything else is a bug and raises.
 _NETWORK_ERRORS = (
     httpcore.ProxyError,
@@ -136,6 +146,12 @@ class Fetcher:
             max_idle_origins=max_idle_origins,
         )
         self._certificates = CertificateMemory()
+        # Plain http:// goes through our own HTTP/1.1 client (see _http1), direct or
+        # through an http:// proxy; TLS, CONNECT and SOCKS stay with httpcore.
+        self._plain: ConnectionPool | None = None
+        self._plain_proxy_auth: bytes | None = None
+        if not network.proxy or httpx.URL(network.proxy).scheme == "http":
+            self._plain = self._plain_pool(network.proxy, max_idle_origins)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -149,7 +165,36 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
         await self._pools.aclose()
+
+    def _plain_pool(self, proxy: str, max_idle_origins: int) -> ConnectionPool:
+        backend = self._backend
+
+        def direct(
+            host: str, port: int, timeout: float
+        ) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo]]:
+            return backend.open_stream(host, port, timeout, limit=HEAD_LIMIT)
+
+        opener: Opener = direct
+        if proxy:
+            url = httpx.URL(proxy)
+            proxy_host, proxy_port = url.host, url.port or 80
+            if url.username:
+                credentials = f"{url.username}:{url.password}".encode()
+                self._plain_proxy_auth = b"Basic " + base64.b64encode(credentials)
+
+            def to_proxy(
+                host: str, port: int, timeout: float
+            ) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo]]:
+                return backend.open_stream(proxy_host, proxy_port, timeout, limit=HEAD_LIMIT)
+
+            opener = to_proxy
+
+        return ConnectionPool(
+            opener, per_origin=self.limiter.concurrency, max_idle_origins=max_idle_origins
+        )
 
     # -- public API ----------------------------------------------------------------------
 
@@ -269,6 +314,11 @@ class Fetcher:
         limit: int,
         t0: float,
     ) -> None:
+        if self._plain is not None and target.scheme == "http":
+            await self._plain_exchange(
+                self._plain, exchange, target, sent, body, deadline, limit, t0
+            )
+            return
         https = target.scheme == "https"
         origin = (target.host, target.port or _DEFAULT_PORTS[target.scheme])
         probe = await self._certificates.settle(origin, deadline) if https else None
@@ -291,6 +341,77 @@ class Fetcher:
         finally:
             if probe is not None:
                 self._certificates.end_probe(origin, probe)
+
+    async def _plain_exchange(
+        self,
+        pool: ConnectionPool,
+        exchange: Exchange,
+        target: httpx.URL,
+        sent: RawHeaders,
+        body: bytes,
+        deadline: float | None,
+        limit: int,
+        t0: float,
+    ) -> None:
+        """One http:// exchange on our own client: same outcomes as through httpcore."""
+        timeout = self._timeouts(deadline)["read"]
+        conn: Connection | None = None
+        head: ResponseHead | None = None
+        try:
+            request = self._plain_request(exchange.method, target, sent, body)
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                conn = await pool.acquire((target.host, target.port or 80), timeout)
+                try:
+                    head = await self._plain_send(conn, request, timeout, t0, exchange)
+                except (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError):
+                    if conn.new or exchange.method not in ("GET", "HEAD"):
+                        raise
+                    # A kept-alive connection the server closed as we reused it: once
+                    # more on a new one (safe: nothing was answered, GET is idempotent).
+                    pool.release(conn)
+                    conn = await pool.acquire((target.host, target.port or 80), timeout)
+                    head = await self._plain_send(conn, request, timeout, t0, exchange)
+                exchange.timings["headers"] = time.monotonic() - t0
+                if self._take_head(exchange, target, head, conn.info, None, True, None):
+                    chunks = conn.body(head, exchange.method, timeout)
+                    try:
+                        await self._read_body(exchange, chunks, limit)
+                    finally:
+                        await chunks.aclose()
+        except TimeoutError:
+            if head is None:
+                exchange.failure = classify(TimeoutError(), target=exchange.url, proxied=False)
+            else:
+                exchange.truncated = exchange.truncated or "time"
+        except _NETWORK_ERRORS as exc:
+            exchange.failure = classify(exc, target=exchange.url, proxied=self._proxied)
+        finally:
+            if conn is not None:
+                pool.release(conn)
+
+    @staticmethod
+    async def _plain_send(
+        conn: Connection, request: bytes, timeout: float, t0: float, exchange: Exchange
+    ) -> ResponseHead:
+        if conn.new:
+            exchange.timings["connected"] = time.monotonic() - t0
+        await conn.send(request, timeout)
+        return await conn.read_head(timeout)
+
+    def _plain_request(
+        self, method: str, target: httpx.URL, sent: RawHeaders, body: bytes
+    ) -> bytes:
+        """The request as it goes on the wire: absolute-form through a proxy."""
+        path = target.raw_path or b"/"
+        form = b"http://" + target.netloc + path if self._proxied else path
+        lines = [method.encode("ascii") + b" " + form + b" HTTP/1.1"]
+        fields = [name + b": " + value for name, value in sent]
+        if _FORBIDDEN_IN_FIELD.search(b"".join(fields)) is not None:
+            raise httpcore.LocalProtocolError("a header name or value contains CR, LF or NUL")
+        lines += fields
+        if self._plain_proxy_auth is not None:
+            lines.append(b"Proxy-Authorization: " + self._plain_proxy_auth)
+        return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
     async def _attempt(
         self,
@@ -362,7 +483,7 @@ class Fetcher:
                     raise
                 exchange.timings["headers"] = time.monotonic() - t0
                 if self._take_response(exchange, target, response, verified, verify_error):
-                    await self._read_body(exchange, response, limit)
+                    await self._read_body(exchange, response.aiter_stream(), limit)
         except TimeoutError:
             if response is None:
                 exchange.failure = classify(TimeoutError(), target=exchange.url, proxied=False)
@@ -384,10 +505,34 @@ class Fetcher:
         """Record the response head; False when it is the proxy's failure page (then the
         exchange carries the failure and the body is not read)."""
         ext = response.extensions
-        raw: RawHeaders = list(response.headers)
+        info: object = None
+        ssl_object = None
+        stream = ext.get("network_stream")
+        if stream is not None:
+            info = stream.get_extra_info(CONNECTION_INFO)
+            if target.scheme == "https":
+                ssl_object = stream.get_extra_info("ssl_object")
+        head = ResponseHead(
+            ext.get("http_version", b"HTTP/1.1"),
+            response.status,
+            ext.get("reason_phrase", b""),
+            list(response.headers),
+        )
+        return self._take_head(exchange, target, head, info, ssl_object, verified, verify_error)
+
+    def _take_head(
+        self,
+        exchange: Exchange,
+        target: httpx.URL,
+        response: ResponseHead,
+        info: object,
+        ssl_object: object,
+        verified: bool,
+        verify_error: str | None,
+    ) -> bool:
+        raw = response.headers
         status = response.status
-        version: bytes = ext.get("http_version", b"HTTP/1.1")
-        reason: bytes = ext.get("reason_phrase", b"")
+        version, reason = response.version, response.reason
         head = response_head(version, status, reason, raw)
         if self._proxied and status >= 400:
             squid = header_value(raw, b"x-squid-error")
@@ -399,18 +544,11 @@ class Fetcher:
         exchange.http_version = version.decode("ascii", "replace")
         exchange.response_head = head
         exchange.response_headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw]
-        stream = ext.get("network_stream")
-        if stream is not None:
-            info = stream.get_extra_info(CONNECTION_INFO)
-            if isinstance(info, ConnectionInfo):
-                exchange.ip_address = info.address
-                exchange.resolver_answers = info.resolver_answers
-            if target.scheme == "https":
-                exchange.tls = tls_info(
-                    stream.get_extra_info("ssl_object"),
-                    verified=verified,
-                    verify_error=verify_error,
-                )
+        if isinstance(info, ConnectionInfo):
+            exchange.ip_address = info.address
+            exchange.resolver_answers = info.resolver_answers
+        if ssl_object is not None:
+            exchange.tls = tls_info(ssl_object, verified=verified, verify_error=verify_error)
         if status in (429, 503):
             retry_after = header_value(raw, b"retry-after")
             if retry_after is not None:
@@ -419,11 +557,13 @@ class Fetcher:
                     self.limiter.defer(target.host, seconds)
         return True
 
-    async def _read_body(self, exchange: Exchange, response: httpcore.Response, limit: int) -> None:
+    async def _read_body(
+        self, exchange: Exchange, chunks: AsyncIterator[bytes], limit: int
+    ) -> None:
         """Stream the body into a spooled Body, keeping what arrived on any cut."""
         body = exchange.body = Body(self._spool_dir)
         try:
-            async for chunk in response.aiter_stream():
+            async for chunk in chunks:
                 room = limit - body.size
                 if len(chunk) > room:
                     if room > 0:

@@ -31,8 +31,7 @@ from archiver.capture._batching import GroupCommit
 from archiver.capture._browser_types import BrowserRequest, PageCapture
 from archiver.capture.exchange import Exchange, FailureKind
 from archiver.capture.http import Fetcher
-from archiver.capture.platform_step import combined_signal, platform_row, step_for
-from archiver.capture.policy import capture_methods, wants_browser_after_http
+from archiver.capture.policy import capture_methods, platform_steps, wants_browser_after_http
 from archiver.capture.snapshot import CaptureInput, WrittenSnapshot, write_snapshot
 from archiver.check.signals import Signal, signal_from_response, state_after
 from archiver.config import Settings
@@ -85,6 +84,22 @@ class _Finished:
     source: DueSource
     written: WrittenSnapshot | None = None
     error: Exception | None = None
+
+
+def _combined_signal(response: Signal, platform: dict[str, Any] | None) -> Signal:
+    if platform is None:  # no platform step ran: the HTTP status speaks alone
+        return response
+    from archiver.capture.platform_step import combined_signal
+
+    return combined_signal(response, platform)
+
+
+def _platform_row(
+    source_id: int, snapshot_id: str, record: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    from archiver.capture.platform_step import platform_row
+
+    return platform_row(source_id, snapshot_id, record, now)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -247,7 +262,15 @@ class CaptureRunner:
                 browser = await stack.enter_async_context(
                     BrowserPool(self.settings.capture, self.settings.network)
                 )
-            self._platforms = step_for(self.settings, [(s.platform, s.kind) for s in sources])
+            self._platforms = None
+            wanted = self.settings.platforms
+            if any(platform_steps(s.platform, s.kind, wanted) for s in sources):
+                # The platform step (yt-dlp, the recognisers and the harvest package
+                # they use) is loaded only when a source wants it: about a third of a
+                # second of start-up for a run of plain pages.
+                from archiver.capture.platform_step import step_for
+
+                self._platforms = step_for(self.settings, [(s.platform, s.kind) for s in sources])
             # The gate bounds captures on the network; the backlog bounds captures
             # fetched but not yet written (their bodies wait in memory or spool files).
             backlog = asyncio.Semaphore(self.settings.capture.concurrency * 4)
@@ -438,7 +461,7 @@ class CaptureRunner:
                 ]
                 self.sealer.seal(session, recorded, self.clock())
         platform_rows = [
-            platform_row(item.source.id, item.written.id, item.written.platform, self.clock())
+            _platform_row(item.source.id, item.written.id, item.written.platform, self.clock())
             for item in items
             if item.written is not None and item.written.platform and item.source.id in rows
         ]
@@ -493,7 +516,7 @@ class CaptureRunner:
     ) -> CaptureOutcome:
         main = written.main
         failure = FailureKind(main.failure_kind) if main.failure_kind is not None else None
-        signal = combined_signal(signal_from_response(main.status, failure), written.platform)
+        signal = _combined_signal(signal_from_response(main.status, failure), written.platform)
         now = self.clock()
         if row is None:  # deleted meanwhile: keep the file, skip the rows
             return self._outcome(source, written, signal, source.state)

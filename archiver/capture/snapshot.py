@@ -198,7 +198,7 @@ def _failure(exchange: Exchange) -> dict[str, str] | None:
 def _package_versions() -> dict[str, str]:
     # Reading package metadata parses files: once per process, not per snapshot.
     versions = {"archiver": __version__, "python": platform.python_version()}
-    for package in ("httpx", "httpcore", "playwright", "yt-dlp"):
+    for package in ("httpx", "httpcore", "isal", "playwright", "yt-dlp"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -111,23 +111,28 @@ class Sealer:
             session.execute(insert(SnapshotSeal), seals)
         if stamps:
             session.execute(insert(TimestampRecord), stamps)
-        for (source_id, written), seal in zip(snapshots, sealed, strict=True):
-            custody.append(
-                session,
-                at=now,
-                actor=self.actor,
-                action="capture",
-                subject_type="snapshot",
-                subject_id=written.id,
-                details={
-                    "source_id": source_id,
-                    "url": str(written.provenance.get("source", {}).get("url", "")),
-                    "warc_path": written.relpath.as_posix(),
-                    "warc_sha256": written.sha256,
-                    "manifest_sha256": seal.manifest_sha256,
-                    "key": seal.key_fingerprint,
-                },
-            )
+        # One custody entry per snapshot, chained in one go (custody.append_many).
+        custody.append_many(
+            session,
+            [
+                custody.NewEntry(
+                    action="capture",
+                    subject_type="snapshot",
+                    subject_id=written.id,
+                    details={
+                        "source_id": source_id,
+                        "url": str(written.provenance.get("source", {}).get("url", "")),
+                        "warc_path": written.relpath.as_posix(),
+                        "warc_sha256": written.sha256,
+                        "manifest_sha256": seal.manifest_sha256,
+                        "key": seal.key_fingerprint,
+                    },
+                )
+                for (source_id, written), seal in zip(snapshots, sealed, strict=True)
+            ],
+            at=now,
+            actor=self.actor,
+        )
         return sealed
 
 

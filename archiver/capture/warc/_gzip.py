@@ -4,8 +4,14 @@ Each record is compressed into its own gzip member so a reader (pywb, ReplayWeb.
 a CDX index) can seek to a record's offset and decompress only that record. The gzip
 header is written by hand rather than by :mod:`gzip` or zlib's own gzip mode: mtime 0,
 no file name, XFL 0 and OS 255 ("unknown") are fixed, so the same record bytes give the
-same member on any machine with the same zlib. (A different zlib version may choose
+same member on any machine with the same compressor version. (Another version may choose
 different deflate output; the *decompressed* bytes, and so every digest, never change.)
+
+Levels 1-3 use ISA-L (the ``isal`` package) when it is installed: standard deflate that
+any gzip reader decompresses, about four times faster than zlib's level 1 on news pages
+and at least as small (measured: 0.36 ms against 1.45 ms per 200 KB page, 22.7% against
+23.2% of the size). Compression is most of the CPU a capture costs, so this sets how many
+pages a core archives per second. Levels 4-9 (and everything without ``isal``) use zlib.
 """
 
 from __future__ import annotations
@@ -13,11 +19,26 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable
+from typing import Any
+
+_isal: Any
+try:
+    from isal import isal_zlib as _isal
+except ImportError:  # pragma: no cover - isal is a dependency; zlib remains correct
+    _isal = None
 
 # ID1 ID2 CM=deflate FLG=0 | MTIME=0 | XFL=0 OS=255
 _HEADER = b"\x1f\x8b\x08\x00" + b"\x00\x00\x00\x00" + b"\x00\xff"
 
 COMPRESS_LEVEL = 6
+_ISAL_LEVELS = (1, 2, 3)
+
+
+def _raw_deflate(level: int) -> Any:
+    """A compressor of raw deflate (negative wbits: the header and trailer are ours)."""
+    if _isal is not None and level in _ISAL_LEVELS:
+        return _isal.compressobj(level, _isal.DEFLATED, -zlib.MAX_WBITS)
+    return zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
 
 
 class GzipMember:
@@ -29,8 +50,7 @@ class GzipMember:
 
     def __init__(self, sink: Callable[[bytes], None], level: int = COMPRESS_LEVEL) -> None:
         self._sink = sink
-        # Negative wbits: raw deflate, because the header and trailer are ours.
-        self._deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._deflate = _raw_deflate(level)
         self._crc = 0
         self._size = 0
         self._sink(_HEADER)

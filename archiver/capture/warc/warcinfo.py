@@ -9,6 +9,7 @@ secret-looking query parameters are masked.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -38,6 +39,7 @@ _SECRET_PARAM = re.compile(
     re.IGNORECASE,
 )
 _RESERVED = {"software", "format", "conformsTo", "operator"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def default_redact(key: str, value: str) -> str | None:
@@ -56,7 +58,26 @@ def warcinfo_block(
     redact: Redactor = default_redact,
 ) -> bytes:
     """The ``application/warc-fields`` block: fixed fields first, then the settings
-    flattened to dotted keys in sorted order (so equal settings give equal bytes)."""
+    flattened to dotted keys in sorted order (so equal settings give equal bytes).
+
+    Every snapshot of a run has the same settings, so blocks are remembered by value
+    (flattening, JSON and the redaction patterns cost more than the gzip of the block)."""
+    try:
+        # As JSON, the settings are a key (and JSON tells 1, 1.0 and true apart).
+        key = json.dumps(settings, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):  # built the long way, which names the bad setting
+        return _build(operator, settings, software, redact)
+    return _cached(operator, key, software, redact)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached(operator: str | None, settings_json: str, software: str, redact: Redactor) -> bytes:
+    return _build(operator, json.loads(settings_json), software, redact)
+
+
+def _build(
+    operator: str | None, settings: Mapping[str, object], software: str, redact: Redactor
+) -> bytes:
     fields: list[tuple[str, str]] = [("software", software), ("format", FORMAT)]
     fields.append(("conformsTo", CONFORMS_TO))
     if operator:
@@ -92,6 +113,6 @@ def _flatten(settings: Mapping[str, object], prefix: str) -> Iterator[tuple[str,
 
 def _one_line(text: str) -> str:
     # A line break would start a forged field; JSON-quote such values instead.
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+    if _CONTROL.search(text):
         return json.dumps(text, ensure_ascii=False)
     return text

@@ -10,7 +10,14 @@ import pytest
 from sqlalchemy import select, text
 
 from archiver.errors import CustodyError, StoreError
-from archiver.integrity.custody import GENESIS, append, load_chain, verify_stored_chain
+from archiver.integrity.custody import (
+    GENESIS,
+    NewEntry,
+    append,
+    append_many,
+    load_chain,
+    verify_stored_chain,
+)
 from archiver.models import CustodyEvent
 from archiver.store.db import Database
 
@@ -157,3 +164,34 @@ def test_details_without_canonical_form_are_refused(db: Database) -> None:
         append(session, at=datetime(2026, 1, 1), actor="x", action="check", subject_type="source")
     with db.session() as session:
         assert len(load_chain(session)) == 5
+
+
+def test_append_many_chains_exactly_as_appending_one_by_one(database_url: str) -> None:
+    """The batch form (used when a capture run seals its snapshots) gives the same
+    entries, hashes and links as one append per entry, continuing the stored chain."""
+    details = [{"n": n, "sha256": f"{n:064x}"} for n in range(3)]
+    batch = [NewEntry("capture", "snapshot", f"snap-{n}", d) for n, d in enumerate(details)]
+    one_by_one = Database.open(database_url)
+    with one_by_one.session() as session:
+        append(session, at=T0, actor="a", action="key_created", subject_type="key")
+        for new in batch:
+            append(session, at=T0, actor="cli:bob", action=new.action,
+                   subject_type=new.subject_type, subject_id=new.subject_id,
+                   details=new.details)  # fmt: skip
+    with one_by_one.session() as session:
+        expected = load_chain(session)
+        _sql(one_by_one, "DELETE FROM custody_events")
+    one_by_one.close()
+    batched = Database.open(database_url)
+    with batched.session() as session:
+        append(session, at=T0, actor="a", action="key_created", subject_type="key")
+        returned = append_many(session, batch, at=T0, actor="cli:bob")
+        assert append_many(session, [], at=T0, actor="cli:bob") == []
+    with batched.session() as session:
+        stored = load_chain(session)
+        report = verify_stored_chain(session)
+    batched.close()
+    assert stored == expected
+    assert returned == stored[1:]
+    assert [e.seq for e in stored] == [1, 2, 3, 4]
+    assert report.ok and report.head_hash == expected[-1].entry_hash

@@ -82,3 +82,20 @@ def test_settings_cannot_shadow_standard_fields_or_be_unserialisable() -> None:
         warcinfo_block(operator=None, settings={"software": "other"})
     with pytest.raises(WarcError):
         warcinfo_block(operator=None, settings={"x": object()})
+
+
+def test_blocks_are_remembered_by_value_not_by_object() -> None:
+    settings: dict[str, object] = {"capture": {"level": 1, "proxy": "http://u:pw@proxy:3128"}}
+    first = warcinfo_block(operator=None, settings=settings)
+    equal = {"capture": {"level": 1, "proxy": "http://u:pw@proxy:3128"}}
+    assert warcinfo_block(operator=None, settings=equal) == first
+    settings["capture"] = {"level": 1.0, "proxy": "http://u:pw@proxy:3128"}
+    changed = warcinfo_block(operator=None, settings=settings)
+    assert b"capture.level: 1.0\r\n" in changed and b"capture.level: 1\r\n" in first
+    assert b"pw" not in changed and b"[redacted]@proxy" in changed
+    assert warcinfo_block(operator="Monitor", settings=settings) != changed
+
+
+def test_unserialisable_setting_still_named_in_the_error() -> None:
+    with pytest.raises(WarcError, match=r"capture\.when"):
+        warcinfo_block(operator=None, settings={"capture": {"when": object()}})
