@@ -176,7 +176,11 @@ def classify(
         and same_document(final, not_found.final_url)
     ):
         return Verdict(Signal("removed", f"redirected where the host sends unknown URLs: {final}"))
-    if baseline is not None and probe.payload_sha256 == baseline.payload_sha256:
+    if (
+        baseline is not None
+        and baseline.payload_sha256 is not None
+        and probe.payload_sha256 == baseline.payload_sha256
+    ):
         return Verdict(Signal("live", f"HTTP {status}, identical to the baseline"), 1.0)
     soft_host = not_found is not None and not_found.soft
     if baseline is None and not soft_host:

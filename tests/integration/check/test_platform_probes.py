@@ -30,7 +30,9 @@ def watch(video_id: str) -> str:
 
 # As the harvest writes them (story.php and m. addresses become these).
 FB_EDITED = "https://www.facebook.com/permalink.php?story_fbid=3065154550235644&id=119240841493711"
-FB_COUNTERS = "https://www.facebook.com/permalink.php?story_fbid=3065154550299999&id=119240841493711"
+FB_COUNTERS = (
+    "https://www.facebook.com/permalink.php?story_fbid=3065154550299999&id=119240841493711"
+)
 
 # name -> (url, expected state after two checks)
 SCENARIOS: dict[str, tuple[str, str]] = {
@@ -229,7 +231,9 @@ def test_platform_sources_end_in_the_right_state(
     # nowhere in the logs or the database.
     sent = [(u, h.get("cookie")) for _, u, h in simweb.requests]
     assert (FB_EDITED, f"xs={SESSION_VALUE}") in sent
-    assert not [a for a, cookie in sent if "facebook.com" not in a and SESSION_VALUE in (cookie or "")]
+    assert not [
+        a for a, cookie in sent if "facebook.com" not in a and SESSION_VALUE in (cookie or "")
+    ]
     assert SESSION_VALUE not in caplog.text
     root = archive.settings.storage.root
     scanned = [p for p in root.rglob("*") if p.is_file()]
