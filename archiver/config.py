@@ -192,6 +192,10 @@ class CheckSettings(_Section):
     not_found_refresh: Duration = 7 * 86400.0
     # Capture a new snapshot when a source is confirmed altered.
     recapture_altered: bool = True
+    # YouTube sources are checked through yt-dlp (title, description, duration) and
+    # Facebook posts by their text (with the operator's session); false: the light
+    # HTTP probe for every source.
+    platform_probes: bool = True
 
     @field_validator("intervals")
     @classmethod

@@ -272,3 +272,99 @@ def _as_platform_signal(signal: object) -> PlatformSignal | None:
 def remove_workdir(workdir: Path) -> None:
     """Delete a work folder once its files are sealed in a WARC (or were not wanted)."""
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- metadata only (the re-check's YouTube probe) ------------------------------------------
+
+# Warnings about yt-dlp's auxiliary requests (player API, retries): they say nothing
+# about the video itself.
+_AUXILIARY = ("unable to download", "retrying", "giving up", "javascript runtime")
+
+
+@dataclass
+class MetadataResult:
+    """What yt-dlp says of a video without downloading it."""
+
+    # Title, description, duration (None when yt-dlp failed).
+    fields: dict[str, Any] | None = None
+    webpage_url: str | None = None
+    error: str | None = None
+    # What the failure (or, without formats, a warning quoting the platform) implies.
+    signal: PlatformSignal | None = None
+    ytdlp_version: str | None = None
+
+
+def metadata_options(
+    workdir: Path, settings: PlatformsSettings, network: NetworkSettings
+) -> dict[str, Any]:
+    """The capture's options (proxy, TLS, user agent, JS runtime), for metadata only:
+    nothing downloaded or written, a video without usable formats is not an error."""
+    options = ytdlp_options(workdir, settings, network)
+    options.update(
+        {
+            "skip_download": True,
+            "writethumbnail": False,
+            "writesubtitles": False,
+            "ignore_no_formats_error": True,
+            "retries": 1,
+        }
+    )
+    return options
+
+
+def read_metadata(
+    url: str,
+    workdir: Path,
+    settings: PlatformsSettings,
+    network: NetworkSettings,
+    markers: Markers,
+    *,
+    cookie_file: Path | None = None,
+    secrets: SessionSecrets = NO_SECRETS,
+) -> MetadataResult:
+    """yt-dlp's ``extract_info(download=False)`` of ``url``: title, description and
+    duration, or what its error implies. Blocking; never raises for the source's
+    problems."""
+    result = MetadataResult(ytdlp_version=ytdlp_version())
+    if result.ytdlp_version is None:
+        result.error = "yt-dlp is not installed"
+        return result
+    import yt_dlp
+
+    logger = _Logger(secrets)
+    options = metadata_options(workdir, settings, network)
+    options["cookiefile"] = str(cookie_file) if cookie_file else None
+    options["logger"] = logger
+    try:
+        _guard(url, network)
+        with yt_dlp.YoutubeDL(options) as ydl:
+            info = ydl.extract_info(url, download=False)
+            clean = ydl.sanitize_info(info) if isinstance(info, dict) else None
+    except FetchError as exc:
+        result.error = str(exc)
+        return result
+    except yt_dlp.utils.DownloadError as exc:
+        result.error = secrets.redact_text(str(exc))
+        result.signal = _as_platform_signal(classify_ytdlp_error(result.error, markers=markers))
+        return result
+    if not isinstance(clean, dict):
+        result.error = "yt-dlp returned no information"
+        return result
+    if not clean.get("formats"):
+        # With ignore_no_formats_error the player's own verdict ("Video unavailable",
+        # "Private video") arrives as a warning instead of an error.
+        for message in logger.messages:
+            if any(word in message.lower() for word in _AUXILIARY):
+                continue
+            signal = _as_platform_signal(classify_ytdlp_error(message, markers=markers))
+            if signal is not None and signal.implied_state is not None:
+                result.signal, result.error = signal, message
+                return result
+    redacted = secrets.redact_json(clean)
+    result.webpage_url = str(redacted.get("webpage_url") or url)
+    result.fields = {
+        "title": redacted.get("title"),
+        "description": redacted.get("description"),
+        "duration": redacted.get("duration"),
+    }
+    return result

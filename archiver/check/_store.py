@@ -4,10 +4,11 @@ profiles and history, and recording one batch in one transaction."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -16,10 +17,18 @@ from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
 
 from archiver.check import text as texts
 from archiver.check.classify import Baseline, NotFoundProfile
+from archiver.check.fields import baseline_fields
 from archiver.check.machine import Seen
 from archiver.check.probe import charset_of
 from archiver.models import Baseline as BaselineRow
-from archiver.models import CheckResult, HostProfile, Observation, Snapshot, Source
+from archiver.models import (
+    CheckResult,
+    HostProfile,
+    Observation,
+    PlatformRecord,
+    Snapshot,
+    Source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -194,3 +203,22 @@ def load_history(session: Session, source_ids: Sequence[int]) -> dict[int, list[
     for items in history.values():
         items.reverse()
     return history
+
+
+def load_platform_fields(
+    session: Session, baselines: Mapping[int, Baseline]
+) -> dict[int, dict[str, Any]]:
+    """The comparable fields (archiver.check.fields) of each baseline snapshot that has
+    a platform record: a video's title, description, duration; a post's text."""
+    wanted = {b.snapshot_id: source_id for source_id, b in baselines.items()}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(PlatformRecord.snapshot_id, PlatformRecord.platform, PlatformRecord.extracted).where(
+            PlatformRecord.snapshot_id.in_(list(wanted))
+        )
+    )
+    return {
+        wanted[snapshot_id]: baseline_fields(platform, extracted)
+        for snapshot_id, platform, extracted in rows
+    }

@@ -10,8 +10,9 @@ the baseline and the changed sentences.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from archiver.capture.exchange import FailureKind
@@ -38,6 +39,17 @@ def no_recognizer(url: str, final_url: str, status: int | None, html: str) -> Si
 
 
 @dataclass(frozen=True)
+class PlatformSeen:
+    """What a platform probe read (archiver.check.fields): ``signal`` is the platform's
+    own verdict when it has one (a yt-dlp error: removed, private, bot check),
+    ``fields`` the content (title, description, duration; a post's text)."""
+
+    platform: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    signal: Signal | None = None
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     url: str
     final_url: str | None
@@ -51,6 +63,8 @@ class ProbeResult:
     # sha256 of the main payload as received (content coding kept): equal to the
     # baseline snapshot's payload_sha256 means byte-identical, no extraction needed.
     payload_sha256: str | None = None
+    # Set by a platform probe (YouTube through yt-dlp, Facebook's post text).
+    platform: PlatformSeen | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +176,11 @@ def classify(
         and same_document(final, not_found.final_url)
     ):
         return Verdict(Signal("removed", f"redirected where the host sends unknown URLs: {final}"))
-    if baseline is not None and probe.payload_sha256 == baseline.payload_sha256:
+    if (
+        baseline is not None
+        and baseline.payload_sha256 is not None
+        and probe.payload_sha256 == baseline.payload_sha256
+    ):
         return Verdict(Signal("live", f"HTTP {status}, identical to the baseline"), 1.0)
     soft_host = not_found is not None and not_found.soft
     if baseline is None and not soft_host:

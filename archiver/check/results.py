@@ -4,6 +4,7 @@ platform recogniser used by default."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from archiver.check.classify import Recognizer, no_recognizer
 
@@ -50,3 +51,18 @@ class RunReport:
     @property
     def changed(self) -> list[CheckOutcome]:
         return [o for o in self.outcomes if o.changed]
+
+
+def change_event(outcome: CheckOutcome, platform: str, diff: list[str]) -> dict[str, Any]:
+    """A state change as the notification outbox carries it."""
+    return {
+        "source_id": outcome.source_id,
+        "url": outcome.url,
+        "platform": platform,
+        "from_state": outcome.state_before,
+        "to_state": outcome.state_after,
+        "reason": outcome.reason,
+        "similarity": outcome.similarity,
+        "diff": diff[:20],
+        "snapshot_id": outcome.snapshot_id,
+    }

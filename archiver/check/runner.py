@@ -21,7 +21,7 @@ import asyncio
 import logging
 import random as random_module
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,11 +40,13 @@ from archiver.check.classify import (
     classify,
     host_of,
 )
+from archiver.check.fields import classify_platform
 from archiver.check.machine import UNSEEN, Decision, Policy, Seen, decide
 from archiver.check.notify import enqueue
 from archiver.check.outage import BatchJudgement, OutagePolicy, judge_batch
+from archiver.check.platform_probes import default_platform_probes
 from archiver.check.probe import HttpProbe, Probe
-from archiver.check.results import CheckOutcome, RunReport, default_recognizer
+from archiver.check.results import CheckOutcome, RunReport, change_event, default_recognizer
 from archiver.config import Settings
 from archiver.integrity import custody
 from archiver.models import CheckResult, CheckRun, Observation, Source, StateTransition
@@ -84,6 +86,7 @@ class CheckRunner:
         random: Callable[[], float] = random_module.random,
         actor: str = "system",
         probe_factory: Callable[[Fetcher], Probe] | None = None,
+        platform_probe_factory: Callable[[Fetcher], Mapping[str, Probe]] | None = None,
         capture_runner: Callable[[], CaptureRunner] | None = None,
     ) -> None:
         self.settings = settings
@@ -99,6 +102,8 @@ class CheckRunner:
         self._probe_factory = probe_factory or (
             lambda fetcher: HttpProbe(fetcher, budget=check.probe_budget)
         )
+        # Per platform (source.platform): YouTube through yt-dlp, Facebook's post text.
+        self._platform_probe_factory = platform_probe_factory or default_platform_probes(settings)
         self.policy = Policy(confirm_after=check.confirm_after)
         self.classify_policy = ClassifyPolicy(min_similarity=check.min_similarity)
         self.outage_policy = OutagePolicy(check.outage_failure_share, check.outage_min_sites)
@@ -141,21 +146,24 @@ class CheckRunner:
             self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock
         ) as fetcher:
             probe = self._probe_factory(fetcher)
+            factory = self._platform_probe_factory
+            by_platform = factory(fetcher) if factory is not None else {}
             for start in range(0, len(sources), size):
                 if should_stop():
                     break
                 batch = sources[start : start + size]
-                reports.append(await self._run_batch(batch, probe, trigger, progress))
+                reports.append(await self._run_batch(batch, probe, by_platform, trigger, progress))
         return reports
 
     async def _run_batch(
         self,
         batch: Sequence[DueCheck],
         probe: Probe,
+        by_platform: Mapping[str, Probe],
         trigger: str,
         progress: Callable[[CheckOutcome], None] | None,
     ) -> RunReport:
-        run_id, baselines, profiles, history = await asyncio.to_thread(
+        run_id, baselines, fields, profiles, history = await asyncio.to_thread(
             self._prepare, batch, trigger
         )
         new_profiles: dict[str, NotFoundProfile] = {}
@@ -165,7 +173,12 @@ class CheckRunner:
         async def one(source: DueCheck) -> _Probed:
             async with gate:
                 return await self._probe_one(
-                    source, probe, baselines.get(source.id), profiles, new_profiles, locks
+                    source,
+                    by_platform.get(source.platform, probe),
+                    (baselines.get(source.id), fields.get(source.id)),
+                    profiles,
+                    new_profiles,
+                    locks,
                 )
 
         probed = await asyncio.gather(*(one(s) for s in batch))
@@ -194,7 +207,13 @@ class CheckRunner:
 
     def _prepare(
         self, batch: Sequence[DueCheck], trigger: str
-    ) -> tuple[int, dict[int, Baseline], dict[str, NotFoundProfile], dict[int, list[Seen]]]:
+    ) -> tuple[
+        int,
+        dict[int, Baseline],
+        dict[int, dict[str, Any]],
+        dict[str, NotFoundProfile],
+        dict[int, list[Seen]],
+    ]:
         now = self.clock()
         ids = [s.id for s in batch]
         fresh = now - timedelta(seconds=self.settings.check.not_found_refresh)
@@ -206,14 +225,15 @@ class CheckRunner:
             baselines = _store.load_baselines(session, self.settings.storage.root, ids, now)
             profiles = _store.load_profiles(session, sorted({host_of(s.url) for s in batch}), fresh)
             history = _store.load_history(session, ids)
+            fields = _store.load_platform_fields(session, baselines)
             session.flush()
-            return run.id, baselines, profiles, history
+            return run.id, baselines, fields, profiles, history
 
     async def _probe_one(
         self,
         source: DueCheck,
         probe: Probe,
-        baseline: Baseline | None,
+        baseline: tuple[Baseline | None, dict[str, Any] | None],
         profiles: dict[str, NotFoundProfile],
         new_profiles: dict[str, NotFoundProfile],
         locks: dict[str, asyncio.Lock],
@@ -240,14 +260,24 @@ class CheckRunner:
             return _Probed(source, self.clock(), error=f"{type(exc).__name__}: {exc}")
 
     def _classify(
-        self, result: ProbeResult, baseline: Baseline | None, profile: NotFoundProfile | None
+        self,
+        result: ProbeResult,
+        baseline: tuple[Baseline | None, dict[str, Any] | None],
+        profile: NotFoundProfile | None,
     ) -> Verdict:
+        """``baseline``: the main text of the first good snapshot, and its platform
+        fields (a video's title, description, duration; a post's text)."""
         platform = None
         if result.html is not None or result.status is not None:
             platform = self.recognizer(
                 result.url, result.final_url or result.url, result.status, result.html or ""
             )
-        return classify(result, baseline, profile, platform, self.classify_policy)
+        page, fields = baseline
+        if result.platform is not None:
+            return classify_platform(
+                result, result.platform, fields, page, profile, platform, self.classify_policy
+            )
+        return classify(result, page, profile, platform, self.classify_policy)
 
     def _decide(self, item: _Probed, history: list[Seen], judgement: BatchJudgement) -> None:
         previous = item.source.state
@@ -335,7 +365,9 @@ class CheckRunner:
                 implied_counts[outcome.implied_state or "none"] += 1
                 outcomes.append(outcome)
                 if outcome.changed:
-                    enqueue(session, notify, "state_change", _change_event(outcome, row, item), now)
+                    diff = [] if item.verdict is None else list(item.verdict.diff)
+                    event = change_event(outcome, row.platform, diff)
+                    enqueue(session, notify, "state_change", event, now)
             # Everything else first, in one flush: each custody append then writes only
             # its own entry (an append flushes, and would flush all pending rows).
             session.flush()
@@ -477,20 +509,6 @@ class CheckRunner:
 def _confirmed_altered(item: _Probed) -> bool:
     d = item.decision
     return d is not None and d.changed and d.state == "altered"
-
-
-def _change_event(outcome: CheckOutcome, row: Source, item: _Probed) -> dict[str, Any]:
-    return {
-        "source_id": outcome.source_id,
-        "url": outcome.url,
-        "platform": row.platform,
-        "from_state": outcome.state_before,
-        "to_state": outcome.state_after,
-        "reason": outcome.reason,
-        "similarity": outcome.similarity,
-        "diff": [] if item.verdict is None else list(item.verdict.diff)[:20],
-        "snapshot_id": outcome.snapshot_id,
-    }
 
 
 __all__ = ["CheckOutcome", "CheckRunner", "DueCheck", "RunReport"]
