@@ -173,46 +173,8 @@ def append(
     Two transactions appending at once cannot both succeed with the same ``seq`` (it
     is unique); on PostgreSQL an advisory lock makes the second wait instead of fail.
     """
-    if at.tzinfo is None:
-        raise ValueError("naive datetime given; use an aware UTC datetime")
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CUSTODY_LOCK})
-    last_seq = session.scalar(select(func.max(CustodyEvent.seq)))
-    prev_hash = GENESIS
-    if last_seq is not None:
-        prev_hash = session.scalars(
-            select(CustodyEvent.entry_hash).where(CustodyEvent.seq == last_seq)
-        ).one()
-    entry = CustodyEntry(
-        seq=(last_seq or 0) + 1,
-        at=at,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        details=dict(details or {}),
-        prev_hash=prev_hash,
-    )
-    try:
-        digest = entry_hash(entry)
-    except CanonicalizationError as exc:
-        raise CustodyError(f"custody details have no canonical JSON form: {exc}") from exc
-    session.add(
-        CustodyEvent(
-            seq=entry.seq,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            subject_type=entry.subject_type,
-            subject_id=entry.subject_id,
-            details=dict(entry.details),
-            prev_hash=entry.prev_hash,
-            entry_hash=digest,
-        )
-    )
-    session.flush()
-    return CustodyEntry(**{**entry.__dict__, "entry_hash": digest})
+    new = NewEntry(action, subject_type, subject_id, dict(details or {}))
+    return append_many(session, [new], at=at, actor=actor)[0]
 
 
 @dataclass(frozen=True)
