@@ -14,6 +14,7 @@ Then browser captures per minute (Chromium, 2 slots) on 20 of the same pages.
 Each tool runs in its own subprocess; peak RSS is that subprocess tree's maximum.
 
     .venv/bin/python -m bench.capture_bench [--pages 500] [--hosts 10] [--browser-pages 20]
+        [--repeat 3] [--latencies 0,100]
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--browser-pages", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the median is shown")
+    parser.add_argument(
+        "--latencies", default="0,100", help="server latencies in ms, comma-separated"
+    )
     args = parser.parse_args()
     archiver = [sys.executable, "-m", "archiver"]
     wget = shutil.which("wget")
@@ -107,7 +111,7 @@ def main() -> None:
         for n, url in enumerate(urls):
             web.page(url, bodies[n % len(bodies)])
         (tmp / "urls.txt").write_text("\n".join(urls) + "\n")
-        for latency in (0.0, 0.1):
+        for latency in (int(ms) / 1000 for ms in args.latencies.split(",")):
             web.latency = latency
             run = tmp / f"run-{latency}"
             run.mkdir()

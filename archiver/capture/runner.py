@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from archiver.capture._batching import GroupCommit
@@ -36,7 +36,7 @@ from archiver.capture.snapshot import CaptureInput, WrittenSnapshot, write_snaps
 from archiver.check.signals import Signal, signal_from_response, state_after
 from archiver.config import Settings
 from archiver.models import Citation, Observation, PlatformRecord, Snapshot, Source
-from archiver.store.db import Database
+from archiver.store.db import Database, insert_rows
 
 if TYPE_CHECKING:
     from archiver.capture.browser import BrowserPool
@@ -451,7 +451,7 @@ class CaptureRunner:
             if item.written is not None and item.source.id in rows
         ]
         if snapshots:
-            session.execute(insert(Snapshot), snapshots)
+            insert_rows(session, Snapshot, snapshots)
             # Bulk inserts fire no ORM events: the seal and custody entry are made here.
             if self.sealer is not None:
                 recorded = [
@@ -466,7 +466,7 @@ class CaptureRunner:
             if item.written is not None and item.written.platform and item.source.id in rows
         ]
         if platform_rows:
-            session.execute(insert(PlatformRecord), platform_rows)
+            insert_rows(session, PlatformRecord, platform_rows)
         outcomes = []
         observations: list[dict[str, Any]] = []
         for item in items:
@@ -477,7 +477,7 @@ class CaptureRunner:
                 assert item.error is not None
                 outcomes.append(self._record_error(row, item.source, item.error, observations))
         if observations:
-            session.execute(insert(Observation), observations)
+            insert_rows(session, Observation, observations)
         return outcomes
 
     @staticmethod

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from archiver.errors import CanonicalizationError, CustodyError
 from archiver.integrity.canonical import canonical_json
 from archiver.integrity.manifest import utc_text
 from archiver.models import CustodyEvent
+from archiver.store.db import insert_rows
 
 GENESIS = "0" * 64
 # Serialises appends across workers on PostgreSQL (SQLite has one writer anyway).
@@ -227,8 +228,9 @@ def append_many(
             raise CustodyError(f"custody details have no canonical JSON form: {exc}") from exc
         chained.append(CustodyEntry(**{**entry.__dict__, "entry_hash": digest}))
         prev_hash = digest
-    session.execute(
-        insert(CustodyEvent),
+    insert_rows(
+        session,
+        CustodyEvent,
         [
             dict(
                 seq=e.seq,

@@ -145,6 +145,11 @@ def input_from_snapshot(written: WrittenSnapshot, document: Mapping[str, Any]) -
     )
 
 
+def snapshot_manifest(written: WrittenSnapshot) -> bytes:
+    """The canonical manifest bytes of a written snapshot: what its seal signs."""
+    return manifest_bytes(build_manifest(input_from_snapshot(written, written.provenance)))
+
+
 def _check_sha256(name: str, digest: str) -> None:
     if len(digest) != 64 or digest.strip("0123456789abcdef"):
         raise ValueError(f"{name}: expected a lowercase hex sha256, got {digest!r}")

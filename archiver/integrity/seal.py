@@ -19,20 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.errors import CustodyError
 from archiver.integrity import custody
 from archiver.integrity.canonical import canonical_json
 from archiver.integrity.keys import KeyStore
-from archiver.integrity.manifest import (
-    build_manifest,
-    input_from_snapshot,
-    manifest_bytes,
-    utc_text,
-)
+from archiver.integrity.manifest import snapshot_manifest, utc_text
 from archiver.models import CustodyHead, SnapshotSeal, TimestampRecord
+from archiver.store.db import insert_rows
 
 if TYPE_CHECKING:
     from archiver.capture.snapshot import WrittenSnapshot
@@ -92,7 +88,7 @@ class Sealer:
         stamps: list[dict[str, Any]] = []
         sealed: list[SealedSnapshot] = []
         for _source_id, written in snapshots:
-            data = manifest_bytes(build_manifest(input_from_snapshot(written, written.provenance)))
+            data = snapshot_manifest(written)
             digest = hashlib.sha256(data).hexdigest()
             signature = self.keys.sign(data)
             seals.append(
@@ -108,9 +104,9 @@ class Sealer:
             stamps += pending_stamps("snapshot", written.id, digest, self.tsa_urls, now)
             sealed.append(SealedSnapshot(written.id, digest, signature.fingerprint))
         if seals:
-            session.execute(insert(SnapshotSeal), seals)
+            insert_rows(session, SnapshotSeal, seals)
         if stamps:
-            session.execute(insert(TimestampRecord), stamps)
+            insert_rows(session, TimestampRecord, stamps)
         # One custody entry per snapshot, chained in one go (custody.append_many).
         custody.append_many(
             session,
@@ -173,5 +169,5 @@ def seal_custody_head(
     session.flush()
     stamps = pending_stamps("custody_head", str(head.id), digest, tsa_urls, now)
     if stamps:
-        session.execute(insert(TimestampRecord), stamps)
+        insert_rows(session, TimestampRecord, stamps)
     return head
