@@ -82,13 +82,16 @@ class Archive:
 
     # -- reports -------------------------------------------------------------------
 
-    def add(self, target: str) -> IngestOutcome:
-        """Add a report given as a file path or an http(s) URL."""
+    def add(self, target: str, *, actor: str = "system") -> IngestOutcome:
+        """Add a report given as a file path or an http(s) URL. ``actor`` is who added it,
+        for the custody log."""
         if is_url(target):
-            return self.add_url(target)
-        return self.add_file(Path(target))
+            return self.add_url(target, actor=actor)
+        return self.add_file(Path(target), actor=actor)
 
-    def add_file(self, path: Path, *, origin: str | None = None) -> IngestOutcome:
+    def add_file(
+        self, path: Path, *, origin: str | None = None, actor: str = "system"
+    ) -> IngestOutcome:
         limit = self.settings.harvest.max_report_bytes
         try:
             size = path.stat().st_size
@@ -103,9 +106,9 @@ class Archive:
             raise FetchError(f"{path}: is a folder, not a report file") from exc
         except OSError as exc:
             raise FetchError(f"{path}: cannot read: {exc.strerror}") from exc
-        return self.add_bytes(data, origin=origin or str(path), filename=path.name)
+        return self.add_bytes(data, origin=origin or str(path), filename=path.name, actor=actor)
 
-    def add_url(self, url: str) -> IngestOutcome:
+    def add_url(self, url: str, *, actor: str = "system") -> IngestOutcome:
         from archiver.harvest.fetch import fetch_report
 
         fetched = fetch_report(
@@ -121,6 +124,7 @@ class Archive:
             filename=name,
             content_type=fetched.content_type,
             fetched_url=fetched.final_url,
+            actor=actor,
         )
 
     def add_bytes(
@@ -131,6 +135,7 @@ class Archive:
         filename: str | None = None,
         content_type: str | None = None,
         fetched_url: str | None = None,
+        actor: str = "system",
     ) -> IngestOutcome:
         from archiver.harvest.ingest import ingest_report
 
@@ -144,6 +149,7 @@ class Archive:
             content_type=content_type,
             fetched_url=fetched_url,
             max_bytes=self.settings.harvest.max_report_bytes,
+            actor=actor,
         )
 
     # -- capture -------------------------------------------------------------------

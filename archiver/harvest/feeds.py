@@ -280,7 +280,7 @@ def _harvest_entry(archive: Archive, feed: ReportFeed, item: FeedItem, result: P
     report_id: int | None = None
     problem: str | None = None
     try:
-        outcome = archive.add_url(item.url)
+        outcome = archive.add_url(item.url, actor=f"feed:{feed.id}")
         report_id = outcome.report_id
         result.new_sources += outcome.new_sources
         if not outcome.already_stored:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from archiver.errors import StoreError
 from archiver.harvest import classify_url, harvest, normalize_url
 from archiver.harvest.model import Format, HarvestResult
+from archiver.integrity import custody
 from archiver.models import Citation, Report, Source
 from archiver.store.db import Database
 from archiver.store.files import sha256_hex, store_content
@@ -88,8 +89,10 @@ def ingest_report(
     content_type: str | None = None,
     fetched_url: str | None = None,
     max_bytes: int = 50 * 1024 * 1024,
+    actor: str = "system",
 ) -> IngestOutcome:
-    """Harvest and store one report. Adding the same bytes twice is a no-op."""
+    """Harvest and store one report. Adding the same bytes twice is a no-op. A new
+    report gets a ``report_added`` custody entry by ``actor`` in its own transaction."""
     digest = sha256_hex(data)
     with db.session() as session:
         existing = session.scalar(select(Report).where(Report.sha256 == digest))
@@ -109,7 +112,7 @@ def ingest_report(
     # write; the unique keys catch that and the transaction is simply tried again.
     for attempt in range(3):
         try:
-            return _record(db, result, digest, len(data), stored, origin, fetched_url, clock)
+            return _record(db, result, digest, len(data), stored, origin, fetched_url, clock, actor)
         except StoreError as exc:
             if not isinstance(exc.__cause__, IntegrityError) or attempt == 2:
                 raise
@@ -125,6 +128,7 @@ def _record(
     origin: str,
     fetched_url: str | None,
     clock: Callable[[], datetime],
+    actor: str,
 ) -> IngestOutcome:
     now = clock()
     with db.session() as session:
@@ -166,6 +170,15 @@ def _record(
                     for citation, url in zip(result.citations, normalized, strict=True)
                 ],
             )
+        custody.append(
+            session,
+            at=now,
+            actor=actor,
+            action="report_added",
+            subject_type="report",
+            subject_id=str(report.id),
+            details={"sha256": digest, "origin": origin},
+        )
         unique = {sources[u] for u in normalized}
         return IngestOutcome(
             origin=origin,

@@ -91,7 +91,7 @@ class Daemon:
         inbox.mkdir(parents=True, exist_ok=True)
         results = process_inbox(
             inbox,
-            lambda path, origin: self.archive.add_file(path, origin=origin),
+            lambda path, origin: self.archive.add_file(path, origin=origin, actor="inbox"),
             self.archive.clock,
             should_stop=self._stop.is_set,
         )

@@ -9,7 +9,6 @@ from fastapi import UploadFile
 
 from archiver.errors import ArchiverError, ReportTooLargeError
 from archiver.harvest import feeds
-from archiver.integrity import custody
 from archiver.models import ReportFeed
 from archiver.web._context import WebContext
 from archiver.web._queries import iso
@@ -44,22 +43,13 @@ def add_report(
             origin=f"{principal.actor}:upload:{name}",
             filename=name,
             content_type=upload.content_type,
+            actor=principal.actor,
         )
     elif url and url.strip():
-        outcome = archive.add_url(url.strip())
+        outcome = archive.add_url(url.strip(), actor=principal.actor)
     else:
         raise ArchiverError("give a report file to upload, or the URL of a report")
-    if not outcome.already_stored:
-        with archive.db.session() as session:
-            custody.append(
-                session,
-                at=archive.clock(),
-                actor=principal.actor,
-                action="report_added",
-                subject_type="report",
-                subject_id=str(outcome.report_id),
-                details={"sha256": outcome.sha256, "origin": outcome.origin},
-            )
+    # A new report's custody entry ("report_added" by this user) is written with it.
     return outcome.as_json()
 
 

@@ -155,3 +155,22 @@ def test_status_document_has_the_public_shape(archive: Archive) -> None:
     assert cited == 127
     by_marker = {c["marker"]: c for c in report["citations"]}
     assert by_marker["46"]["source_id"] == by_marker["47"]["source_id"]
+
+
+def test_a_new_report_is_logged_in_custody_once_by_who_added_it(archive: Archive) -> None:
+    from archiver.integrity.custody import load_chain, verify_chain
+
+    outcome = archive.add(str(REPORT_001), actor="cli:monitor")
+    archive.add(str(REPORT_001), actor="cli:someone-else")  # already stored: no entry
+    with archive.db.session() as session:
+        chain = load_chain(session)
+    added = [e for e in chain if e.action == "report_added"]
+    assert len(added) == 1
+    entry = added[0]
+    assert (entry.actor, entry.subject_type, entry.subject_id) == (
+        "cli:monitor",
+        "report",
+        str(outcome.report_id),
+    )
+    assert entry.details == {"sha256": outcome.sha256, "origin": str(REPORT_001)}
+    assert verify_chain(chain).first_problem is None

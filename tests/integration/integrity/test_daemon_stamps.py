@@ -45,5 +45,5 @@ async def test_daemon_captures_seals_and_stamps(
                 actions = list(
                     session.scalars(select(CustodyEvent.action).order_by(CustodyEvent.seq))
                 )
-            assert actions == ["key_created", "capture"]
+            assert actions == ["report_added", "key_created", "capture"]
             assert ("custody_head", "granted") in stamped()

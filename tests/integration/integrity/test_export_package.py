@@ -148,7 +148,7 @@ def test_archiver_verify_accepts_the_package_and_lists_each_check(
         "manifest.json: Ed25519 signature (manifest.sig) verifies",
         "custody/head.json: Ed25519 signature (head.sig) verifies",
         "timestamps/manifest-1.tsr: RFC 3161 token stamps manifest.json",
-        "custody/chain.jsonl: 3 entries link",
+        "custody/chain.jsonl: 4 entries link",
         "snapshot.wacz:archive/",
     ):
         assert f"OK   {item}" in result.output
@@ -166,7 +166,7 @@ def test_export_is_logged_and_the_certificate_names_claim_and_history(
     package = archive.export(str(sqlite_sealed.source_id), tmp_path / "p.zip", actor="cli:lawyer")
     with archive.db.session() as session:
         events = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq)).all()
-        assert [e.action for e in events] == ["key_created", "capture", "export"]
+        assert [e.action for e in events] == ["report_added", "key_created", "capture", "export"]
         export = events[-1]
         assert (export.actor, export.subject_id) == ("cli:lawyer", sqlite_sealed.snapshot_id)
         assert export.details["package"] == "p.zip"

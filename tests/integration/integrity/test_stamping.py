@@ -47,11 +47,12 @@ def test_capture_seals_the_snapshot_in_its_own_transaction(sealed: Sealed) -> No
         assert seal is not None
         events = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq)).all()
         assert [(e.action, e.actor) for e in events] == [
+            ("report_added", "system"),
             ("key_created", "cli:tester"),
             ("capture", "cli:tester"),
         ]
-        assert events[1].details["manifest_sha256"] == seal.manifest_sha256
-        assert events[0].subject_id == keys.fingerprint == seal.key_fingerprint
+        assert events[2].details["manifest_sha256"] == seal.manifest_sha256
+        assert events[1].subject_id == keys.fingerprint == seal.key_fingerprint
     assert verify(keys.public_key_pem(), seal.manifest, seal.signature)
     [manifest_stamp, head_stamp] = _stamps(sealed)
     assert (manifest_stamp.subject_type, manifest_stamp.status) == ("snapshot", "granted")
@@ -178,20 +179,20 @@ def test_custody_heads_are_sealed_when_due_and_only_when_the_log_grew(sealed: Se
                 for h in session.scalars(select(CustodyHead).order_by(CustodyHead.id))
             ]
 
-    assert [seq for seq, _ in heads()] == [2]  # sealed by the first stamping pass
+    assert [seq for seq, _ in heads()] == [3]  # sealed by the first stamping pass
     clock.advance(days=2)
     archive.stamp_pending()
-    assert [seq for seq, _ in heads()] == [2]  # the log did not grow: no new head
-    archive.integrity.rotate_key("cli:admin")  # entry 3
-    archive.stamp_pending()
-    assert [seq for seq, _ in heads()] == [2, 3]
+    assert [seq for seq, _ in heads()] == [3]  # the log did not grow: no new head
     archive.integrity.rotate_key("cli:admin")  # entry 4
+    archive.stamp_pending()
+    assert [seq for seq, _ in heads()] == [3, 4]
+    archive.integrity.rotate_key("cli:admin")  # entry 5
     clock.advance(hours=1)
     archive.stamp_pending()
-    assert [seq for seq, _ in heads()] == [2, 3]  # interval (1 day) not over yet
+    assert [seq for seq, _ in heads()] == [3, 4]  # interval (1 day) not over yet
     clock.advance(days=1)
     archive.stamp_pending()
-    assert [seq for seq, _ in heads()] == [2, 3, 4]
+    assert [seq for seq, _ in heads()] == [3, 4, 5]
 
 
 def test_store_check_lists_unreferenced_warcs_and_leftover_parts_as_warnings(
@@ -232,7 +233,7 @@ def test_cli_keys_and_stamp_commands(sealed: Sealed) -> None:
     assert rotated.exit_code == 0 and f"(was {old})" in rotated.output
     stamped = runner.invoke(main, ["stamp", "--head"])
     assert stamped.exit_code == 0, stamped.output
-    assert "custody head 2: entry 3" in stamped.output
+    assert "custody head 2: entry 4" in stamped.output
     assert "timestamps: 1 obtained, 0 still pending" in stamped.output
     with sealed.archive.db.session() as session:
         last = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq.desc())).first()

@@ -29,8 +29,8 @@ from tests.integration.integrity.package_fixtures import Sealed, sealed_archive
 # Every file of the package the fixture exports (plain HTTP capture: no screenshot).
 PACKAGE_FILES = [
     "SHA256SUMS", "SHA256SUMS.sig", "VERIFY.md", "certificate.html", "certificate.pdf",
-    "custody/chain.jsonl", "custody/entries.sha256", "custody/entries/00000001.json",
-    "custody/entries/00000002.json", "custody/entries/00000003.json", "custody/head.json",
+    "custody/chain.jsonl", "custody/entries.sha256", "custody/entries/00000002.json",
+    "custody/entries/00000003.json", "custody/entries/00000004.json", "custody/head.json",
     "custody/head.sig", "export.json", "key/fingerprint.txt", "key/public.pem", "manifest.json",
     "manifest.sig", "snapshot.wacz", "timestamps/custody-head-1-certs.pem",
     "timestamps/custody-head-1.tsr", "timestamps/manifest-1-certs.pem",
@@ -235,12 +235,12 @@ def test_a_removed_or_added_file_fails_and_is_named(
     with zipfile.ZipFile(added, "w") as dst:
         for name, data in files.items():
             dst.writestr(name, data)
-        dst.writestr("custody/entries/00000004.json", b"{}")
+        dst.writestr("custody/entries/00000005.json", b"{}")
     assert "FAIL timestamps/manifest-1.tsr: listed in SHA256SUMS but missing" in _failures(
         verify_package(removed)
     )
     failures = _failures(verify_package(added))
     assert (
-        "FAIL custody/entries/00000004.json: not listed in SHA256SUMS (added after the export)"
+        "FAIL custody/entries/00000005.json: not listed in SHA256SUMS (added after the export)"
         in failures
     )

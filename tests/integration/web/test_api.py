@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from archiver.integrity.custody import verify_stored_chain
+from archiver.integrity.custody import load_chain, verify_stored_chain
 from archiver.models import CustodyEvent
 from archiver.web.tokens import revoke_token
 from tests.integration.web.conftest import PNG, WebWorld, bearer
@@ -126,7 +126,9 @@ async def test_a_viewer_cannot_download(client: httpx.AsyncClient, world: WebWor
         assert response.status_code == 403, what
         assert "lawyer" in response.json()["detail"]
     with world.archive.db.session() as session:
-        assert session.scalars(select(CustodyEvent)).all() == []
+        events = session.scalars(select(CustodyEvent)).all()
+    # Adding the world's report was logged; nothing was downloaded.
+    assert [e.action for e in events] == ["report_added"]
 
 
 async def test_lawyer_downloads_are_exact_and_in_the_custody_log(
@@ -144,7 +146,9 @@ async def test_lawyer_downloads_are_exact_and_in_the_custody_log(
     assert shot.headers["content-type"] == "image/png"
 
     with world.archive.db.session() as session:
-        events = session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq)).all()
+        events = session.scalars(
+            select(CustodyEvent).where(CustodyEvent.action == "download").order_by(CustodyEvent.seq)
+        ).all()
         assert [(e.actor, e.action, e.subject_id, e.details["artefact"]) for e in events] == [
             ("web:lawyer-person", "download", world.snapshot_id, "warc"),
             ("web:lawyer-person", "download", world.snapshot_id, "screenshot"),
@@ -190,7 +194,9 @@ async def test_path_traversal_is_refused(
     assert response.status_code == 404
     assert b"root:" not in response.content and b"SQLite" not in response.content
     with world.archive.db.session() as session:
-        assert session.scalars(select(CustodyEvent)).all() == []
+        events = session.scalars(select(CustodyEvent)).all()
+    # Adding the world's report was logged; nothing was downloaded.
+    assert [e.action for e in events] == ["report_added"]
 
 
 async def test_a_tampered_path_in_the_database_is_refused(
@@ -230,6 +236,12 @@ async def test_only_admins_add_reports(client: httpx.AsyncClient, world: WebWorl
     assert body["origin"] == "web:admin-person:upload:may.txt"
     again = await client.post("/api/v1/reports", files=files, headers=bearer(world.tokens["admin"]))
     assert again.json()["already_stored"] is True
+    with world.archive.db.session() as session:
+        logged = [e for e in load_chain(session) if e.action == "report_added"]
+    assert [(e.actor, e.subject_id) for e in logged][-1:] == [
+        ("web:admin-person", str(body["report_id"]))
+    ]
+    assert sum(e.subject_id == str(body["report_id"]) for e in logged) == 1
     empty = await client.post("/api/v1/reports", data={}, headers=bearer(world.tokens["admin"]))
     assert empty.status_code == 422
     assert world.archive.status()["summary"]["reports"] == 2

@@ -1,0 +1,145 @@
+"""Evidence: ``export``, ``verify``, ``keys``, ``stamp`` (docs/integrity.md)."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+import click
+
+from archiver.cli._base import config_option, errors_reported, main, open_archive, settings_of
+
+
+@main.command("export")
+@config_option
+@click.argument("source", metavar="SOURCE")
+@click.option(
+    "--snapshot",
+    "snapshot_id",
+    metavar="ID",
+    help="Snapshot id (default: the first "
+    "snapshot that preserved the source, else the latest attempt).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The package file (.zip) to write, or a folder to write it into.",
+)
+@click.pass_context
+def export_command(ctx: click.Context, source: str, snapshot_id: str | None, out: Path) -> None:
+    """Write the evidence package of a source (id or cited URL): WACZ, signed manifest,
+    timestamps, custody log, certificate and VERIFY.md, in one zip."""
+    from archiver.integrity.export import default_actor
+
+    with open_archive(ctx) as archive, errors_reported():
+        path = archive.export(source, out, snapshot_id=snapshot_id, actor=default_actor())
+    click.echo(f"{path}: {path.stat().st_size} bytes; check it with: archiver verify {path}")
+
+
+@main.command("verify")
+@config_option
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--store",
+    is_flag=True,
+    help="Verify every snapshot, seal, timestamp and the "
+    "custody log of the store, and list files no snapshot refers to.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only what fails or warns.")
+@click.pass_context
+def verify_command(ctx: click.Context, path: Path | None, store: bool, quiet: bool) -> None:
+    """Check an evidence package (.zip or its extracted folder), a WARC file, or the
+    whole store (--store), offline. Exit status 1 when anything fails."""
+    from archiver.integrity.verify import Findings, verify_package, verify_warc_file
+
+    if (path is None) == (not store):
+        raise click.UsageError("give a PATH (package or WARC file) or --store, not both")
+    findings: Findings
+    if store:
+        from archiver.integrity.verify_store import verify_store
+
+        with open_archive(ctx) as archive:
+            findings = verify_store(archive)
+    else:
+        assert path is not None
+        if path.is_dir() or zipfile.is_zipfile(path):
+            findings = verify_package(path)
+        else:
+            findings = verify_warc_file(path, _stored_warc(ctx, path))
+    for finding in findings:
+        if not quiet or finding.status != "ok":
+            click.echo(finding.line())
+    failed = sum(1 for f in findings if f.status == "fail")
+    click.echo(
+        f"{'FAILED' if failed else 'VERIFIED'}: {len(findings)} checks, {failed} failed, "
+        f"{sum(1 for f in findings if f.status == 'warn')} warnings"
+    )
+    if failed:
+        sys.exit(1)
+
+
+def _stored_warc(ctx: click.Context, path: Path) -> tuple[str, int] | None:
+    """The recorded sha256 and size when ``path`` is a snapshot file of the store."""
+    from sqlalchemy import select
+
+    from archiver.models import Snapshot
+
+    settings = settings_of(ctx)
+    try:
+        rel = path.resolve().relative_to(settings.storage.root.resolve()).as_posix()
+    except ValueError:
+        return None
+    with open_archive(ctx) as archive, archive.db.session() as session:
+        row = session.scalars(select(Snapshot).where(Snapshot.warc_path == rel)).first()
+        return (row.warc_sha256, row.warc_size) if row is not None else None
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """The Ed25519 signing keys (under <storage>/keys, or integrity.key_dir)."""
+
+
+@keys_group.command("show")
+@config_option
+@click.pass_context
+def keys_show(ctx: click.Context) -> None:
+    """Print the current key's fingerprint and public key."""
+    from archiver.integrity.export import default_actor
+
+    with open_archive(ctx) as archive:
+        keys = archive.integrity.keys(default_actor())
+        click.echo(f"fingerprint: {keys.fingerprint}")
+        click.echo(keys.public_key_pem().decode("ascii"), nl=False)
+
+
+@keys_group.command("rotate")
+@config_option
+@click.option("--reason", help="Why (recorded in the custody log).")
+@click.pass_context
+def keys_rotate(ctx: click.Context, reason: str | None) -> None:
+    """Make a new signing key current; old keys stay to verify old signatures."""
+    from archiver.integrity.export import default_actor
+
+    with open_archive(ctx) as archive:
+        event = archive.integrity.rotate_key(default_actor(), reason)
+    click.echo(f"new signing key {event.fingerprint} (was {event.previous})")
+
+
+@main.command("stamp")
+@config_option
+@click.option("--head", "seal_head", is_flag=True, help="Seal a signed custody head now.")
+@click.pass_context
+def stamp_command(ctx: click.Context, seal_head: bool) -> None:
+    """Fetch pending RFC 3161 timestamps (the daemon does this on its own)."""
+    with open_archive(ctx) as archive, errors_reported():
+        if seal_head:
+            head = archive.integrity.seal_custody_head()
+            if head is not None:
+                click.echo(f"custody head {head.id}: entry {head.seq}, {head.head_hash}")
+        summary = archive.stamp_pending()
+    click.echo(f"timestamps: {summary.granted} obtained, {summary.pending} still pending")
+    for error in summary.errors[:10]:
+        click.echo(f"  {error}", err=True)
