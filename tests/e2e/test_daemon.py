@@ -4,50 +4,22 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPORT_001, REPORTS
 from tests.e2e.conftest import CliRunner
+from tests.e2e.daemon import daemon_process, drop_into_inbox, stop, wait_for
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Poll for a condition; the test fails (not sleeps to pass) if it never holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached within the timeout")
-
-
-def _start(cli_env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    env = {
+def _env(cli_env: dict[str, str]) -> dict[str, str]:
+    return {
         **cli_env,
         "ARCHIVER_DAEMON__INBOX_POLL_INTERVAL": "0.2",
         # Intake only: capture is tested against the simulated web elsewhere.
         "ARCHIVER_DAEMON__CAPTURE": "false",
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "archiver", "run"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _drop(inbox: Path, source: Path, name: str) -> None:
-    """Copy into the inbox the way an operator's script should: write, then rename."""
-    partial = inbox / f"{name}.part"
-    partial.write_bytes(source.read_bytes())
-    partial.rename(inbox / name)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -55,22 +27,17 @@ def test_inbox_intake_and_clean_stop(
     cli: CliRunner, cli_env: dict[str, str], tmp_path: Path, sig: signal.Signals
 ) -> None:
     inbox = Path(cli_env["ARCHIVER_STORAGE__ROOT"]) / "inbox"
-    daemon = _start(cli_env, tmp_path)
-    try:
-        _wait_for(inbox.is_dir)
-        _drop(inbox, REPORT_001, "october.txt")
+    with daemon_process(_env(cli_env), tmp_path) as daemon:
+        wait_for(inbox.is_dir)
+        drop_into_inbox(inbox, REPORT_001, "october.txt")
         bad = inbox / "broken.docx"
         bad.write_bytes(b"PK\x03\x04 this is not a word file")
-        _wait_for(lambda: not (inbox / "october.txt").exists() and not bad.exists())
+        wait_for(lambda: not (inbox / "october.txt").exists() and not bad.exists())
         done = list((inbox / "done").iterdir())
         failed = sorted(p.name for p in (inbox / "failed").iterdir())
         assert [p.name.endswith("-october.txt") for p in done] == [True]
         assert len(failed) == 2 and failed[1] == failed[0] + ".error.txt"
-        daemon.send_signal(sig)
-        _, stderr = daemon.communicate(timeout=30)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
+        stderr = stop(daemon, sig, timeout=30)
     assert daemon.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "stopping" in stderr and "archiver daemon stopped" in stderr
@@ -79,16 +46,11 @@ def test_inbox_intake_and_clean_stop(
     assert status["summary"]["citations"] == 127
 
     # A restart picks up where it stopped: a new file is taken in, nothing is duplicated.
-    daemon = _start(cli_env, tmp_path)
-    try:
-        _drop(inbox, REPORT_001, "october-again.txt")
-        _drop(inbox, REPORTS / "003_9814d44c06e8cb4f.txt", "case.txt")
-        _wait_for(lambda: len(list((inbox / "done").iterdir())) == 3)
-        daemon.send_signal(signal.SIGTERM)
-        _, stderr = daemon.communicate(timeout=30)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
+    with daemon_process(_env(cli_env), tmp_path) as daemon:
+        drop_into_inbox(inbox, REPORT_001, "october-again.txt")
+        drop_into_inbox(inbox, REPORTS / "003_9814d44c06e8cb4f.txt", "case.txt")
+        wait_for(lambda: len(list((inbox / "done").iterdir())) == 3)
+        stderr = stop(daemon, signal.SIGTERM, timeout=30)
     assert daemon.returncode == 0
     assert "already stored" in stderr
     status = json.loads(cli("status", "--format", "json").stdout)
@@ -115,34 +77,22 @@ def test_daemon_captures_new_sources(
             "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
         }
         inbox = Path(cli_env["ARCHIVER_STORAGE__ROOT"]) / "inbox"
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "archiver", "run"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            _wait_for(inbox.is_dir)
+        with daemon_process(env, tmp_path) as daemon:
+            wait_for(inbox.is_dir)
             report = tmp_path / "r.md"
             report.write_text(
                 "Detained [^1]. The report [^2].\n\n"
                 "[^1]: https://rus.azattyq.org/a/7.html\n[^2]: https://www.adilsoz.kz/7.pdf\n",
                 encoding="utf-8",
             )
-            _drop(inbox, report, "r.md")
+            drop_into_inbox(inbox, report, "r.md")
 
             def preserved() -> bool:
                 out = cli("status", "--format", "json", env=env).stdout
                 return json.loads(out)["summary"]["preserved"] == 2
 
-            _wait_for(preserved, timeout=120)
-            daemon.send_signal(signal.SIGTERM)
-            _, stderr = daemon.communicate(timeout=60)
-        finally:
-            if daemon.poll() is None:
-                daemon.kill()
+            wait_for(preserved, timeout=120)
+            stderr = stop(daemon, signal.SIGTERM, timeout=60)
     assert daemon.returncode == 0, stderr
     assert "captured 2 sources: 2 preserved" in stderr
     assert "Traceback" not in stderr

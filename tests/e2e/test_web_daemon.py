@@ -9,10 +9,6 @@ import json
 import re
 import signal
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,22 +16,7 @@ import pytest
 
 from tests.conftest import REPORT_001
 from tests.e2e.conftest import CliRunner
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached within the timeout")
+from tests.e2e.daemon import daemon_process, drop_into_inbox, free_port, stop, wait_for
 
 
 def _answers(url: str) -> bool:
@@ -52,7 +33,7 @@ def test_daemon_serves_pages_and_stops_on_sigterm(
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
     assert token.startswith("arch_") and token not in created.stderr
-    port = _free_port()
+    port = free_port()
     env = {
         **cli_env,
         "ARCHIVER_WEB__PORT": str(port),
@@ -60,16 +41,8 @@ def test_daemon_serves_pages_and_stops_on_sigterm(
         "ARCHIVER_DAEMON__CAPTURE": "false",
     }
     base = f"http://127.0.0.1:{port}"
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "archiver", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_for(lambda: _answers(f"{base}/healthz"))
+    with daemon_process(env, tmp_path) as daemon:
+        wait_for(lambda: _answers(f"{base}/healthz"))
         assert httpx.get(f"{base}/").status_code == 401
         with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as browser:
             login = browser.post("/login", data={"token": token, "next": "/"})
@@ -77,22 +50,16 @@ def test_daemon_serves_pages_and_stops_on_sigterm(
             assert "0 reports, 0 citations" in login.text
 
             inbox = Path(cli_env["ARCHIVER_STORAGE__ROOT"]) / "inbox"
-            partial = inbox / "october.txt.part"
-            partial.write_bytes(REPORT_001.read_bytes())
-            partial.rename(inbox / "october.txt")
+            drop_into_inbox(inbox, REPORT_001, "october.txt")
 
             def listed() -> bool:
                 return "1 report, 127 citations, 118 sources" in browser.get("/").text
 
-            _wait_for(listed)
+            wait_for(listed)
             page = browser.get("/reports/1").text
             assert "Showing 127 of 127 citations." in page
             assert len(re.findall(r'class="footnote"', page)) == 127
-        daemon.send_signal(signal.SIGTERM)
-        _, stderr = daemon.communicate(timeout=30)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
+        stderr = stop(daemon, signal.SIGTERM, timeout=30)
     assert daemon.returncode == 0, stderr
     assert f"web pages at http://127.0.0.1:{port}/" in stderr
     assert "archiver daemon stopped" in stderr and "Traceback" not in stderr
@@ -128,20 +95,15 @@ def test_daemon_harvests_a_feed_once_across_restarts(
         last_polled: str | None = None
         # The second run polls the feed again (a short interval), and takes nothing twice.
         for interval in ("1h", "1"):
-            port = _free_port()
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "archiver", "run"],
-                cwd=tmp_path,
-                env={
+            port = free_port()
+            with daemon_process(
+                {
                     **env,
                     "ARCHIVER_WEB__PORT": str(port),
                     "ARCHIVER_WEB__FEED_POLL_INTERVAL": interval,
                 },
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            try:
+                tmp_path,
+            ) as daemon:
                 api = f"http://127.0.0.1:{port}/api/v1"
 
                 def polled(api: str = api, before: str | None = last_polled) -> bool:
@@ -151,15 +113,11 @@ def test_daemon_harvests_a_feed_once_across_restarts(
                         return False
                     return feeds[0]["last_polled_at"] not in (None, before)
 
-                _wait_for(polled)
+                wait_for(polled)
                 last_polled = httpx.get(f"{api}/feeds", headers=headers).json()[0]["last_polled_at"]
                 summary = httpx.get(f"{api}/status", headers=headers).json()["summary"]
                 assert (summary["reports"], summary["sources"]) == (1, 118)
-                daemon.send_signal(signal.SIGTERM)
-                _, stderr = daemon.communicate(timeout=30)
-            finally:
-                if daemon.poll() is None:
-                    daemon.kill()
+                stderr = stop(daemon, signal.SIGTERM, timeout=30)
             assert daemon.returncode == 0, stderr
     # The report was fetched once; the second run only read the feed.
     assert server.requests.count("/october.txt") == 1
@@ -214,18 +172,10 @@ def test_daemon_captures_and_a_lawyer_downloads(
         inbox = Path(cli_env["ARCHIVER_STORAGE__ROOT"]) / "inbox"
         snapshots_seen: list[int] = []
         for run in range(2):
-            port = _free_port()
+            port = free_port()
             api = f"http://127.0.0.1:{port}/api/v1"
-            daemon = subprocess.Popen(
-                [sys.executable, "-m", "archiver", "run"],
-                cwd=tmp_path,
-                env={**env, "ARCHIVER_WEB__PORT": str(port)},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            try:
-                _wait_for(lambda api=api: _answers(api.replace("/api/v1", "/healthz")))
+            with daemon_process({**env, "ARCHIVER_WEB__PORT": str(port)}, tmp_path) as daemon:
+                wait_for(lambda api=api: _answers(api.replace("/api/v1", "/healthz")))
                 if run == 0:
                     report = tmp_path / "r.md"
                     report.write_text(
@@ -234,15 +184,13 @@ def test_daemon_captures_and_a_lawyer_downloads(
                         "[^2]: https://www.adilsoz.kz/7.pdf\n",
                         encoding="utf-8",
                     )
-                    partial = inbox / "r.md.part"
-                    partial.write_bytes(report.read_bytes())
-                    partial.rename(inbox / "r.md")
+                    drop_into_inbox(inbox, report, "r.md")
 
                 def preserved(api: str = api) -> bool:
                     status = httpx.get(f"{api}/status", headers=headers, timeout=5).json()
                     return bool(status["summary"]["preserved"] == 2)
 
-                _wait_for(preserved, timeout=120)
+                wait_for(preserved, timeout=120)
                 status = httpx.get(f"{api}/status", headers=headers).json()
                 snapshots = [snap for s in status["sources"] for snap in s["snapshots"]]
                 snapshots_seen.append(len(snapshots))
@@ -256,11 +204,7 @@ def test_daemon_captures_and_a_lawyer_downloads(
                 assert hashlib.sha256(shot.content).hexdigest() == next(
                     a["sha256"] for a in snap["artefacts"] if a["kind"] == "screenshot"
                 )
-                daemon.send_signal(signal.SIGTERM)
-                _, stderr = daemon.communicate(timeout=90)
-            finally:
-                if daemon.poll() is None:
-                    daemon.kill()
+                stderr = stop(daemon, signal.SIGTERM, timeout=90)
             assert daemon.returncode == 0, stderr
             assert "Traceback" not in stderr and token not in stderr
     # The restart captured nothing again: both sources were preserved.
