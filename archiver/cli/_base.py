@@ -120,6 +120,12 @@ class Progress:
             self._bar.__exit__(None, None, None)
             self._bar = None
 
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
 
 def _quiet_libraries() -> None:
     # pypdf reports recoverable damage ("EOF marker not found") on stderr; the harvest

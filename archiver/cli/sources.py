@@ -112,7 +112,7 @@ def capture(ctx: click.Context, sources: tuple[str, ...], limit: int | None, as_
     with open_archive(ctx) as archive:
         with errors_reported():
             ids = archive.find_sources(sources) if sources else None
-        try:
+        with bar:
             archive.capture(
                 source_ids=ids,
                 limit=limit,
@@ -120,8 +120,6 @@ def capture(ctx: click.Context, sources: tuple[str, ...], limit: int | None, as_
                 on_start=bar.start,
                 actor=cli_actor(),
             )
-        finally:
-            bar.close()
     if not as_json:
         click.echo(_capture_summary(done, failed))
     if any(o.error for o in done):
@@ -198,7 +196,7 @@ def check(
     with open_archive(ctx) as archive:
         with errors_reported():
             ids = archive.find_sources(sources) if sources else None
-        try:
+        with bar:
             reports = archive.check(
                 source_ids=ids,
                 everything=everything,
@@ -207,8 +205,6 @@ def check(
                 on_start=bar.start,
                 actor=cli_actor(),
             )
-        finally:
-            bar.close()
     if not as_json:
         click.echo(summary_text(reports))
     if any(o.error for r in reports for o in r.outcomes):

@@ -103,10 +103,8 @@ class Sealer:
             )
             stamps += pending_stamps("snapshot", written.id, digest, self.tsa_urls, now)
             sealed.append(SealedSnapshot(written.id, digest, signature.fingerprint))
-        if seals:
-            insert_rows(session, SnapshotSeal, seals)
-        if stamps:
-            insert_rows(session, TimestampRecord, stamps)
+        insert_rows(session, SnapshotSeal, seals)
+        insert_rows(session, TimestampRecord, stamps)
         # One custody entry per snapshot, chained in one go (custody.append_many).
         custody.append_many(
             session,
