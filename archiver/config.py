@@ -133,6 +133,10 @@ class CaptureSettings(_Section):
     # Chromium tab: memory and CPU bound).
     concurrency: int = Field(default=16, ge=1, le=1000)
     browser_concurrency: int = Field(default=2, ge=1, le=64)
+    # Processes for plain-HTTP captures of a large run (one process archives about one
+    # core's worth of pages): 0 = one per core, 1 = none (everything in this process).
+    # Each gets whole hosts; the daemon (which runs other threads) never forks.
+    workers: int = Field(default=0, ge=0, le=64)
     # Politeness: connections per host, and the least time between two requests to one
     # host (a Retry-After from the host lengthens it).
     per_host_concurrency: int = Field(default=2, ge=1, le=256)

@@ -2,9 +2,8 @@
 
 For each source: the plain HTTP capture and/or the browser capture (capture.modes), one
 WARC file written atomically, then in one transaction the snapshot row, the observation
-and the source's new state. The WARC file is sealed before its row is written, so a
-crash can leave an unreferenced file (found by ``archiver verify``) but never a row
-that points to a missing file.
+and the source's new state (:mod:`archiver.capture.recording`). Plain-HTTP captures of
+a large run are spread over worker processes (:mod:`archiver.capture.workers`).
 """
 
 from __future__ import annotations
@@ -19,24 +18,30 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 
 from archiver.capture._batching import GroupCommit
 from archiver.capture._browser_types import BrowserRequest, PageCapture
-from archiver.capture.exchange import Exchange, FailureKind
+from archiver.capture.exchange import Exchange
 from archiver.capture.http import Fetcher
 from archiver.capture.policy import capture_methods, platform_steps, wants_browser_after_http
-from archiver.capture.snapshot import CaptureInput, WrittenSnapshot, write_snapshot
-from archiver.check.signals import Signal, signal_from_response, state_after
+from archiver.capture.recording import (
+    CaptureOutcome,
+    CaptureRecorder,
+    DueSource,
+    Finished,
+    error_text,
+    retry_delay,
+)
+from archiver.capture.snapshot import CaptureInput, write_snapshot
+from archiver.capture.workers import Send, WorkerSet, can_fork, plan_shares, worker_count
 from archiver.config import Settings
-from archiver.models import Citation, Observation, PlatformRecord, Snapshot, Source
-from archiver.store.db import Database, insert_rows
+from archiver.models import Citation, Snapshot, Source
+from archiver.store.db import Database
 
 if TYPE_CHECKING:
     from archiver.capture.browser import BrowserPool
@@ -45,67 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Failed first captures are retried: 10 min, 20 min, 40 min, ... at most a day apart.
-_RETRY_BASE = timedelta(minutes=10)
-_RETRY_MAX = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class DueSource:
-    id: int
-    url: str
-    platform: str
-    kind: str
-    state: str
-    cited_as: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class CaptureOutcome:
-    source_id: int
-    url: str
-    snapshot_id: str | None
-    http_status: int | None
-    failure: str | None
-    state_before: str
-    state_after: str
-    implied_state: str | None
-    error: str | None = None
-
-    @property
-    def preserved(self) -> bool:
-        return self.http_status is not None and 200 <= self.http_status < 300
-
-
-@dataclass(frozen=True)
-class _Finished:
-    """A capture ready to be recorded: its sealed WARC file, or the error it ended in."""
-
-    source: DueSource
-    written: WrittenSnapshot | None = None
-    error: Exception | None = None
-
-
-def _combined_signal(response: Signal, platform: dict[str, Any] | None) -> Signal:
-    if platform is None:  # no platform step ran: the HTTP status speaks alone
-        return response
-    from archiver.capture.platform_step import combined_signal
-
-    return combined_signal(response, platform)
-
-
-def _platform_row(
-    source_id: int, snapshot_id: str, record: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    from archiver.capture.platform_step import platform_row
-
-    return platform_row(source_id, snapshot_id, record, now)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Back-off before the next capture attempt after ``attempts`` failed ones."""
-    delay: timedelta = _RETRY_BASE * (2 ** max(attempts - 1, 0))
-    return min(delay, _RETRY_MAX)
+__all__ = ["CaptureOutcome", "CaptureRunner", "DueSource", "retry_delay"]
 
 
 def capture_settings_record(settings: Settings) -> dict[str, Any]:
@@ -155,6 +100,7 @@ class CaptureRunner:
         self._settings_record = capture_settings_record(settings)
         # Platforms (issue 4): YouTube/Facebook steps, set up per run when wanted.
         self._platforms: PlatformStep | None = None
+        self._recording = CaptureRecorder(settings, db, clock=clock, sealer=sealer)
 
     # -- choosing work ---------------------------------------------------------------
 
@@ -217,38 +163,90 @@ class CaptureRunner:
         progress: Callable[[CaptureOutcome], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> list[CaptureOutcome]:
-        """Capture ``sources`` with bounded concurrency; one outcome per source started."""
+        """Capture ``sources`` with bounded concurrency; one outcome per source started.
+
+        ``should_stop`` is asked before each capture made in this process; worker
+        processes (never used by a process running other threads, such as the daemon)
+        capture their whole share."""
         spool = self.settings.storage.root / "tmp"
         spool.mkdir(parents=True, exist_ok=True)
-        gate = asyncio.Semaphore(self.settings.capture.concurrency)
+        shares, here = self._plan(sources)
+        # capture.concurrency, shared out between this process and its workers.
+        parties = len(shares) + (1 if here else 0)
+        self._party_concurrency = max(1, self.settings.capture.concurrency // max(parties, 1))
+        workers = WorkerSet(shares, self._produce_share) if shares else None
+        if workers is not None:
+            workers.start()  # before this run starts any thread of its own
         outcomes: list[CaptureOutcome] = []
         # One thread records results: SQLite takes one writer at a time, and writers in
         # several threads would only wait on its lock (with sleeps in between). Captures
         # that finish while it is busy are recorded together, in one transaction.
         self._db_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-db")
-        self._recorder = GroupCommit(self._record_batch, self._db_writer)
-        # WARC writing is gzip and sha256 (which release the GIL) and two fsyncs per file
-        # (which wait on the disk, using no core): a few threads per core, so the cores
-        # stay busy while some threads wait for the disk.
-        self._warc_writers = ThreadPoolExecutor(
-            max_workers=min(32, 4 * (os.cpu_count() or 2)), thread_name_prefix="archiver-warc"
-        )
+        self._recorder = GroupCommit(self._recording.record_batch, self._db_writer)
+        self._warc_writers = self._warc_pool()
         try:
-            await self._run(sources, gate, outcomes, spool, progress, should_stop)
+            await self._run(
+                here,
+                workers,
+                asyncio.Semaphore(self._party_concurrency),
+                outcomes,
+                spool,
+                progress,
+                should_stop,
+            )
         finally:
+            if workers is not None:
+                workers.close()
             self._warc_writers.shutdown(wait=True)
             self._db_writer.shutdown(wait=True)
         return outcomes
 
+    def _plan(self, sources: Sequence[DueSource]) -> tuple[list[list[DueSource]], list[DueSource]]:
+        """Shares for worker processes (plain HTTP only, whole hosts) and the rest."""
+        count = worker_count(self.settings.capture.workers)
+        if count < 2 or not can_fork():
+            return [], list(sources)
+        modes, wanted = self.settings.capture.modes, self.settings.platforms
+
+        def eligible(source: DueSource) -> bool:
+            return list(capture_methods(source.kind, modes)) == ["http"] and not platform_steps(
+                source.platform, source.kind, wanted
+            )
+
+        return plan_shares(sources, workers=count, eligible=eligible)
+
+    @staticmethod
+    def _warc_pool() -> ThreadPoolExecutor:
+        # WARC writing is gzip and sha256 (which release the GIL) and two fsyncs per file
+        # (which wait on the disk, using no core): a few threads per core, so the cores
+        # stay busy while some threads wait for the disk.
+        return ThreadPoolExecutor(
+            max_workers=min(32, 4 * (os.cpu_count() or 2)), thread_name_prefix="archiver-warc"
+        )
+
     async def _run(
         self,
         sources: Sequence[DueSource],
+        workers: WorkerSet | None,
         gate: asyncio.Semaphore,
         outcomes: list[CaptureOutcome],
         spool: Path,
         progress: Callable[[CaptureOutcome], None] | None,
         should_stop: Callable[[], bool],
     ) -> None:
+        def done(outcome: CaptureOutcome) -> None:
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+
+        async def from_workers() -> None:
+            assert workers is not None
+            recording = []
+            async for finished in workers.finished():
+                recording.append(asyncio.create_task(self._recorder.submit(finished)))
+                recording[-1].add_done_callback(lambda task: done(task.result()))
+            await asyncio.gather(*recording)
+
         async with contextlib.AsyncExitStack() as stack:
             fetcher = await stack.enter_async_context(
                 Fetcher(self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock)
@@ -279,20 +277,41 @@ class CaptureRunner:
                 async with backlog:
                     if should_stop():
                         return
-                    outcome = await self._capture_one(source, fetcher, browser, gate)
-                outcomes.append(outcome)
-                if progress is not None:
-                    progress(outcome)
+                    finished = await self._produce(source, fetcher, browser, gate)
+                    outcome = await self._recorder.submit(finished)
+                done(outcome)
 
-            await asyncio.gather(*(one(s) for s in sources))
+            jobs = [one(s) for s in sources]
+            await asyncio.gather(*jobs, *([from_workers()] if workers is not None else []))
 
-    async def _capture_one(
+    async def _produce_share(self, share: Sequence[DueSource], send: Send) -> None:
+        """A worker process's part of the run: capture ``share`` (plain HTTP), write each
+        WARC file and ``send`` its summary to the parent, which records it."""
+        spool = self.settings.storage.root / "tmp"
+        self._warc_writers = self._warc_pool()
+        gate = asyncio.Semaphore(self._party_concurrency)
+        backlog = asyncio.Semaphore(self.settings.capture.concurrency * 4)
+        try:
+            async with Fetcher(
+                self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock
+            ) as fetcher:
+
+                async def one(source: DueSource) -> None:
+                    async with backlog:
+                        await send(await self._produce(source, fetcher, None, gate))
+
+                await asyncio.gather(*(one(s) for s in share))
+        finally:
+            self._warc_writers.shutdown(wait=True)
+
+    async def _produce(
         self,
         source: DueSource,
         fetcher: Fetcher,
         browser: BrowserPool | None,
         gate: asyncio.Semaphore,
-    ) -> CaptureOutcome:
+    ) -> Finished:
+        """Capture one source and write its WARC file; what failed is recorded too."""
         exchanges: list[Exchange] = []
         workdirs: list[Path] = []
         try:
@@ -311,11 +330,11 @@ class CaptureRunner:
                     compress_level=self.settings.capture.warc_compression_level,
                 ),
             )
-            # Only now, with its WARC file sealed, is the snapshot's row written.
-            return await self._recorder.submit(_Finished(source, written))
+            # Only now, with its WARC file sealed, may the snapshot's row be written.
+            return Finished(source, written)
         except Exception as exc:
             log.exception("capture of source %d (%s) failed", source.id, source.url)
-            return await self._recorder.submit(_Finished(source, error=exc))
+            return Finished(source, error=error_text(exc))
         finally:
             for exchange in exchanges:
                 exchange.close()
@@ -419,184 +438,3 @@ class CaptureRunner:
             fetch_image=fetch_image, spool=self.settings.storage.root / "tmp",
             exchanges=exchanges, workdirs=workdirs,
         )  # fmt: skip
-
-    # -- recording -------------------------------------------------------------------
-
-    def _record_batch(self, items: Sequence[_Finished]) -> list[CaptureOutcome | Exception]:
-        """Record finished captures in one transaction. If it fails, each is recorded
-        alone, so a bad item costs only its own record (and gets its own error)."""
-        try:
-            with self.db.session() as session:
-                return list(self._record_in(session, items))
-        except Exception as exc:  # noqa: BLE001 - retried item by item below
-            if len(items) == 1:
-                return [exc]
-        results: list[CaptureOutcome | Exception] = []
-        for item in items:
-            try:
-                with self.db.session() as session:
-                    results.extend(self._record_in(session, [item]))
-            except Exception as exc:  # noqa: BLE001 - raised to that capture's caller
-                results.append(exc)
-        return results
-
-    def _record_in(self, session: Session, items: Sequence[_Finished]) -> list[CaptureOutcome]:
-        ids = sorted({item.source.id for item in items})
-        rows = {row.id: row for row in session.scalars(select(Source).where(Source.id.in_(ids)))}
-        # Snapshot rows first (observations refer to them); new rows as bulk inserts,
-        # which cost far less than the ORM's unit of work, row by row.
-        snapshots = [
-            self._snapshot_row(item.source, item.written)
-            for item in items
-            if item.written is not None and item.source.id in rows
-        ]
-        if snapshots:
-            insert_rows(session, Snapshot, snapshots)
-            # Bulk inserts fire no ORM events: the seal and custody entry are made here.
-            if self.sealer is not None:
-                recorded = [
-                    (item.source.id, item.written)
-                    for item in items
-                    if item.written is not None and item.source.id in rows
-                ]
-                self.sealer.seal(session, recorded, self.clock())
-        platform_rows = [
-            _platform_row(item.source.id, item.written.id, item.written.platform, self.clock())
-            for item in items
-            if item.written is not None and item.written.platform and item.source.id in rows
-        ]
-        if platform_rows:
-            insert_rows(session, PlatformRecord, platform_rows)
-        outcomes = []
-        observations: list[dict[str, Any]] = []
-        for item in items:
-            row = rows.get(item.source.id)
-            if item.written is not None:
-                outcomes.append(self._record(row, item.source, item.written, observations))
-            else:
-                assert item.error is not None
-                outcomes.append(self._record_error(row, item.source, item.error, observations))
-        if observations:
-            insert_rows(session, Observation, observations)
-        return outcomes
-
-    @staticmethod
-    def _snapshot_row(source: DueSource, written: WrittenSnapshot) -> dict[str, Any]:
-        main = written.main
-        return dict(
-            id=written.id,
-            source_id=source.id,
-            started_at=written.started_at,
-            finished_at=written.finished_at,
-            methods=list(written.methods),
-            warc_path=str(written.relpath),
-            warc_sha256=written.sha256,
-            warc_size=written.size,
-            http_status=main.status,
-            final_url=main.final_url,
-            redirect_chain=main.chain,
-            payload_sha256=main.payload_sha256,
-            payload_size=main.payload_size,
-            content_type=main.content_type,
-            title=main.title,
-            failure_kind=main.failure_kind,
-            failure_message=main.failure_message,
-            tls_verified=main.tls_verified,
-            truncated=written.truncated,
-            artefacts=written.artefacts,
-            records=written.records,
-        )
-
-    def _record(
-        self,
-        row: Source | None,
-        source: DueSource,
-        written: WrittenSnapshot,
-        observations: list[dict[str, Any]],
-    ) -> CaptureOutcome:
-        main = written.main
-        failure = FailureKind(main.failure_kind) if main.failure_kind is not None else None
-        signal = _combined_signal(signal_from_response(main.status, failure), written.platform)
-        now = self.clock()
-        if row is None:  # deleted meanwhile: keep the file, skip the rows
-            return self._outcome(source, written, signal, source.state)
-        previous = row.state
-        new_state = self._apply(row, signal, now)
-        observations.append(
-            dict(
-                source_id=source.id,
-                observed_at=now,
-                via="capture",
-                snapshot_id=written.id,
-                http_status=main.status,
-                final_url=main.final_url,
-                failure_kind=main.failure_kind,
-                implied_state=signal.implied_state or previous,
-                resulting_state=new_state,
-                reason=signal.reason,
-            )
-        )
-        return self._outcome(source, written, signal, previous, new_state)
-
-    def _apply(self, row: Source, signal: Signal, now: datetime) -> str:
-        new_state = state_after(row.state, signal)
-        if new_state != row.state:
-            row.state = new_state
-            row.state_since = now
-        row.last_checked_at = now
-        row.capture_attempts += 1
-        preserved = signal.implied_state == "live"
-        row.next_capture_at = None if preserved else now + retry_delay(row.capture_attempts)
-        if signal.accusing:
-            # The accusation is confirmed (or not) by a check confirm_after from now.
-            row.next_check_at = now + timedelta(seconds=self.settings.check.confirm_after)
-        return new_state
-
-    def _record_error(
-        self,
-        row: Source | None,
-        source: DueSource,
-        exc: Exception,
-        observations: list[dict[str, Any]],
-    ) -> CaptureOutcome:
-        now = self.clock()
-        message = f"internal error: {type(exc).__name__}: {exc}"
-        if row is not None:
-            row.capture_attempts += 1
-            row.next_capture_at = now + retry_delay(row.capture_attempts)
-            observations.append(
-                dict(
-                    source_id=source.id,
-                    observed_at=now,
-                    via="capture",
-                    snapshot_id=None,
-                    http_status=None,
-                    final_url=None,
-                    failure_kind="internal",
-                    implied_state=row.state,
-                    resulting_state=row.state,
-                    reason=message,
-                )
-            )
-        return CaptureOutcome(
-            source.id, source.url, None, None, "internal", source.state, source.state, None, message
-        )
-
-    @staticmethod
-    def _outcome(
-        source: DueSource,
-        written: WrittenSnapshot,
-        signal: Signal,
-        previous: str,
-        new_state: str | None = None,
-    ) -> CaptureOutcome:
-        return CaptureOutcome(
-            source_id=source.id,
-            url=source.url,
-            snapshot_id=written.id,
-            http_status=written.main.status,
-            failure=written.main.failure_kind,
-            state_before=previous,
-            state_after=new_state or previous,
-            implied_state=signal.implied_state,
-        )

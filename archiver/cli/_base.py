@@ -3,6 +3,7 @@ turning the archiver's errors into one line, the actor written to the custody lo
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -143,3 +144,7 @@ def main() -> None:
     """Evidence archiver: harvests the links cited in human-rights reports and keeps the
     evidence that they existed."""
     _quiet_libraries()
+    # What is loaded by now (the libraries, the settings models) lives until exit: keep
+    # it out of every garbage collection. Each collection would walk it again (about a
+    # tenth of the CPU of a large capture run), and so would exit.
+    gc.freeze()

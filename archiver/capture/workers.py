@@ -1,0 +1,204 @@
+"""Plain-HTTP captures in worker processes, so a large run uses every core.
+
+One Python process runs Python code on one core at a time (the GIL). A plain-HTTP
+capture is mostly Python work around C (reading the response, building records,
+gzip and sha256, file calls), so one process archives about one core's worth of pages
+however many threads it has. A large run therefore forks ``capture.workers`` processes
+(default: one per core):
+
+- each worker gets whole hosts (:func:`plan_shares`), so per-host concurrency, the
+  minimum interval and Retry-After hold exactly as in one process;
+- only sources captured by plain HTTP alone go to workers; browser and platform
+  captures (a Chromium, yt-dlp) stay in the parent, with every source of their host;
+- a worker fetches and writes each WARC file (atomically, as always) and sends back
+  the small :class:`~archiver.capture.recording.Finished` summary through a pipe; the
+  parent records it, so the database still has one writer and sealing, custody and
+  progress work as before;
+- a worker that dies (killed, out of memory) loses nothing recorded: each of its
+  sources it had not reported is recorded as a failed attempt and retried later, and a
+  WARC file it finished but could not report is found by ``archiver verify``.
+
+Workers are forked (not spawned): a child starts with everything already imported, in
+milliseconds. A process with other threads running (the daemon: scheduler, web
+server) is never forked, since a lock held by another thread at the fork stays locked
+forever in the child; it captures in-process (:func:`can_fork`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from urllib.parse import urlsplit
+
+from archiver.capture.recording import DueSource, Finished
+
+# Fewer sources than this per worker are not worth a process (and its WARC threads).
+MIN_SOURCES_PER_WORKER = 16
+
+Send = Callable[[Finished], Awaitable[None]]
+Produce = Callable[[Sequence[DueSource], Send], Coroutine[object, object, None]]
+
+
+def worker_count(setting: int) -> int:
+    """``capture.workers``: 0 means one per core."""
+    return setting or (os.cpu_count() or 1)
+
+
+def can_fork() -> bool:
+    """Forking is safe only while this process runs no other thread."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def plan_shares(
+    sources: Sequence[DueSource],
+    *,
+    workers: int,
+    eligible: Callable[[DueSource], bool],
+    min_per_worker: int = MIN_SOURCES_PER_WORKER,
+) -> tuple[list[list[DueSource]], list[DueSource]]:
+    """Split ``sources`` into shares for worker processes and the rest, captured here.
+
+    A host goes to a worker only if every one of its sources is ``eligible``; hosts are
+    dealt largest first to the least loaded worker. Fewer than two workers' worth of
+    eligible sources: everything stays here. Order within a share follows ``sources``.
+    """
+    by_host: dict[str, list[DueSource]] = {}
+    for source in sources:
+        by_host.setdefault(_host(source.url), []).append(source)
+    movable = {host for host, group in by_host.items() if all(eligible(s) for s in group)}
+    count = sum(len(by_host[host]) for host in movable)
+    workers = min(workers, count // max(min_per_worker, 1), len(movable))
+    if workers < 2:
+        return [], list(sources)
+    loads = [0] * workers
+    assigned: dict[str, int] = {}
+    for host in sorted(movable, key=lambda h: (-len(by_host[h]), h)):
+        lightest = loads.index(min(loads))
+        assigned[host] = lightest
+        loads[lightest] += len(by_host[host])
+    shares: list[list[DueSource]] = [[] for _ in range(workers)]
+    here: list[DueSource] = []
+    for source in sources:
+        index = assigned.get(_host(source.url))
+        (here if index is None else shares[index]).append(source)
+    return shares, here
+
+
+def _child(share: Sequence[DueSource], produce: Produce, conn: Connection) -> None:
+    # Forked from inside the parent's running event loop: forget it, start our own.
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop_policy(None)
+    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-send")
+
+    async def send(finished: Finished) -> None:
+        # A blocking write to the pipe, off the event loop.
+        await asyncio.get_running_loop().run_in_executor(sender, conn.send, finished)
+
+    try:
+        asyncio.run(produce(share, send))
+    finally:
+        sender.shutdown(wait=True)
+        conn.close()
+
+
+class WorkerSet:
+    """Worker processes for some shares of a run. ``start()`` forks them;
+    ``finished()`` yields every source's :class:`Finished`, as they arrive."""
+
+    def __init__(self, shares: Sequence[Sequence[DueSource]], produce: Produce) -> None:
+        self.shares = [list(share) for share in shares]
+        self._produce = produce
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._conns: list[Connection] = []
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("fork")
+        # Whatever sits in our stdio buffers would be written again by each child.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Objects alive now are shared with the children copy-on-write; a collection in
+        # a child would write to every one of them (and copy its page) unless frozen.
+        gc.freeze()
+        for index, share in enumerate(self.shares):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_child,
+                args=(share, self._produce, send),
+                name=f"archiver-capture-{index}",
+                daemon=True,
+            )
+            process.start()
+            send.close()  # the child's end; EOF reaches us when the child is gone
+            self._processes.append(process)
+            self._conns.append(receive)
+
+    async def finished(self) -> AsyncIterator[Finished]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Finished | int] = asyncio.Queue()
+
+        def read(index: int) -> None:
+            conn = self._conns[index]
+            try:
+                while True:
+                    item = conn.recv()
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+            except (EOFError, OSError):
+                pass  # the worker finished, or died: finished() works out which
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, index)
+
+        readers = ThreadPoolExecutor(
+            max_workers=len(self._conns), thread_name_prefix="archiver-worker-pipe"
+        )
+        try:
+            for index in range(len(self._conns)):
+                readers.submit(read, index)
+            reported: set[int] = set()
+            open_workers = len(self._conns)
+            while open_workers:
+                item = await queue.get()
+                if isinstance(item, Finished):
+                    reported.add(item.source.id)
+                    yield item
+                    continue
+                open_workers -= 1
+                for lost in self._lost(item, reported):
+                    yield lost
+        finally:
+            readers.shutdown(wait=False)
+
+    def _lost(self, index: int, reported: set[int]) -> list[Finished]:
+        """A Finished with an error for each source of worker ``index`` it never
+        reported (none when it ended normally)."""
+        process = self._processes[index]
+        process.join(timeout=5)
+        missing = [s for s in self.shares[index] if s.id not in reported]
+        if not missing:
+            return []
+        code = process.exitcode
+        why = f"capture worker {index} ended (exit code {code}) before reporting this source"
+        return [Finished(source, error=f"WorkerLost: {why}") for source in missing]
+
+    def close(self) -> None:
+        """Stop workers that are still running (the run failed or was interrupted)."""
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join(timeout=5)
+        for conn in self._conns:
+            conn.close()
