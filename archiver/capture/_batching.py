@@ -7,6 +7,11 @@ the next batch. When captures finish slowly each item is written at once, alone;
 they finish faster than one transaction per item can keep up with, batches grow (up to
 ``max_batch``) and the writer keeps up.
 
+With ``linger`` (seconds) the writer, once an item is waiting, waits that long for more
+before it starts a transaction. Captures made by worker processes arrive one by one
+from pipes while the writer is idle, so without it each would cost a transaction of
+its own (session, queries, commit: about as much CPU again as recording the rows).
+
 ``write_batch`` returns one result per item, in order: the item's outcome, or the
 exception that recording that item raised (which is raised to the item's caller, as if
 it had been recorded alone).
@@ -30,10 +35,12 @@ class GroupCommit(Generic[T, R]):
         executor: Executor,
         *,
         max_batch: int = 256,
+        linger: float = 0.0,
     ) -> None:
         self._write_batch = write_batch
         self._executor = executor
         self._max_batch = max_batch
+        self._linger = linger
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -48,6 +55,8 @@ class GroupCommit(Generic[T, R]):
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._pending:
+            if self._linger and len(self._pending) < self._max_batch:
+                await asyncio.sleep(self._linger)
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             items = [item for item, _ in batch]

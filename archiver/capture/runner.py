@@ -37,7 +37,7 @@ from archiver.capture.recording import (
     error_text,
     retry_delay,
 )
-from archiver.capture.snapshot import CaptureInput, write_snapshot
+from archiver.capture.snapshot import CaptureInput, WrittenSnapshot, write_snapshot
 from archiver.capture.workers import Send, WorkerSet, can_fork, plan_shares, worker_count
 from archiver.config import Settings
 from archiver.models import Citation, Snapshot, Source
@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from archiver.integrity.seal import Sealer
 
 log = logging.getLogger(__name__)
+
+# Results from worker processes are recorded in batches: the first waits this long
+# for others (a few hundred arrive per second in a large run).
+_WORKER_RESULTS_LINGER = 0.05
 
 __all__ = ["CaptureOutcome", "CaptureRunner", "DueSource", "retry_delay"]
 
@@ -182,7 +186,11 @@ class CaptureRunner:
         # several threads would only wait on its lock (with sleeps in between). Captures
         # that finish while it is busy are recorded together, in one transaction.
         self._db_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-db")
-        self._recorder = GroupCommit(self._recording.record_batch, self._db_writer)
+        self._recorder = GroupCommit(
+            self._recording.record_batch,
+            self._db_writer,
+            linger=_WORKER_RESULTS_LINGER if workers is not None else 0.0,
+        )
         self._warc_writers = self._warc_pool()
         try:
             await self._run(
@@ -319,16 +327,7 @@ class CaptureRunner:
                 capture = await self._observe(source, fetcher, browser, exchanges)
                 capture = await self._platform(source, capture, fetcher, exchanges, workdirs)
             written = await asyncio.get_running_loop().run_in_executor(
-                self._warc_writers,
-                functools.partial(
-                    write_snapshot,
-                    self.settings.storage.root,
-                    capture,
-                    clock=self.clock,
-                    id_factory=self.id_factory,
-                    max_bytes=self.settings.capture.max_snapshot_bytes,
-                    compress_level=self.settings.capture.warc_compression_level,
-                ),
+                self._warc_writers, functools.partial(self._write, capture)
             )
             # Only now, with its WARC file sealed, may the snapshot's row be written.
             return Finished(source, written)
@@ -340,6 +339,18 @@ class CaptureRunner:
                 exchange.close()
             for workdir in workdirs:  # sealed in the WARC by now, or not wanted
                 shutil.rmtree(workdir, ignore_errors=True)
+
+    def _write(self, capture: CaptureInput) -> WrittenSnapshot:
+        """The WARC file (in a WARC thread), and the manifest its seal will sign."""
+        written = write_snapshot(
+            self.settings.storage.root,
+            capture,
+            clock=self.clock,
+            id_factory=self.id_factory,
+            max_bytes=self.settings.capture.max_snapshot_bytes,
+            compress_level=self.settings.capture.warc_compression_level,
+        )
+        return written if self.sealer is None else self.sealer.prepare(written)
 
     async def _observe(
         self,

@@ -144,6 +144,9 @@ class WrittenSnapshot:
     # Platforms (issue 4): the platform step's findings, with the video's sha256 as
     # written (None when the source had no platform step).
     platform: dict[str, Any] | None = None
+    # The canonical manifest bytes its seal signs, when built ahead of recording
+    # (archiver.integrity.seal.Sealer.prepare); None: built when sealing.
+    manifest: bytes | None = None
 
 
 def main_chain(capture: CaptureInput) -> list[Exchange]:

@@ -13,6 +13,7 @@ end of the chain are detectable once a head has been sealed and stamped.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +77,13 @@ class Sealer:
         self.tsa_urls = tuple(tsa_urls)
         self.actor = actor
 
+    @staticmethod
+    def prepare(written: WrittenSnapshot) -> WrittenSnapshot:
+        """``written`` with its manifest bytes, built where the snapshot was written
+        (a WARC thread or a worker process) instead of in the recording transaction,
+        which every capture of a run waits for. The bytes are the same either way."""
+        return dataclasses.replace(written, manifest=snapshot_manifest(written))
+
     def seal(
         self,
         session: Session,
@@ -88,7 +96,7 @@ class Sealer:
         stamps: list[dict[str, Any]] = []
         sealed: list[SealedSnapshot] = []
         for _source_id, written in snapshots:
-            data = snapshot_manifest(written)
+            data = written.manifest or snapshot_manifest(written)
             digest = hashlib.sha256(data).hexdigest()
             signature = self.keys.sign(data)
             seals.append(

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from archiver.errors import CanonicalizationError
+from archiver.integrity import canonical
 from archiver.integrity.canonical import canonical_json, encode_number
 
 
@@ -134,3 +135,56 @@ def test_numbers_match_ecmascript_on_random_doubles() -> None:
         check=True,
     )
     assert canonical_json(values).decode() == node.stdout.strip()
+
+
+def _slow_canonical(value: object) -> bytes:
+    parts: list[str] = []
+    canonical._encode(value, parts, "$")
+    return "".join(parts).encode("utf-8")
+
+
+def test_fast_encoder_gives_the_same_bytes_as_the_careful_one() -> None:
+    # canonical_json takes a fast path (json's C string encoder, no path bookkeeping);
+    # the path-tracking encoder is the reference. Random values with non-ASCII, astral
+    # and control characters in strings and keys, every kind of number, deep nesting.
+    rnd = random.Random(8785)
+    alphabet = [chr(i) for i in range(0x80)] + ["é", "ж", "\u2028", "\ufb33", "😀", "\ue000"]
+
+    def text() -> str:
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+
+    def value(depth: int = 0) -> object:
+        kind = rnd.randint(0, 7 if depth < 3 else 4)
+        if kind == 0:
+            return text()
+        if kind == 1:
+            return rnd.randint(-(2**60), 2**60) if rnd.random() < 0.2 else rnd.randint(-99, 99)
+        if kind == 2:
+            return rnd.choice(
+                [0.0, -0.0, 1.0, 1e21, 1e-7, 1e16, 0.1, 5e-324, rnd.uniform(-1e30, 1e30)]
+            )
+        if kind == 3:
+            return rnd.choice([None, True, False])
+        if kind == 4:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 4))]
+        return {text(): value(depth + 1) for _ in range(rnd.randint(0, 5))}
+
+    compared = 0
+    for _ in range(5000):
+        sample = value()
+        try:
+            expected: bytes | type[Exception] = _slow_canonical(sample)
+        except CanonicalizationError:
+            expected = CanonicalizationError
+        try:
+            got: bytes | type[Exception] = canonical_json(sample)
+        except CanonicalizationError:
+            got = CanonicalizationError
+        assert got == expected, sample
+        compared += expected is not CanonicalizationError
+    assert compared > 4000  # most samples had a canonical form, so bytes were compared
+
+
+def test_errors_from_the_fast_path_still_name_the_place() -> None:
+    with pytest.raises(CanonicalizationError, match=r"\$\.a\[1\]: nan is not allowed"):
+        canonical_json({"a": [1, float("nan")]})
