@@ -1,8 +1,9 @@
 """Benchmark: capture throughput side by side with ``wget --warc-file``, in one run.
 
-The same locally served corpus (real news pages from ../shared/corpus, 500 URLs over
+The same locally served corpus (real news pages from ../shared/corpus, 500 or more URLs over
 10 hosts) is fetched through the simulated web (tests/simweb, a local forward proxy) by
-both tools, once with no added latency and once with 100 ms per response:
+both tools, with no added latency and with 100 ms per response, for the page counts
+asked (``--cases``):
 
 - wget: ``wget --warc-file -i urls.txt`` through the proxy (one page after another, as
   wget works), gzip WARC;
@@ -10,11 +11,13 @@ both tools, once with no added latency and once with 100 ms per response:
   does included: one WARC per snapshot with sha256 digests, provenance record, atomic
   file, database rows, per-host politeness (here 8 connections per host, no interval).
 
-Then browser captures per minute (Chromium, 2 slots) on 20 of the same pages.
-Each tool runs in its own subprocess; peak RSS is that subprocess tree's maximum.
+The archiver forks worker processes for plain-HTTP captures of a large run (capture.workers,
+one per core); ``--single-process`` adds a run with everything in one process. Then
+browser captures per minute (Chromium, 2 slots) on 20 of the same pages. Each tool runs
+in its own subprocess tree; its wall time, CPU time and memory are measured.
 
-    .venv/bin/python -m bench.capture_bench [--pages 500] [--hosts 10] [--browser-pages 20]
-        [--repeat 3] [--latencies 0,100]
+    .venv/bin/python -m bench.capture_bench [--cases 500@0,2000@0,500@100] [--hosts 10]
+        [--browser-pages 20] [--repeat 3] [--single-process]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,22 +43,73 @@ def _bodies() -> list[bytes]:
     return [(CORPUS / e["path"]).read_bytes() for e in manifest if e["platform"] == "news"]
 
 
-def _measure(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
-    """Run ``cmd`` in a wrapper process; wall seconds and its children's peak RSS (MiB)."""
-    wrapper = (
-        "import json, resource, subprocess, sys, time\n"
-        "t = time.perf_counter()\n"
-        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-        "wall = time.perf_counter() - t\n"
-        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-        "print(json.dumps({'wall': wall, 'rss': rss, 'rc': p.returncode,"
-        " 'out': (p.stdout + p.stderr)[-2000:]}))\n"
-    )
+# Run in a wrapper process: wall time, CPU of the whole process tree, and memory sampled
+# every 50 ms as the sum of the tree's PSS (proportional set size: a page shared by a
+# parent and its forked workers counts once in all), plus the largest single RSS.
+_WRAPPER = """
+import json, os, resource, subprocess, sys, threading, time
+
+def tree(root):
+    # /proc/PID/task/TID/children: cheap enough to walk every few tens of milliseconds.
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        try:
+            for tid in os.listdir(f'/proc/{pid}/task'):
+                with open(f'/proc/{pid}/task/{tid}/children') as f:
+                    todo += [int(child) for child in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+def pss(pid):
+    try:
+        with open(f'/proc/{pid}/smaps_rollup') as f:
+            for line in f:
+                if line.startswith('Pss:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+peak = 0
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+done = threading.Event()
+
+def sample():
+    global peak
+    while not done.wait(0.05):
+        peak = max(peak, sum(pss(pid) for pid in tree(p.pid)))
+
+sampler = threading.Thread(target=sample)
+sampler.start()
+out = p.communicate()[0].decode(errors='replace')
+wall = time.perf_counter() - t
+done.set()
+sampler.join()
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({'wall': wall, 'cpu': r.ru_utime + r.ru_stime, 'rss': r.ru_maxrss / 1024,
+                  'pss': peak / 1024, 'rc': p.returncode, 'out': out[-2000:]}))
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the whole process tree
+    rss: float  # MiB, the largest single process
+    pss: float  # MiB, the process tree's peak total (sampled)
+
+
+def _measure(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[Measured, str]:
+    """Run ``cmd`` in a wrapper process; what it cost, and its output if it failed."""
     out = subprocess.run(
-        [sys.executable, "-c", wrapper, *cmd], env=env, cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-c", _WRAPPER, *cmd], env=env, cwd=cwd, capture_output=True, text=True
     )
-    result = json.loads(out.stdout)
-    return result["wall"], result["rss"], result["out"] if result["rc"] else ""
+    r = json.loads(out.stdout)
+    return Measured(r["wall"], r["cpu"], r["rss"], r["pss"]), r["out"] if r["rc"] else ""
 
 
 def _archiver_env(storage: Path, proxy: str, modes: str) -> dict[str, str]:
@@ -79,76 +134,105 @@ def _report(urls: list[str], path: Path) -> None:
     path.write_text("\n\n".join(lines), encoding="utf-8")
 
 
+def _row(latency_ms: int, tool: str, pages: int, runs: list[Measured], base: float) -> str:
+    wall = statistics.median(m.wall for m in runs)
+    cpu = statistics.median(m.cpu for m in runs)
+    rss = max(m.rss for m in runs)
+    pss = max(m.pss for m in runs)
+    return (
+        f"| {pages} | {latency_ms} ms | {tool} | {wall:.2f} | {pages / wall:.1f} | {cpu:.2f} | "
+        f"{pss:.0f} MiB | {rss:.0f} MiB | {base / wall:.1f}x |"
+    )
+
+
+def _cases(text: str) -> list[tuple[int, int]]:
+    """``500@0,2000@0,500@100`` -> [(pages, latency ms), ...]."""
+    cases = []
+    for item in text.split(","):
+        pages, _, latency = item.partition("@")
+        cases.append((int(pages), int(latency or 0)))
+    return cases
+
+
 def main() -> None:
     sys.path.insert(0, str(REPO))
     from tests.simweb import SimulatedWeb
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pages", type=int, default=500)
+    parser.add_argument(
+        "--cases",
+        default="500@0,2000@0,500@100",
+        help="PAGES@LATENCY_MS, comma-separated (default: %(default)s)",
+    )
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--browser-pages", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the median is shown")
     parser.add_argument(
-        "--latencies", default="0,100", help="server latencies in ms, comma-separated"
+        "--single-process",
+        action="store_true",
+        help="also run archiver capture with capture.workers = 1 (everything in one process)",
     )
     args = parser.parse_args()
+    cases = _cases(args.cases)
     archiver = [sys.executable, "-m", "archiver"]
     wget = shutil.which("wget")
     if wget is None:
         raise SystemExit("wget is not installed (apt-get install wget)")
     bodies = _bodies()
-    urls = [f"http://news{n % args.hosts}.bench.kz/a/{n}.html" for n in range(args.pages)]
-    print(f"# capture benchmark: {args.pages} pages over {args.hosts} hosts, corpus news pages")
+    most = max(pages for pages, _ in cases)
+    urls = [f"http://news{n % args.hosts}.bench.kz/a/{n}.html" for n in range(most)]
+    version = subprocess.run([wget, "--version"], capture_output=True, text=True).stdout
+    print(f"# capture benchmark: corpus news pages over {args.hosts} hosts")
     print(f"# {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()},")
-    print(
-        f"# {subprocess.run([wget, '--version'], capture_output=True, text=True).stdout.splitlines()[0]}\n"
-    )
-    print(f"# median of {args.repeat} runs per tool, tools alternating\n")
-    print("| latency | tool | seconds | pages/s | peak RSS | speed-up |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print(f"# {version.splitlines()[0]}")
+    print(f"# median of {args.repeat} runs per tool, tools alternating; CPU = user + system")
+    print("# seconds of the whole process tree; PSS = peak of the tree's summed proportional")
+    print("# set size (shared pages counted once); RSS = the largest single process\n")
+    print("| pages | latency | tool | seconds | pages/s | CPU s | peak PSS | peak RSS | speed-up |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    tools = [("archiver capture (http)", "0")]
+    if args.single_process:
+        tools.append(("archiver capture (http, 1 process)", "1"))
     with SimulatedWeb() as web, tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for n, url in enumerate(urls):
             web.page(url, bodies[n % len(bodies)])
-        (tmp / "urls.txt").write_text("\n".join(urls) + "\n")
-        for latency in (int(ms) / 1000 for ms in args.latencies.split(",")):
-            web.latency = latency
-            run = tmp / f"run-{latency}"
+        for case, (pages, latency_ms) in enumerate(cases):
+            web.latency = latency_ms / 1000
+            run = tmp / f"case-{case}"
             run.mkdir()
+            (run / "urls.txt").write_text("\n".join(urls[:pages]) + "\n")
+            _report(urls[:pages], run / "report.txt")
             env = dict(os.environ, http_proxy=web.proxy_url, https_proxy=web.proxy_url)
-            wget_runs, ours_runs = [], []
+            measured: dict[str, list[Measured]] = {"wget": []}
             for attempt in range(args.repeat):
-                # Alternate the tools so a noisy neighbour hurts both alike.
+                # Alternate the tools so a noisy neighbour hurts each alike.
                 target = run / f"wget-{attempt}"
                 target.mkdir()
                 cmd = [wget, "-q", "--tries=1", "--timeout=30", "--warc-file", str(target / "wget"),
-                       "-i", str(tmp / "urls.txt"), "-O", str(target / "wget.out")]  # fmt: skip
-                seconds, rss, err = _measure(cmd, env, target)
+                       "-i", str(run / "urls.txt"), "-O", str(target / "wget.out")]  # fmt: skip
+                result, err = _measure(cmd, env, target)
                 if err:
                     print(f"<!-- wget: {err.strip()[-300:]} -->")
-                wget_runs.append((seconds, rss))
-                storage = run / f"storage-{attempt}"
-                _report(urls, run / "report.txt")
-                ours_env = _archiver_env(storage, web.proxy_url, '{default = ["http"]}')
-                subprocess.run([*archiver, "add", str(run / "report.txt")], env=ours_env,
-                               check=True, capture_output=True)  # fmt: skip
-                seconds, rss, err = _measure([*archiver, "capture"], ours_env, run)
-                if err:
-                    print(f"<!-- archiver: {err.strip()[-300:]} -->")
-                warcs = len(list((storage / "warcs").rglob("*.warc.gz")))
-                if warcs != args.pages:
-                    raise SystemExit(f"archiver wrote {warcs} WARC files for {args.pages} pages")
-                ours_runs.append((seconds, rss))
-            wget_s = statistics.median(s for s, _ in wget_runs)
-            wget_rss = max(r for _, r in wget_runs)
-            ours_s = statistics.median(s for s, _ in ours_runs)
-            ours_rss = max(r for _, r in ours_runs)
-            ms = int(latency * 1000)
-            print(
-                f"| {ms} ms | wget --warc-file | {wget_s:.2f} | {args.pages / wget_s:.1f} | {wget_rss:.0f} MiB | 1x |"
-            )
-            print(f"| {ms} ms | archiver capture (http) | {ours_s:.2f} | {args.pages / ours_s:.1f} | "
-                  f"{ours_rss:.0f} MiB | {wget_s / ours_s:.1f}x |")  # fmt: skip
+                measured["wget"].append(result)
+                for tool, workers in tools:
+                    storage = run / f"storage-{workers}-{attempt}"
+                    ours_env = _archiver_env(storage, web.proxy_url, '{default = ["http"]}')
+                    ours_env["ARCHIVER_CAPTURE__WORKERS"] = workers
+                    subprocess.run([*archiver, "add", str(run / "report.txt")], env=ours_env,
+                                   check=True, capture_output=True)  # fmt: skip
+                    result, err = _measure([*archiver, "capture"], ours_env, run)
+                    if err:
+                        print(f"<!-- {tool}: {err.strip()[-300:]} -->")
+                    warcs = len(list((storage / "warcs").rglob("*.warc.gz")))
+                    if warcs != pages:
+                        raise SystemExit(f"{tool} wrote {warcs} WARC files for {pages} pages")
+                    measured.setdefault(tool, []).append(result)
+            base = statistics.median(m.wall for m in measured["wget"])
+            print(_row(latency_ms, "wget --warc-file", pages, measured.pop("wget"), base))
+            for tool, runs in measured.items():
+                print(_row(latency_ms, tool, pages, runs, base))
+            sys.stdout.flush()
         if not args.browser_pages:
             return
         # Browser captures per minute.
@@ -161,14 +245,15 @@ def main() -> None:
         env["ARCHIVER_CAPTURE__BROWSER_CONCURRENCY"] = "2"
         subprocess.run([*archiver, "add", str(run / "report.txt")], env=env, check=True,
                        capture_output=True)  # fmt: skip
-        seconds, rss, err = _measure([*archiver, "capture"], env, run)
+        result, err = _measure([*archiver, "capture"], env, run)
         if err:
             print(f"<!-- browser: {err.strip()[-300:]} -->")
         print(
             f"\nBrowser captures (screenshot, DOM, PDF, every request recorded), 2 Chromium "
-            f"slots: {len(subset)} pages in {seconds:.1f} s = "
-            f"{len(subset) / seconds * 60:.0f} per minute, peak RSS {rss:.0f} MiB "
-            "(largest single process)."
+            f"slots: {len(subset)} pages in {result.wall:.1f} s = "
+            f"{len(subset) / result.wall * 60:.0f} per minute, peak RSS {result.rss:.0f} MiB "
+            f"(largest single process), peak PSS {result.pss:.0f} MiB (all processes, "
+            "Chromium included)."
         )
 
 
