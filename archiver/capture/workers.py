@@ -30,6 +30,7 @@ import asyncio
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
@@ -99,6 +100,9 @@ def plan_shares(
 
 
 def _child(share: Sequence[DueSource], produce: Produce, conn: Connection) -> None:
+    # Ctrl-C reaches the whole process group: the parent decides (it stops us with
+    # SIGTERM when its run is interrupted), so a worker does not die mid-file on its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Forked from inside the parent's running event loop: forget it, start our own.
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop_policy(None)
