@@ -37,7 +37,12 @@ from archiver.capture.recording import (
     error_text,
     retry_delay,
 )
-from archiver.capture.snapshot import CaptureInput, WrittenSnapshot, write_snapshot
+from archiver.capture.snapshot import (
+    CaptureInput,
+    WrittenSnapshot,
+    software_versions,
+    write_snapshot,
+)
 from archiver.capture.workers import Send, WorkerSet, can_fork, plan_shares, worker_count
 from archiver.config import Settings
 from archiver.models import Citation, Snapshot, Source
@@ -102,6 +107,9 @@ class CaptureRunner:
         self.sealer = sealer
         # Identical for every snapshot of this run: built once.
         self._settings_record = capture_settings_record(settings)
+        # Package versions for provenance records, read here: otherwise every WARC
+        # thread of every worker process reads the package metadata at its first file.
+        software_versions()
         # Platforms (issue 4): YouTube/Facebook steps, set up per run when wanted.
         self._platforms: PlatformStep | None = None
         self._recording = CaptureRecorder(settings, db, clock=clock, sealer=sealer)

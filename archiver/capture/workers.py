@@ -6,8 +6,12 @@ gzip and sha256, file calls), so one process archives about one core's worth of 
 however many threads it has. A large run therefore forks ``capture.workers`` processes
 (default: one per core):
 
-- each worker gets whole hosts (:func:`plan_shares`), so per-host concurrency, the
-  minimum interval and Retry-After hold exactly as in one process;
+- each worker gets whole hosts, a host together with its ``www.`` and mobile aliases
+  (:func:`plan_shares`, :func:`archiver.net.sites.alias_group`), so per-host
+  concurrency, the minimum interval and Retry-After hold as in one process, also across
+  the usual redirects (to ``www.``, to the mobile site). A redirect to an unrelated host
+  (a link shortener's, another subdomain) is followed by the worker that got the cited
+  URL: that host's limits are then counted per worker;
 - only sources captured by plain HTTP alone go to workers; browser and platform
   captures (a Chromium, yt-dlp) stay in the parent, with every source of their host;
 - a worker fetches and writes each WARC file (atomically, as always) and sends back
@@ -36,9 +40,9 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from urllib.parse import urlsplit
 
 from archiver.capture.recording import DueSource, Finished
+from archiver.net.sites import alias_group_of_url
 
 # Fewer sources than this per worker are not worth a process (and its WARC threads).
 MIN_SOURCES_PER_WORKER = 16
@@ -48,20 +52,19 @@ Produce = Callable[[Sequence[DueSource], Send], Coroutine[object, object, None]]
 
 
 def worker_count(setting: int) -> int:
-    """``capture.workers``: 0 means one per core."""
-    return setting or (os.cpu_count() or 1)
+    """``capture.workers``: 0 means one per core this process may run on (a container's
+    or ``taskset``'s limit, not the machine's count)."""
+    if setting:
+        return setting
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no sched_getaffinity on this platform
+        return os.cpu_count() or 1
 
 
 def can_fork() -> bool:
     """Forking is safe only while this process runs no other thread."""
     return hasattr(os, "fork") and threading.active_count() == 1
-
-
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
 
 
 def plan_shares(
@@ -73,13 +76,13 @@ def plan_shares(
 ) -> tuple[list[list[DueSource]], list[DueSource]]:
     """Split ``sources`` into shares for worker processes and the rest, captured here.
 
-    A host goes to a worker only if every one of its sources is ``eligible``; hosts are
-    dealt largest first to the least loaded worker. Fewer than two workers' worth of
+    A host (with its aliases) goes to a worker only if every one of its sources is
+    ``eligible``; hosts are dealt largest first to the least loaded worker. Fewer than two workers' worth of
     eligible sources: everything stays here. Order within a share follows ``sources``.
     """
     by_host: dict[str, list[DueSource]] = {}
     for source in sources:
-        by_host.setdefault(_host(source.url), []).append(source)
+        by_host.setdefault(alias_group_of_url(source.url), []).append(source)
     movable = {host for host, group in by_host.items() if all(eligible(s) for s in group)}
     count = sum(len(by_host[host]) for host in movable)
     workers = min(workers, count // max(min_per_worker, 1), len(movable))
@@ -94,7 +97,7 @@ def plan_shares(
     shares: list[list[DueSource]] = [[] for _ in range(workers)]
     here: list[DueSource] = []
     for source in sources:
-        index = assigned.get(_host(source.url))
+        index = assigned.get(alias_group_of_url(source.url))
         (here if index is None else shares[index]).append(source)
     return shares, here
 
@@ -136,7 +139,14 @@ class WorkerSet:
         sys.stderr.flush()
         # Objects alive now are shared with the children copy-on-write; a collection in
         # a child would write to every one of them (and copy its page) unless frozen.
+        # The children keep them frozen; this process collects them again afterwards.
         gc.freeze()
+        try:
+            self._fork_all(context)
+        finally:
+            gc.unfreeze()
+
+    def _fork_all(self, context: multiprocessing.context.ForkContext) -> None:
         for index, share in enumerate(self.shares):
             receive, send = context.Pipe(duplex=False)
             process = context.Process(

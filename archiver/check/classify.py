@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from archiver.capture.exchange import FailureKind
 from archiver.check import text as texts
 from archiver.check.signals import Signal, signal_from_response
+from archiver.net.sites import alias_group
 
 # The platforms module's contract (HELPERS.md): None when nothing platform-specific.
 Recognizer = Callable[[str, str, "int | None", str], "Signal | None"]
@@ -111,20 +112,13 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower().rstrip(".")
 
 
-def _site(host: str) -> str:
-    for prefix in ("www.", "m.", "mobile."):
-        if host.startswith(prefix):
-            return host[len(prefix) :]
-    return host
-
-
 def _path(url: str) -> str:
     return urlsplit(url).path.rstrip("/")
 
 
 def is_home_page(url: str, final_url: str) -> bool:
     """``final_url`` is the home page of ``url``'s site, and ``url`` was not."""
-    if _site(host_of(url)) != _site(host_of(final_url)):
+    if alias_group(host_of(url)) != alias_group(host_of(final_url)):
         return False
     final = urlsplit(final_url)
     return final.path.rstrip("/").lower() in _HOME_PATHS and _path(url).lower() not in _HOME_PATHS
@@ -141,7 +135,7 @@ def same_document(url: str, final_url: str) -> bool:
     """The redirect only normalised the address (scheme, www, trailing slash)."""
     a, b = urlsplit(url), urlsplit(final_url)
     return (
-        _site(host_of(url)) == _site(host_of(final_url))
+        alias_group(host_of(url)) == alias_group(host_of(final_url))
         and a.path.rstrip("/") == b.path.rstrip("/")
         and a.query == b.query
     )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from archiver.capture.exchange import FailureKind
+from archiver.net.sites import site_of_host
 
 NETWORK_FAILURES = frozenset(
     {
@@ -46,13 +47,6 @@ class BatchJudgement:
     total: int = 0
 
 
-def _site(host: str) -> str:
-    parts = host.lower().rstrip(".").split(".")
-    # The last two labels (three for short second-level labels such as co.uk, com.kz).
-    keep = 3 if len(parts) >= 3 and len(parts[-2]) <= 3 and len(parts[-1]) == 2 else 2
-    return ".".join(parts[-keep:])
-
-
 def judge_batch(
     results: Sequence[tuple[str, FailureKind | None]], policy: OutagePolicy
 ) -> BatchJudgement:
@@ -60,7 +54,7 @@ def judge_batch(
     total = len(results)
     if any(failure is FailureKind.PROXY for _, failure in results):
         return BatchJudgement(True, "our proxy is unreachable", total=total)
-    failed_sites = {_site(h) for h, f in results if f in NETWORK_FAILURES}
+    failed_sites = {site_of_host(h) for h, f in results if f in NETWORK_FAILURES}
     failed = sum(1 for _, f in results if f in NETWORK_FAILURES)
     if total and failed / total >= policy.failure_share and len(failed_sites) >= policy.min_sites:
         return BatchJudgement(

@@ -14,6 +14,7 @@ other Python types) are refused rather than guessed at.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from decimal import Decimal
@@ -90,9 +91,16 @@ def _encode_fast(value: object, out: list[str]) -> None:
             _encode_fast(item, out)
         out.append("]")
     elif isinstance(value, float) and math.isfinite(value):
-        out.append(encode_number(value))
+        out.append(_number_text(value))
     else:
         raise CanonicalizationError("needs the careful path")
+
+
+@functools.lru_cache(maxsize=4096)
+def _number_text(value: float) -> str:
+    # The floats of manifests and custody entries are mostly the same few settings
+    # (timeouts, intervals); -0.0 and 0.0 share a cache entry and both give "0".
+    return encode_number(value)
 
 
 def _encode(value: object, out: list[str], path: str) -> None:

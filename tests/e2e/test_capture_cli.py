@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.e2e.conftest import CliRunner
 from tests.simweb import SimulatedWeb
 from tests.simweb.fixtures import simweb  # noqa: F401
+from tests.simweb.remote import Hit, Page, recording
 
 pytestmark = pytest.mark.slow
 
@@ -67,3 +71,54 @@ def test_capture_then_status(cli: CliRunner, simweb: SimulatedWeb, tmp_path: Pat
         unknown.returncode == 1
         and unknown.stderr.strip() == "error: 999: no such source (give a source id or a cited URL)"
     )
+
+
+def test_a_large_capture_is_spread_over_worker_processes(
+    cli: CliRunner,
+    simweb: SimulatedWeb,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """48 documents on 6 hosts, ``capture.workers = 2``: the CLI forks two workers, each
+    fetching whole hosts, and every source is preserved."""
+    hits: list[Hit] = []
+    urls = []
+    for h in range(6):
+        for i in range(8):
+            url = f"https://news{h}.example.kz/files/{h * 100 + i}.pdf"
+            body = f"%PDF-1.4\n% document {h * 100 + i}\n%%EOF\n".encode()
+            page = Page(url, body, "application/pdf")
+            simweb.page(url, recording(page, lambda: simweb.port, hits))
+            urls.append(url)
+    report = tmp_path / "r.txt"
+    lines = [f"Claim number {i}[{i}]." for i in range(1, len(urls) + 1)]
+    lines += [f"[{i}]{u}" for i, u in enumerate(urls, 1)]
+    report.write_text("\n\n".join(lines), encoding="utf-8")
+    env = {
+        "ARCHIVER_NETWORK__PROXY": simweb.proxy_url,
+        "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
+        "ARCHIVER_CAPTURE__EXTRA_CA_FILE": str(simweb.ca_pem_path),
+        "ARCHIVER_CAPTURE__MODES": '{default = ["http"]}',
+        "ARCHIVER_CAPTURE__WORKERS": "2",
+    }
+    assert cli("add", str(report), env=env).returncode == 0
+    result = cli("capture", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines() == ["captured 48 sources: 48 preserved"]
+    assert "Traceback" not in result.stderr
+    status = json.loads(cli("status", "--format", "json", env=env).stdout)
+    assert status["summary"]["preserved"] == 48
+    assert sorted(s["url"] for s in status["sources"]) == sorted(urls)
+    for source in status["sources"]:
+        [snapshot] = source["snapshots"]
+        assert snapshot["http_status"] == 200 and snapshot["methods"] == ["http"]
+        assert (tmp_path / "storage" / snapshot["warc"]).is_file()
+    # Each page asked for once, by one of two processes forked by the CLI (not the CLI
+    # itself, whose child workers they are), each process with whole hosts.
+    assert sorted(hit.url for hit in hits) == sorted(urls)
+    hosts: dict[int, set[str]] = defaultdict(set)
+    for hit in hits:
+        hosts[hit.pid].add(urlsplit(hit.url).hostname or "")
+    assert len(hosts) == 2 and 0 not in hosts, hosts
+    [cli_pid] = {hit.ppid for hit in hits}
+    assert cli_pid not in hosts and cli_pid != os.getpid()
+    assert sorted(len(h) for h in hosts.values()) == [3, 3]
