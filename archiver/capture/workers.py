@@ -109,16 +109,17 @@ def _child(share: Sequence[DueSource], produce: Produce, conn: Connection) -> No
     # Forked from inside the parent's running event loop: forget it, start our own.
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop_policy(None)
-    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-send")
 
     async def send(finished: Finished) -> None:
-        # A blocking write to the pipe, off the event loop.
-        await asyncio.get_running_loop().run_in_executor(sender, conn.send, finished)
+        # Written on the event loop: a few kilobytes that the parent's reader thread
+        # takes at once. If the parent falls behind, the pipe fills and this worker
+        # waits for it, which is the backpressure wanted (a thread hop per capture
+        # cost more than the write).
+        conn.send(finished)
 
     try:
         asyncio.run(produce(share, send))
     finally:
-        sender.shutdown(wait=True)
         conn.close()
 
 
