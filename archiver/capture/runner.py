@@ -306,7 +306,8 @@ class CaptureRunner:
         spool = self.settings.storage.root / "tmp"
         self._warc_writers = self._warc_pool()
         gate = asyncio.Semaphore(self._party_concurrency)
-        backlog = asyncio.Semaphore(self.settings.capture.concurrency * 4)
+        # Fetched pages waiting for their WARC file: this process's share of the run's.
+        backlog = asyncio.Semaphore(self._party_concurrency * 4)
         try:
             async with Fetcher(
                 self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock
