@@ -107,9 +107,6 @@ class CaptureRunner:
         self.sealer = sealer
         # Identical for every snapshot of this run: built once.
         self._settings_record = capture_settings_record(settings)
-        # Package versions for provenance records, read here: otherwise every WARC
-        # thread of every worker process reads the package metadata at its first file.
-        software_versions()
         # Platforms (issue 4): YouTube/Facebook steps, set up per run when wanted.
         self._platforms: PlatformStep | None = None
         self._recording = CaptureRecorder(settings, db, clock=clock, sealer=sealer)
@@ -180,14 +177,18 @@ class CaptureRunner:
         ``should_stop`` is asked before each capture made in this process; worker
         processes (never used by a process running other threads, such as the daemon)
         capture their whole share."""
-        spool = self.settings.storage.root / "tmp"
-        spool.mkdir(parents=True, exist_ok=True)
+        self._spool.mkdir(parents=True, exist_ok=True)
+        # Package versions for provenance records, read once here: otherwise every WARC
+        # thread of every worker process reads the package metadata at its first file.
+        software_versions()
         shares, here = self._plan(sources)
         # capture.concurrency, shared out between this process and its workers.
         parties = len(shares) + (1 if here else 0)
-        self._party_concurrency = max(1, self.settings.capture.concurrency // max(parties, 1))
-        workers = WorkerSet(shares, self._produce_share) if shares else None
-        if workers is not None:
+        concurrency = max(1, self.settings.capture.concurrency // max(parties, 1))
+        workers = None
+        if shares:
+            produce = functools.partial(self._produce_share, concurrency=concurrency)
+            workers = WorkerSet(shares, produce)
             workers.start()  # before this run starts any thread of its own
         outcomes: list[CaptureOutcome] = []
         # One thread records results: SQLite takes one writer at a time, and writers in
@@ -201,15 +202,7 @@ class CaptureRunner:
         )
         self._warc_writers = self._warc_pool()
         try:
-            await self._run(
-                here,
-                workers,
-                asyncio.Semaphore(self._party_concurrency),
-                outcomes,
-                spool,
-                progress,
-                should_stop,
-            )
+            await self._run(here, workers, concurrency, outcomes, progress, should_stop)
         finally:
             if workers is not None:
                 workers.close()
@@ -240,33 +233,39 @@ class CaptureRunner:
             max_workers=min(32, 4 * (os.cpu_count() or 2)), thread_name_prefix="archiver-warc"
         )
 
+    @property
+    def _spool(self) -> Path:
+        """Where response bodies past 1 MiB wait for their WARC file."""
+        return self.settings.storage.root / "tmp"
+
+    def _fetcher(self) -> Fetcher:
+        return Fetcher(
+            self.settings.network, self.settings.capture, spool_dir=self._spool, clock=self.clock
+        )
+
     async def _run(
         self,
         sources: Sequence[DueSource],
         workers: WorkerSet | None,
-        gate: asyncio.Semaphore,
+        concurrency: int,
         outcomes: list[CaptureOutcome],
-        spool: Path,
         progress: Callable[[CaptureOutcome], None] | None,
         should_stop: Callable[[], bool],
     ) -> None:
-        def done(outcome: CaptureOutcome) -> None:
+        async def record(finished: Finished) -> None:
+            outcome = await self._recorder.submit(finished)
             outcomes.append(outcome)
             if progress is not None:
                 progress(outcome)
 
         async def from_workers() -> None:
             assert workers is not None
-            recording = []
-            async for finished in workers.finished():
-                recording.append(asyncio.create_task(self._recorder.submit(finished)))
-                recording[-1].add_done_callback(lambda task: done(task.result()))
+            recording = [asyncio.create_task(record(f)) async for f in workers.finished()]
             await asyncio.gather(*recording)
 
+        gate = asyncio.Semaphore(concurrency)
         async with contextlib.AsyncExitStack() as stack:
-            fetcher = await stack.enter_async_context(
-                Fetcher(self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock)
-            )  # fmt: skip
+            fetcher = await stack.enter_async_context(self._fetcher())
             browser = None
             modes = self.settings.capture.modes
             if any("browser" in capture_methods(s.kind, modes) for s in sources):
@@ -287,35 +286,31 @@ class CaptureRunner:
                 self._platforms = step_for(self.settings, [(s.platform, s.kind) for s in sources])
             # The gate bounds captures on the network; the backlog bounds captures
             # fetched but not yet written (their bodies wait in memory or spool files).
-            backlog = asyncio.Semaphore(self.settings.capture.concurrency * 4)
+            backlog = asyncio.Semaphore(concurrency * 4)
 
             async def one(source: DueSource) -> None:
                 async with backlog:
                     if should_stop():
                         return
-                    finished = await self._produce(source, fetcher, browser, gate)
-                    outcome = await self._recorder.submit(finished)
-                done(outcome)
+                    await record(await self._produce(source, fetcher, browser, gate))
 
             jobs = [one(s) for s in sources]
             await asyncio.gather(*jobs, *([from_workers()] if workers is not None else []))
 
-    async def _produce_share(self, share: Sequence[DueSource], send: Send) -> None:
+    async def _produce_share(
+        self, share: Sequence[DueSource], send: Send, *, concurrency: int
+    ) -> None:
         """A worker process's part of the run: capture ``share`` (plain HTTP), write each
         WARC file and ``send`` its summary to the parent, which records it."""
-        spool = self.settings.storage.root / "tmp"
         self._warc_writers = self._warc_pool()
-        gate = asyncio.Semaphore(self._party_concurrency)
-        # Fetched pages waiting for their WARC file: this process's share of the run's.
-        backlog = asyncio.Semaphore(self._party_concurrency * 4)
+        gate = asyncio.Semaphore(concurrency)
+        backlog = asyncio.Semaphore(concurrency * 4)  # as in _run
         try:
-            async with Fetcher(
-                self.settings.network, self.settings.capture, spool_dir=spool, clock=self.clock
-            ) as fetcher:
+            async with self._fetcher() as fetcher:
 
                 async def one(source: DueSource) -> None:
                     async with backlog:
-                        await send(await self._produce(source, fetcher, None, gate))
+                        send(await self._produce(source, fetcher, None, gate))
 
                 await asyncio.gather(*(one(s) for s in share))
         finally:
@@ -455,6 +450,6 @@ class CaptureRunner:
 
         return await step.augment(
             source.url, source.platform, source.kind, capture,
-            fetch_image=fetch_image, spool=self.settings.storage.root / "tmp",
+            fetch_image=fetch_image, spool=self._spool,
             exchanges=exchanges, workdirs=workdirs,
         )  # fmt: skip

@@ -37,7 +37,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
@@ -47,7 +47,7 @@ from archiver.net.sites import alias_group_of_url
 # Fewer sources than this per worker are not worth a process (and its WARC threads).
 MIN_SOURCES_PER_WORKER = 16
 
-Send = Callable[[Finished], Awaitable[None]]
+Send = Callable[[Finished], None]
 Produce = Callable[[Sequence[DueSource], Send], Coroutine[object, object, None]]
 
 
@@ -110,15 +110,12 @@ def _child(share: Sequence[DueSource], produce: Produce, conn: Connection) -> No
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop_policy(None)
 
-    async def send(finished: Finished) -> None:
-        # Written on the event loop: a few kilobytes that the parent's reader thread
-        # takes at once. If the parent falls behind, the pipe fills and this worker
-        # waits for it, which is the backpressure wanted (a thread hop per capture
-        # cost more than the write).
-        conn.send(finished)
-
     try:
-        asyncio.run(produce(share, send))
+        # Results are written to the pipe on the worker's event loop: a few kilobytes
+        # that the parent's reader thread takes at once. If the parent falls behind,
+        # the pipe fills and this worker waits for it, which is the backpressure wanted
+        # (a thread hop per capture cost more than the write).
+        asyncio.run(produce(share, conn.send))
     finally:
         conn.close()
 
@@ -174,6 +171,8 @@ class WorkerSet:
             except (EOFError, OSError):
                 pass  # the worker finished, or died: finished() works out which
             finally:
+                # Its exit code, waited for here rather than on the event loop.
+                self._processes[index].join(timeout=5)
                 loop.call_soon_threadsafe(queue.put_nowait, index)
 
         readers = ThreadPoolExecutor(
@@ -199,12 +198,10 @@ class WorkerSet:
     def _lost(self, index: int, reported: set[int]) -> list[Finished]:
         """A Finished with an error for each source of worker ``index`` it never
         reported (none when it ended normally)."""
-        process = self._processes[index]
-        process.join(timeout=5)
         missing = [s for s in self.shares[index] if s.id not in reported]
         if not missing:
             return []
-        code = process.exitcode
+        code = self._processes[index].exitcode
         why = f"capture worker {index} ended (exit code {code}) before reporting this source"
         return [Finished(source, error=f"WorkerLost: {why}") for source in missing]
 

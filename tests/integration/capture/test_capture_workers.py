@@ -8,7 +8,6 @@ request, so the tests see the workers at work rather than trusting the plan.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import hashlib
 import multiprocessing
@@ -91,8 +90,8 @@ async def test_every_source_of_every_share_is_finished_once_by_its_own_process()
     shares = [_due(1, 40, "a.example"), _due(101, 25, "b.example"), _due(201, 60, "c.example")]
 
     async def produce(share: Sequence[DueSource], send: Send) -> None:
-        # All at once: the sends must not interleave on the pipe.
-        await asyncio.gather(*(send(Finished(s, error=f"sent by {os.getpid()}")) for s in share))
+        for source in share:
+            send(Finished(source, error=f"sent by {os.getpid()}"))
 
     items = await _collect(WorkerSet(shares, produce))
     counts = Counter(item.source.id for item in items)
@@ -113,7 +112,7 @@ async def test_items_of_one_worker_arrive_in_the_order_sent() -> None:
 
     async def produce(share: Sequence[DueSource], send: Send) -> None:
         for source in reversed(share):
-            await send(Finished(source, error=f"sent by {os.getpid()}"))
+            send(Finished(source, error=f"sent by {os.getpid()}"))
 
     items = await _collect(WorkerSet(shares, produce))
     for share in shares:
@@ -127,10 +126,10 @@ async def test_a_worker_that_exits_early_loses_exactly_its_unreported_sources() 
     async def produce(share: Sequence[DueSource], send: Send) -> None:
         if _host(share[0].url) == "b.example":
             for source in share[:7]:
-                await send(Finished(source, error=f"sent by {os.getpid()}"))
+                send(Finished(source, error=f"sent by {os.getpid()}"))
             os._exit(3)
         for source in share:
-            await send(Finished(source, error=f"sent by {os.getpid()}"))
+            send(Finished(source, error=f"sent by {os.getpid()}"))
 
     items = await _collect(WorkerSet([healthy, dying], produce))
     assert Counter(i.source.id for i in items) == Counter(s.id for s in healthy + dying)
@@ -154,7 +153,7 @@ async def test_a_killed_worker_and_a_crashed_one_are_told_apart_by_exit_code() -
     )
 
     async def produce(share: Sequence[DueSource], send: Send) -> None:
-        await send(Finished(share[0], error=f"sent by {os.getpid()}"))
+        send(Finished(share[0], error=f"sent by {os.getpid()}"))
         host = _host(share[0].url)
         if host == "k.example":
             os.kill(os.getpid(), signal.SIGKILL)
