@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import re
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -133,8 +135,8 @@ class Fetcher:
         self._backend = backend or GuardedBackend(
             allow_private_networks=network.allow_private_networks, proxied=self._proxied
         )
-        self._verifying = verifying_context(capture.extra_ca_file)
-        self._not_verifying = unverified_context()
+        if capture.extra_ca_file is not None:
+            self._verifying  # noqa: B018 - a bad capture.extra_ca_file fails here, not mid-run
         self._pools = OriginPools(
             lambda verified, connections: make_pool(
                 proxy=network.proxy,
@@ -152,6 +154,17 @@ class Fetcher:
         self._plain_proxy_auth: bytes | None = None
         if not network.proxy or httpx.URL(network.proxy).scheme == "http":
             self._plain = self._plain_pool(network.proxy, max_idle_origins)
+
+    # TLS contexts are built at the first https:// origin: loading the system's CA
+    # certificates takes about 50 ms, paid by every worker process at its start
+    # otherwise, and a run of plain http:// pages never needs them.
+    @functools.cached_property
+    def _verifying(self) -> ssl.SSLContext:
+        return verifying_context(self._capture.extra_ca_file)
+
+    @functools.cached_property
+    def _not_verifying(self) -> ssl.SSLContext:
+        return unverified_context()
 
     async def __aenter__(self) -> Fetcher:
         return self

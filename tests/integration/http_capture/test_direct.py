@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from archiver.capture.exchange import FailureKind
+from archiver.errors import ConfigError
 from tests.integration.http_capture.conftest import TlsServer, make_fetcher
 from tests.support.httpserver import Response, serve
 
@@ -39,6 +42,15 @@ async def test_extra_ca_file_makes_it_verified(tls_server: TlsServer, tmp_path: 
     assert exchange.ok and exchange.tls is not None
     assert exchange.tls.verified is True and exchange.tls.verify_error is None
     assert exchange.tls.peer_chain_pem[0].startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_unreadable_extra_ca_file_fails_when_the_fetcher_is_made(tmp_path: Path) -> None:
+    # TLS contexts are built lazily (at the first https:// origin), except that a
+    # configured CA file is checked at once: a typo fails the run, not each source.
+    bad = tmp_path / "not-a-ca.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(ConfigError, match="capture.extra_ca_file"):
+        make_fetcher(tmp_path, extra_ca_file=bad)
 
 
 async def test_loopback_refused_unless_private_networks_allowed(tmp_path: Path) -> None:
