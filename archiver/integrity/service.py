@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -15,9 +16,11 @@ from archiver.config import Settings
 from archiver.integrity import custody
 from archiver.integrity.keys import KeyEvent, KeyStore
 from archiver.integrity.seal import Sealer, seal_custody_head
-from archiver.integrity.stamping import StampSummary, stamp_due, timestamp_client
 from archiver.models import CustodyEvent, CustodyHead
 from archiver.store.db import Database
+
+if TYPE_CHECKING:
+    from archiver.integrity.stamping import StampSummary
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ class Integrity:
     def stamp_pending(self, *, limit: int = 200) -> StampSummary:
         """The follow-up pass: seal a custody head when one is due, then ask the TSAs
         for every due pending stamp."""
+        # Loaded here: the TSA client (x509, http) is not needed to capture or check.
+        from archiver.integrity.stamping import stamp_due, timestamp_client
+
         if self.custody_head_due():
             self.seal_custody_head()
         client = timestamp_client(self.settings, self.clock)
@@ -109,6 +115,8 @@ class Integrity:
 
     def stamp_subject(self, subject_type: str, subject_id: str) -> StampSummary:
         """Ask now for the pending stamps of one subject (an export's custody head)."""
+        from archiver.integrity.stamping import stamp_due, timestamp_client
+
         client = timestamp_client(self.settings, self.clock)
         try:
             return stamp_due(self.db, client, self.clock, subject=(subject_type, subject_id))
