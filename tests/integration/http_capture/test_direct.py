@@ -49,7 +49,7 @@ def test_unreadable_extra_ca_file_fails_when_the_fetcher_is_made(tmp_path: Path)
     # configured CA file is checked at once: a typo fails the run, not each source.
     bad = tmp_path / "not-a-ca.pem"
     bad.write_text("not a certificate")
-    with pytest.raises(ConfigError, match="capture.extra_ca_file"):
+    with pytest.raises(ConfigError, match=r"capture\.extra_ca_file"):
         make_fetcher(tmp_path, extra_ca_file=bad)
 
 
