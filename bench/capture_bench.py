@@ -23,6 +23,7 @@ in its own subprocess tree; its wall time, CPU time and memory are measured.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -145,6 +146,29 @@ def _row(latency_ms: int, tool: str, pages: int, runs: list[Measured], base: flo
     )
 
 
+def _marginal(walls: dict[tuple[int, str], dict[int, float]]) -> list[str]:
+    """Pages per second between two page counts at one latency: (n2 - n1) / (t2 - t1).
+
+    Start-up (Python's imports, the database, forking workers) and the end of a run
+    cancel out, leaving each tool's rate once it is running; wget starts in
+    milliseconds, the archiver in about half a second, which weighs on small runs."""
+    rows = []
+    for latency in sorted({latency for latency, _ in walls}):
+        base = walls.get((latency, "wget --warc-file"), {})
+        counts = sorted(base)
+        for small, large in itertools.pairwise(counts):
+            wget_rate = (large - small) / (base[large] - base[small])
+            for (at, tool), by_pages in walls.items():
+                if at != latency or small not in by_pages or large not in by_pages:
+                    continue
+                rate = (large - small) / (by_pages[large] - by_pages[small])
+                rows.append(
+                    f"| {small} to {large} | {latency} ms | {tool} | {rate:.1f} | "
+                    f"{rate / wget_rate:.1f}x |"
+                )
+    return rows
+
+
 def _cases(text: str) -> list[tuple[int, int]]:
     """``500@0,2000@0,500@100`` -> [(pages, latency ms), ...]."""
     cases = []
@@ -195,6 +219,7 @@ def main() -> None:
     print("# set size (shared pages counted once); RSS = the largest single process\n")
     print("| pages | latency | tool | seconds | pages/s | CPU s | peak PSS | peak RSS | speed-up |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    walls: dict[tuple[int, str], dict[int, float]] = {}
     tools = [("archiver capture (http)", "0")]
     if args.single_process:
         tools.append(("archiver capture (http, 1 process)", "1"))
@@ -238,9 +263,21 @@ def main() -> None:
                         raise SystemExit(f"{tool} wrote {warcs} WARC files for {pages} pages")
                     measured.setdefault(tool, []).append(result)
             base = statistics.median(m.wall for m in measured["wget"])
+            for tool, runs in measured.items():
+                name = "wget --warc-file" if tool == "wget" else tool
+                walls.setdefault((latency_ms, name), {})[pages] = statistics.median(
+                    m.wall for m in runs
+                )
             print(_row(latency_ms, "wget --warc-file", pages, measured.pop("wget"), base))
             for tool, runs in measured.items():
                 print(_row(latency_ms, tool, pages, runs, base))
+            sys.stdout.flush()
+        marginal = _marginal(walls)
+        if marginal:
+            print("\nRate once running, between two page counts (median seconds):\n")
+            print("| pages | latency | tool | pages/s | speed-up |")
+            print("|---:|---:|---|---:|---:|")
+            print("\n".join(marginal))
             sys.stdout.flush()
         if not args.browser_pages:
             return
