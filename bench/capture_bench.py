@@ -37,6 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
+WGET = "wget --warc-file"  # its name in the tables
 
 
 def _bodies() -> list[bytes]:
@@ -154,7 +155,7 @@ def _marginal(walls: dict[tuple[int, str], dict[int, float]]) -> list[str]:
     milliseconds, the archiver in about half a second, which weighs on small runs."""
     rows = []
     for latency in sorted({latency for latency, _ in walls}):
-        base = walls.get((latency, "wget --warc-file"), {})
+        base = walls.get((latency, WGET), {})
         counts = sorted(base)
         for small, large in itertools.pairwise(counts):
             wget_rate = (large - small) / (base[large] - base[small])
@@ -234,7 +235,7 @@ def main() -> None:
             (run / "urls.txt").write_text("\n".join(urls[:pages]) + "\n")
             _report(urls[:pages], run / "report.txt")
             env = dict(os.environ, http_proxy=web.proxy_url, https_proxy=web.proxy_url)
-            measured: dict[str, list[Measured]] = {"wget": []}
+            measured: dict[str, list[Measured]] = {WGET: []}
             for attempt in range(args.repeat):
                 # Alternate the tools so a noisy neighbour hurts each alike.
                 target = run / f"wget-{attempt}"
@@ -247,7 +248,7 @@ def main() -> None:
                 result, err = _measure(cmd, env, target)
                 if err:
                     print(f"<!-- wget: {err.strip()[-300:]} -->")
-                measured["wget"].append(result)
+                measured[WGET].append(result)
                 for tool, workers in tools:
                     storage = run / f"storage-{workers}-{attempt}"
                     ours_env = _archiver_env(storage, web.proxy_url, '{default = ["http"]}')
@@ -262,14 +263,11 @@ def main() -> None:
                     if warcs != pages:
                         raise SystemExit(f"{tool} wrote {warcs} WARC files for {pages} pages")
                     measured.setdefault(tool, []).append(result)
-            base = statistics.median(m.wall for m in measured["wget"])
-            for tool, runs in measured.items():
-                name = "wget --warc-file" if tool == "wget" else tool
-                walls.setdefault((latency_ms, name), {})[pages] = statistics.median(
+            base = statistics.median(m.wall for m in measured[WGET])
+            for tool, runs in measured.items():  # wget first
+                walls.setdefault((latency_ms, tool), {})[pages] = statistics.median(
                     m.wall for m in runs
                 )
-            print(_row(latency_ms, "wget --warc-file", pages, measured.pop("wget"), base))
-            for tool, runs in measured.items():
                 print(_row(latency_ms, tool, pages, runs, base))
             sys.stdout.flush()
         marginal = _marginal(walls)

@@ -3,7 +3,6 @@ turning the archiver's errors into one line, the actor written to the custody lo
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -143,8 +142,6 @@ def _quiet_libraries() -> None:
 def main() -> None:
     """Evidence archiver: harvests the links cited in human-rights reports and keeps the
     evidence that they existed."""
+    # The garbage collector's view of what is loaded (frozen, so that collections do
+    # not walk it again) is set by the program's entry point, archiver._launch.
     _quiet_libraries()
-    # What is loaded by now (the libraries, the settings models) lives until exit: keep
-    # it out of every garbage collection. Each collection would walk it again (about a
-    # tenth of the CPU of a large capture run), and so would exit.
-    gc.freeze()
