@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import select
 
 from archiver.clock import utc_now
 from archiver.config import Settings
 from archiver.errors import ArchiverError, FetchError, ReportTooLargeError, StoreError
+from archiver.secrets import redact_logs, settings_secrets
 from archiver.store.db import Database
 from archiver.store.status import build_status
 
@@ -45,12 +45,10 @@ class Archive:
         db: Database,
         *,
         clock: Callable[[], datetime] = utc_now,
-        http_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.clock = clock
-        self._http_transport = http_transport
         self._integrity: Integrity | None = None
 
     @classmethod
@@ -59,9 +57,10 @@ class Archive:
         settings: Settings,
         *,
         clock: Callable[[], datetime] = utc_now,
-        http_transport: httpx.BaseTransport | None = None,
     ) -> Archive:
-        """Create the storage folders, open the database and apply migrations."""
+        """Create the storage folders, open the database and apply migrations. From now
+        on no log record of the process shows a credential of the settings."""
+        redact_logs(settings_secrets(settings))
         root = settings.storage.root
         try:
             for folder in (root, settings.reports_dir, settings.inbox_dir):
@@ -69,7 +68,7 @@ class Archive:
         except OSError as exc:
             raise StoreError(f"cannot create storage folder under {root}: {exc.strerror}") from exc
         db = Database.open(settings.storage.resolved_database_url())
-        return cls(settings, db, clock=clock, http_transport=http_transport)
+        return cls(settings, db, clock=clock)
 
     def close(self) -> None:
         self.db.close()
@@ -115,7 +114,7 @@ class Archive:
             url,
             self.settings.network,
             max_bytes=self.settings.harvest.max_report_bytes,
-            transport=self._http_transport,
+            deadline=self.settings.harvest.fetch_deadline,
         )
         name = Path(urlsplit(fetched.final_url).path).name or None
         return self.add_bytes(

@@ -10,12 +10,19 @@ stack sees them. Each Chromium serves one capture at a time (see
 
 Each request becomes one :class:`Exchange` (kept in the order Chromium started them); the
 page gets the decoded body, or the network error matching the failure.
+
+The operator's session (:class:`~archiver.capture.session.OperatorSession`) is applied
+here, on the wire: its cookies are added to the Cookie header of requests for their own
+hosts, and Set-Cookie headers naming them are kept from Chromium. The browser's cookie jar
+never holds them, so no script of the archived page can read them (``document.cookie``)
+or send them elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -29,6 +36,7 @@ from playwright.async_api import Error as PlaywrightError
 from archiver.capture._browser_types import BrowserRequest, FetchFn
 from archiver.capture.decode import decode_body
 from archiver.capture.exchange import Exchange, Failure, FailureKind
+from archiver.capture.session import OperatorSession
 
 # Chromium's net error for each failure (Network.ErrorReason), so the page and its
 # scripts see the kind of failure a reader's browser would have shown.
@@ -90,8 +98,10 @@ class Router:
         max_body_bytes: int,
         clock: Callable[[], datetime],
         started: float,
+        session: OperatorSession | None = None,
     ) -> None:
         self._fetch = fetch
+        self._session = session
         self._cdp = cdp
         self._max_resources = max_resources
         self._max_body_bytes = max_body_bytes
@@ -158,7 +168,7 @@ class Router:
     async def _handle(self, record: _Record) -> None:
         try:
             try:
-                exchange = await self._fetch(record.request)
+                exchange = await self._fetch(self._with_session(record.request))
             except Exception as exc:  # noqa: BLE001 - a fetcher bug must not wedge the page
                 self.event(
                     "fetch_error", url=record.request.url, error=f"{type(exc).__name__}: {exc}"
@@ -202,6 +212,7 @@ class Router:
             (name, value)
             for name, value in exchange.response_headers
             if name.lower() not in _DROPPED_HEADERS
+            and not self._session_cookie_set(record.request.url, name, value)
         ]
         if all(name.isascii() and value.isascii() for name, value in pairs):
             params["responseHeaders"] = [{"name": n, "value": v} for n, v in pairs]
@@ -219,6 +230,34 @@ class Router:
             # the response (e.g. a header it cannot carry): then the page sees a failure.
             if await self._fail(request_id, "Failed"):
                 self.event("fulfill_error", url=record.request.url, error=str(exc)[:300])
+
+    def _with_session(self, request: BrowserRequest) -> BrowserRequest:
+        """The request with the session's cookies for its host added (the page's own
+        cookies of the same names dropped); unchanged for every other host."""
+        session = self._session
+        added = session.cookie_header(request.url) if session is not None else None
+        if session is None or added is None:
+            return request
+        names = set(session.cookie_names)
+        own = [
+            pair.strip()
+            for name, value in request.headers
+            if name.lower() == "cookie"
+            for pair in value.split(";")
+            if pair.strip() and pair.split("=", 1)[0].strip() not in names
+        ]
+        headers = [(n, v) for n, v in request.headers if n.lower() != "cookie"]
+        headers.append(("Cookie", "; ".join([*own, added])))
+        return dataclasses.replace(request, headers=headers)
+
+    def _session_cookie_set(self, url: str, name: str, value: str) -> bool:
+        """A Set-Cookie for one of the session's cookies, from one of its hosts: never
+        handed to Chromium (the page could read a non-HttpOnly one)."""
+        session = self._session
+        if session is None or name.lower() != "set-cookie":
+            return False
+        cookie = value.split("=", 1)[0].strip()
+        return cookie in session.cookie_names and session.cookie_header(url) is not None
 
     async def _fail(self, request_id: str, reason: str) -> bool:
         try:

@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from playwright.async_api import (
     Browser,
@@ -37,6 +37,7 @@ from archiver.capture._browser_budget import (
 )
 from archiver.capture._browser_router import Router
 from archiver.capture._browser_types import FetchFn, PageCapture
+from archiver.capture.session import OperatorSession
 
 T = TypeVar("T")
 
@@ -51,6 +52,13 @@ _SCROLL_JS = """(y) => {
   window.scrollTo({top: y, left: 0, behavior: 'instant'});
   const d = document.documentElement, b = document.body;
   return [Math.max(d ? d.scrollHeight : 0, b ? b.scrollHeight : 0), window.innerHeight];
+}"""
+# What a picture of the page could show: its text, form values and the address bar.
+_VISIBLE_JS = """() => {
+  const b = document.body, parts = [location.href, document.title];
+  if (b) parts.push(b.innerText || '');
+  for (const e of document.querySelectorAll('input, textarea')) parts.push(e.value || '');
+  return parts.join('\\n');
 }"""
 _SIZE_JS = """() => {
   const d = document.documentElement, b = document.body;
@@ -79,7 +87,7 @@ class CaptureRun:
         max_resources: int,
         max_body_bytes: int,
         screenshot_max_height: int,
-        storage_state: dict[str, Any] | None,
+        session: OperatorSession | None,
         clock: Callable[[], datetime],
     ) -> None:
         self._browser = browser
@@ -89,7 +97,7 @@ class CaptureRun:
         self._budget = budget
         self._user_agent = user_agent
         self._max_height = screenshot_max_height
-        self._storage_state = storage_state
+        self._session = session
         self._started_at = clock()
         self._router = Router(
             fetch,
@@ -98,6 +106,7 @@ class CaptureRun:
             max_body_bytes=max_body_bytes,
             clock=clock,
             started=budget.start,
+            session=session,
         )
         self._page: Page | None = None
         self._crashed = False
@@ -130,7 +139,8 @@ class CaptureRun:
                     timezone_id="UTC",
                     service_workers="block",
                     accept_downloads=False,
-                    storage_state=self._storage_state,  # type: ignore[arg-type]
+                    # No storage_state: the operator's cookies would be in the page's
+                    # jar (document.cookie). The router adds them on the wire instead.
                 )
                 page = self._page = await context.new_page()
                 page_cdp = await context.new_cdp_session(page)
@@ -253,8 +263,26 @@ class CaptureRun:
                 "flight; the network never went idle)"
             )
 
+    async def _shows_secret(self, page: Page) -> bool:
+        """Would a picture of the page show a value of the operator's session? (A site
+        echoing a cookie into the page.) Undecidable counts as yes: better no picture
+        than a picture of the operator's login."""
+        if self._session is None or not self._session.secrets:
+            return False
+        shown = await self._bounded(page.evaluate(_VISIBLE_JS), 2.0)
+        return shown is None or self._session.secrets.found_in(str(shown))
+
     async def _artefacts(self, page: Page) -> None:
         budget = self._budget
+        if await self._shows_secret(page):
+            self._router.limits_hit.append(
+                "screenshot and PDF withheld: the page displays a value of the operator's "
+                "session (platforms.facebook_session); the DOM is kept with it redacted"
+            )
+            started = time.monotonic()
+            dom = await self._artefact("dom", budget.dom_timeout(started), page.content())
+            self._dom = dom.encode("utf-8") if dom is not None else None
+            return
         size = await self._bounded(page.evaluate(_SIZE_JS), 2.0)
         width, height = (int(size[0]), int(size[1])) if size else (0, 0)
         started = time.monotonic()

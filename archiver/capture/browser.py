@@ -38,6 +38,7 @@ from archiver.capture._browser_budget import Budget
 from archiver.capture._browser_router import Router
 from archiver.capture._browser_session import VIEWPORT, BrowserUnavailable, CaptureRun
 from archiver.capture._browser_types import BrowserRequest, FetchFn, PageCapture
+from archiver.capture.session import OperatorSession
 from archiver.clock import utc_now
 from archiver.config import CaptureSettings, NetworkSettings
 from archiver.errors import CaptureError
@@ -195,10 +196,12 @@ class BrowserPool:
         fetch: FetchFn,
         *,
         deadline: float,
-        operator_storage_state: dict[str, Any] | None = None,
+        operator_session: OperatorSession | None = None,
     ) -> PageCapture:
         """Capture ``url`` within ``deadline`` (a ``time.monotonic()`` value; waiting for
-        a free slot and launching Chromium count against it).
+        a free slot and launching Chromium count against it). ``operator_session``: its
+        cookies are added to requests for their own hosts by the interception, never put
+        in the browser's cookie jar, where the page's scripts could read them.
 
         Page and network trouble is reported in the result, never raised. Raises
         :class:`CaptureError` only for the archiver's own problems: a URL that is not
@@ -218,7 +221,7 @@ class BrowserPool:
                     launching = time.monotonic()
                     await slot.launch(await self._playwright(), self._executable, self._args)
                     timings["launch"] = round(time.monotonic() - launching, 3)
-                run = self._run(slot, url, fetch, deadline, operator_storage_state)
+                run = self._run(slot, url, fetch, deadline, operator_session)
                 try:
                     result = await run.run()
                 except BrowserUnavailable as exc:
@@ -240,7 +243,7 @@ class BrowserPool:
         url: str,
         fetch: FetchFn,
         deadline: float,
-        storage_state: dict[str, Any] | None,
+        session: OperatorSession | None,
     ) -> CaptureRun:
         assert slot.browser is not None
         return CaptureRun(
@@ -254,6 +257,6 @@ class BrowserPool:
             max_resources=self._settings.max_resources,
             max_body_bytes=self._settings.max_response_bytes,
             screenshot_max_height=self._settings.screenshot_max_height,
-            storage_state=storage_state,
+            session=session,
             clock=self._clock,
         )

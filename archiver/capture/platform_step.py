@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ from archiver.capture.exchange import Body, Exchange
 from archiver.capture.media import MediaResult, download_media, ytdlp_version
 from archiver.capture.policy import platform_steps
 from archiver.capture.session import (
+    REDACTED,
     OperatorSession,
     SessionSecrets,
     load_session,
@@ -94,8 +96,22 @@ def _contains(body: Body, secrets: SessionSecrets) -> bool:
     return False
 
 
-def scrub_exchanges(exchanges: Sequence[Exchange], secrets: SessionSecrets) -> list[dict[str, Any]]:
-    """Replace session values wherever an exchange would write them; list where."""
+def redact_set_cookie(head: bytes, names: Sequence[str]) -> tuple[bytes, int]:
+    """A response head with the values of Set-Cookie headers for the session's cookie
+    names replaced: the site renewing the operator's token (a value the session file
+    does not hold, as secret as the one it replaces)."""
+    if not names:
+        return head, 0
+    alternatives = b"|".join(re.escape(n.encode("latin-1", "replace")) for n in names)
+    pattern = re.compile(rb"(?im)^(set-cookie:[ \t]*(?:" + alternatives + rb")[ \t]*=)[^;\r\n]*")
+    return pattern.subn(rb"\1" + REDACTED.encode(), head)
+
+
+def scrub_exchanges(
+    exchanges: Sequence[Exchange], secrets: SessionSecrets, cookie_names: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Replace session values wherever an exchange would write them (and the values of
+    the session's cookies the site sets anew); list where."""
     notes: list[dict[str, Any]] = []
     if not secrets:
         return notes
@@ -118,9 +134,12 @@ def scrub_exchanges(exchanges: Sequence[Exchange], secrets: SessionSecrets) -> l
             notes.append({"url": exchange.url, "where": "request body", "count": count})
         if exchange.response_head is not None:
             head, count = secrets.redact_bytes(exchange.response_head)
-            if count:
+            head, renewed = redact_set_cookie(head, cookie_names)
+            if count or renewed:
                 exchange.response_head = head
-                notes.append({"url": exchange.url, "where": "response head", "count": count})
+                notes.append(
+                    {"url": exchange.url, "where": "response head", "count": count + renewed}
+                )
         if exchange.body is not None and _contains(exchange.body, secrets):
             # Rare (a page echoing a cookie); such a body is small enough to hold.
             data, count = secrets.redact_bytes(exchange.body.read())
@@ -215,7 +234,7 @@ class PlatformStep:
         redactions: list[dict[str, Any]] = []
         if session is not None:
             exchanges = [*chain, *(page.exchanges if page else []), *capture.exchanges]
-            redactions = scrub_exchanges(exchanges, session.secrets)
+            redactions = scrub_exchanges(exchanges, session.secrets, session.cookie_names)
             if page is not None:
                 capture.page, more = scrub_page(page, session.secrets)
                 redactions += more

@@ -37,15 +37,24 @@ from archiver.capture.recording import (
     error_text,
     retry_delay,
 )
+from archiver.capture.session import OperatorSession
 from archiver.capture.snapshot import (
     CaptureInput,
     WrittenSnapshot,
     software_versions,
     write_snapshot,
 )
-from archiver.capture.workers import Send, WorkerSet, can_fork, plan_shares, worker_count
+from archiver.capture.workers import (
+    Send,
+    WorkerSet,
+    can_fork,
+    plan_shares,
+    stop_if_orphaned,
+    worker_count,
+)
 from archiver.config import Settings
 from archiver.models import Citation, Snapshot, Source
+from archiver.secrets import Secrets, settings_secrets
 from archiver.store.db import Database
 
 if TYPE_CHECKING:
@@ -110,6 +119,10 @@ class CaptureRunner:
         # Platforms (issue 4): YouTube/Facebook steps, set up per run when wanted.
         self._platforms: PlatformStep | None = None
         self._recording = CaptureRecorder(settings, db, clock=clock, sealer=sealer)
+        # The settings' credentials, never written to a WARC (the session's are added
+        # once a platform step loads it).
+        self._settings_secrets = settings_secrets(settings)
+        self._with_session: tuple[OperatorSession, Secrets] | None = None
 
     # -- choosing work ---------------------------------------------------------------
 
@@ -310,6 +323,7 @@ class CaptureRunner:
 
                 async def one(source: DueSource) -> None:
                     async with backlog:
+                        stop_if_orphaned()  # nobody would record it: stop instead
                         send(await self._produce(source, fetcher, None, gate))
 
                 await asyncio.gather(*(one(s) for s in share))
@@ -344,6 +358,14 @@ class CaptureRunner:
             for workdir in workdirs:  # sealed in the WARC by now, or not wanted
                 shutil.rmtree(workdir, ignore_errors=True)
 
+    def _secrets(self) -> Secrets:
+        session = self._platforms.session_for("facebook") if self._platforms else None
+        if session is None:
+            return self._settings_secrets
+        if self._with_session is None or self._with_session[0] is not session:
+            self._with_session = (session, self._settings_secrets | session.secrets)
+        return self._with_session[1]
+
     def _write(self, capture: CaptureInput) -> WrittenSnapshot:
         """The WARC file (in a WARC thread), and the manifest its seal will sign."""
         written = write_snapshot(
@@ -353,6 +375,7 @@ class CaptureRunner:
             id_factory=self.id_factory,
             max_bytes=self.settings.capture.max_snapshot_bytes,
             compress_level=self.settings.capture.warc_compression_level,
+            secrets=self._secrets(),
         )
         return written if self.sealer is None else self.sealer.prepare(written)
 
@@ -425,7 +448,7 @@ class CaptureRunner:
             url,
             fetch,
             deadline=deadline,
-            operator_storage_state=session.storage_state if session is not None else None,
+            operator_session=session,
         )
 
     async def _platform(

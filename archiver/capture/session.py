@@ -6,76 +6,34 @@ Two file formats are accepted, named by ``platforms.facebook_session``:
   by ``context.storage_state(path=...)`` after logging in by hand;
 - a Netscape ``cookies.txt`` (browser extensions and ``yt-dlp --cookies`` write it).
 
-Every cookie value (and localStorage value) is a secret. :class:`SessionSecrets` finds
-and replaces them wherever the archiver would otherwise write them: request and
-response heads, bodies, the yt-dlp info JSON and log lines. What was replaced is
-recorded (where, not what) so the snapshot says a redaction was made.
+Every cookie value (and localStorage value) is a secret. The cookies never enter a
+browser's cookie jar, where the archived page's scripts could read them
+(``document.cookie``): :meth:`OperatorSession.cookie_header` gives the Cookie header the
+capture's network layer adds to requests for the cookies' own hosts only. The values, in
+every form (:mod:`archiver.secrets`), are replaced wherever the archiver would otherwise
+write them: request and response heads, bodies, the rendered DOM, the yt-dlp info JSON,
+every WARC record and log lines. What was replaced is recorded (where, not what) so the
+snapshot says a redaction was made.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archiver.errors import ConfigError
+from archiver.secrets import NO_SECRETS, REDACTED, Secrets, redact_logs
+from archiver.secrets._forms import MIN_SECRET
 
-REDACTED = "[redacted]"
-# Values this short (flags such as "1", "en_US") are not secrets worth scrubbing and
-# would mangle unrelated bytes.
-_MIN_SECRET = 8
-
-
-@dataclass(frozen=True)
-class SessionSecrets:
-    values: frozenset[str]
-
-    def __bool__(self) -> bool:
-        return bool(self.values)
-
-    def _pattern(self) -> re.Pattern[bytes] | None:
-        if not self.values:
-            return None
-        alternatives = sorted((re.escape(v.encode()) for v in self.values), key=len, reverse=True)
-        return re.compile(b"|".join(alternatives))
-
-    def redact_bytes(self, data: bytes) -> tuple[bytes, int]:
-        pattern = self._pattern()
-        if pattern is None:
-            return data, 0
-        return pattern.subn(REDACTED.encode(), data)
-
-    def redact_text(self, text: str) -> str:
-        for value in sorted(self.values, key=len, reverse=True):
-            text = text.replace(value, REDACTED)
-        return text
-
-    def redact_json(self, value: Any) -> Any:
-        """A JSON-like value with secrets replaced and cookie fields removed."""
-        if isinstance(value, dict):
-            return {
-                k: (
-                    REDACTED
-                    if k.lower() in ("cookie", "cookies", "set-cookie")
-                    else self.redact_json(v)
-                )
-                for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [self.redact_json(v) for v in value]
-        if isinstance(value, str):
-            return self.redact_text(value)
-        return value
-
-
-NO_SECRETS = SessionSecrets(frozenset())
+# Kept for callers that name the session's secrets by their old name.
+SessionSecrets = Secrets
 
 
 @dataclass(frozen=True)
@@ -84,8 +42,26 @@ class OperatorSession:
 
     source: Path
     storage_state: dict[str, Any]
-    secrets: SessionSecrets
+    secrets: Secrets
     cookie_names: tuple[str, ...] = field(default=())
+
+    def cookie_header(self, url: str) -> str | None:
+        """The session's cookies that a browser would send to ``url`` (domain, path and
+        Secure matched as RFC 6265 says), as one Cookie header value; None for others."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        path = parts.path or "/"
+        pairs = []
+        for cookie in self.storage_state.get("cookies", []):
+            domain = str(cookie.get("domain", "")).lower().lstrip(".")
+            if not domain or not (host == domain or host.endswith("." + domain)):
+                continue
+            if cookie.get("secure") and parts.scheme != "https":
+                continue
+            if not path.startswith(str(cookie.get("path") or "/")):
+                continue
+            pairs.append(f"{cookie['name']}={cookie['value']}")
+        return "; ".join(pairs) or None
 
     def cookies_txt(self) -> str:
         lines = ["# Netscape HTTP Cookie File"]
@@ -193,40 +169,20 @@ def load_session(path: Path) -> OperatorSession:
         state = _from_cookies_txt(text, path)
     if not state["cookies"]:
         raise ConfigError(f"platforms.facebook_session {path}: no cookies in it")
-    values = frozenset(v for v in _secret_values(state) if len(v) >= _MIN_SECRET)
+    values = frozenset(v for v in _secret_values(state) if len(v) >= MIN_SECRET)
     return OperatorSession(
         source=path,
         storage_state=state,
-        secrets=SessionSecrets(values),
+        secrets=Secrets(values),
         cookie_names=tuple(str(c["name"]) for c in state["cookies"]),
     )
 
 
-# -- logs ---------------------------------------------------------------------------------
-
-_LOG_SECRETS: set[str] = set()
-_factory_installed = False
-
-
-def redact_logs(secrets: SessionSecrets) -> None:
-    """From now on, replace these values in every log record of the process, whoever
-    logs it (httpcore's debug trace prints response headers, Set-Cookie included).
-
-    A record factory rather than a filter: filters sit on one logger or handler, while
-    every record of every logger is made by the factory."""
-    global _factory_installed
-    _LOG_SECRETS.update(v for v in secrets.values if v)
-    if _factory_installed or not _LOG_SECRETS:
-        return
-    previous = logging.getLogRecordFactory()
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        message = record.getMessage()
-        if any(value in message for value in _LOG_SECRETS):
-            record.msg = SessionSecrets(frozenset(_LOG_SECRETS)).redact_text(message)
-            record.args = None
-        return record
-
-    logging.setLogRecordFactory(factory)
-    _factory_installed = True
+__all__ = [
+    "NO_SECRETS",
+    "REDACTED",
+    "OperatorSession",
+    "SessionSecrets",
+    "load_session",
+    "redact_logs",
+]

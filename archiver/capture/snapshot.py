@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from archiver import __version__
 from archiver.capture.exchange import Body, Exchange
 from archiver.capture.warc import Truncated, artefact_uri, open_snapshot, snapshot_relpath
+from archiver.secrets import NO_SECRETS, Secrets
 
 
 class PageArtefacts(Protocol):
@@ -334,8 +335,11 @@ def write_snapshot(
     operator: str | None = None,
     max_bytes: int | None = None,
     compress_level: int = 6,
+    secrets: Secrets = NO_SECRETS,
 ) -> WrittenSnapshot:
-    """Write the capture to a new WARC file under ``storage_root``; return its summary."""
+    """Write the capture to a new WARC file under ``storage_root``; return its summary.
+    ``secrets`` are replaced wherever they occur (listed in the provenance's
+    ``secrets_redacted``, where and never what)."""
     snapshot_uuid = id_factory()
     relpath = snapshot_relpath(capture.source_id, snapshot_uuid, capture.started_at)
     main = describe_main(capture)
@@ -349,7 +353,11 @@ def write_snapshot(
     records = 0
     budget = _SnapshotBudget(max_bytes)
     with open_snapshot(
-        storage_root / relpath, clock=clock, id_factory=id_factory, compress_level=compress_level
+        storage_root / relpath,
+        clock=clock,
+        id_factory=id_factory,
+        compress_level=compress_level,
+        secrets=secrets,
     ) as writer:
         writer.write_warcinfo(operator=operator, settings=capture.settings)
         records += 1
@@ -396,6 +404,8 @@ def write_snapshot(
             document["truncated"].extend(
                 {"url": u, "reason": "length", "via": "snapshot"} for u in budget.cut
             )
+        if writer.redactions:
+            document["secrets_redacted"] = list(writer.redactions)
         # Its own URI (not the page's), so replay tools never serve it as the page;
         # WARC-Refers-To ties it to the main response.
         writer.write_metadata(

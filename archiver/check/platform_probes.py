@@ -93,23 +93,6 @@ class YtDlpProbe:
         return await self._http.not_found(url)
 
 
-def _cookie_header(session: OperatorSession, url: str) -> str | None:
-    """The session's cookies that a browser would send to ``url``."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    pairs = []
-    for cookie in session.storage_state.get("cookies", []):
-        domain = str(cookie.get("domain", "")).lower().lstrip(".")
-        if not domain or not (host == domain or host.endswith("." + domain)):
-            continue
-        if cookie.get("secure") and parts.scheme != "https":
-            continue
-        if not parts.path.startswith(str(cookie.get("path") or "/")):
-            continue
-        pairs.append(f"{cookie['name']}={cookie['value']}")
-    return "; ".join(pairs) or None
-
-
 class FacebookProbe:
     """The HTTP probe with the operator's session, plus the post's text."""
 
@@ -138,7 +121,7 @@ class FacebookProbe:
         current = url
         while len(chain) <= self._network.max_redirects:
             headers = {"User-Agent": self._network.user_agent, "Accept": BROWSER_ACCEPT}
-            cookies = _cookie_header(self._session, current)
+            cookies = self._session.cookie_header(current)
             if cookies is not None:
                 headers["Cookie"] = cookies
             exchange = await self._fetcher.fetch(current, headers=headers, deadline=deadline)

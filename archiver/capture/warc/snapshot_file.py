@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 import uuid
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from typing import BinaryIO
 
 from archiver.clock import utc_now
 from archiver.errors import WarcError
+from archiver.secrets import NO_SECRETS, Secrets
 from archiver.store.files import fsync_dir
 
 from ._gzip import COMPRESS_LEVEL
@@ -60,10 +60,11 @@ class SnapshotWriter(WarcWriter):
         id_factory: IdFactory = uuid.uuid4,
         spool_dir: str | os.PathLike[str] | None = None,
         compress_level: int = COMPRESS_LEVEL,
+        secrets: Secrets = NO_SECRETS,
     ) -> None:
         super().__init__(
             stream, clock=clock, id_factory=id_factory, spool_dir=spool_dir,
-            compress_level=compress_level, filename=final_path.name,
+            compress_level=compress_level, filename=final_path.name, secrets=secrets,
         )  # fmt: skip
         self.final_path = final_path
         self._sealed: SealedWarc | None = None
@@ -84,6 +85,7 @@ def open_snapshot(
     id_factory: IdFactory = uuid.uuid4,
     spool_dir: str | os.PathLike[str] | None = None,
     compress_level: int = COMPRESS_LEVEL,
+    secrets: Secrets = NO_SECRETS,
 ) -> Iterator[SnapshotWriter]:
     """Write one snapshot WARC to ``final_path`` atomically; refuse to overwrite.
 
@@ -97,7 +99,7 @@ def open_snapshot(
         raise WarcError(f"{final} already exists; snapshots are never overwritten")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.name}.{secrets.token_hex(8)}{PART_SUFFIX}")
+        temp = final.with_name(f".{final.name}.{os.urandom(8).hex()}{PART_SUFFIX}")
         handle = open(temp, "xb")  # noqa: SIM115 - closed in the block below
     except OSError as exc:
         raise WarcError(
@@ -108,7 +110,7 @@ def open_snapshot(
             writer = SnapshotWriter(
                 handle, final, clock=clock, id_factory=id_factory,
                 spool_dir=final.parent if spool_dir is None else spool_dir,
-                compress_level=compress_level,
+                compress_level=compress_level, secrets=secrets,
             )  # fmt: skip
             yield writer
             if writer.bytes_written == 0:

@@ -16,6 +16,13 @@ Digests (``sha256:<lowercase hex>`` on every record):
   without a body has none. For ``resource`` records the payload is the whole block.
   ``warcinfo`` and ``metadata`` records carry only the block digest.
 
+Secrets (``secrets``, :mod:`archiver.secrets`): every record is searched for every form
+of every secret value before it is written: the target URI, the HTTP head or metadata
+block, and the body (streamed, in the digest pass). A record holding one is written with
+each occurrence replaced by ``[redacted]`` (digests and length of what is written) and
+listed in :attr:`WarcWriter.redactions`, where, never what. The capture scrubs the
+operator's session earlier and says so in the provenance; this is the last guard.
+
 Reproducibility: dates come from the injected ``clock`` (or an explicit ``date``),
 record ids from the injected ``id_factory``; fields are written in a fixed order and
 gzip headers carry no time or name, so equal inputs give identical bytes.
@@ -27,13 +34,14 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
 from archiver.clock import utc_now
 from archiver.errors import WarcError
+from archiver.secrets import NO_SECRETS, Secrets
 
 from . import _headers as h
 from ._body import Body, BodySource, bytes_source, open_body
@@ -82,10 +90,15 @@ class WarcWriter:
         spool_dir: str | os.PathLike[str] | None = None,
         compress_level: int = COMPRESS_LEVEL,
         filename: str | None = None,
+        secrets: Secrets = NO_SECRETS,
     ) -> None:
         """``filename``: the file's name, written as WARC-Filename in the warcinfo
-        record unless :meth:`write_warcinfo` is given one."""
+        record unless :meth:`write_warcinfo` is given one. ``secrets``: values that must
+        not be written (replaced wherever they occur)."""
         self._stream = stream
+        self._secrets = secrets
+        # Where a secret was replaced: {"record", "target_uri", "where"} (never the value).
+        self.redactions: list[dict[str, str]] = []
         self._filename = filename
         self._clock = clock
         self._id_factory = id_factory
@@ -306,6 +319,8 @@ class WarcWriter:
             raise WarcError("this WARC writer failed mid-record earlier and cannot continue")
         if warc_type != "warcinfo" and self._warcinfo_id is None:
             raise WarcError("write the warcinfo record first")
+        if self._secrets:
+            target_uri, head, source = self._scrub(warc_type, target_uri, head, source)
         rid = h.check_record_id(record_id) if record_id else self.new_record_id()
         when = h.format_warc_date(date if date is not None else self._clock())
         fields = [("WARC-Type", warc_type), ("WARC-Record-ID", rid), ("WARC-Date", when)]
@@ -316,14 +331,15 @@ class WarcWriter:
             fields.append(("WARC-Warcinfo-ID", self._warcinfo_id))
 
         # First pass: digests, before any byte of the record is written.
-        block_digest = Digester()
-        block_digest.update(head)
-        # Without a head the payload is the block: one hash serves both (videos are big).
-        payload_digest = Digester() if payload and head else None
-        for chunk in source.chunks():
-            block_digest.update(chunk)
-            if payload_digest:
-                payload_digest.update(chunk)
+        digests = self._digests(head, source, payload)
+        if digests is None:  # a secret in the body: digest what will be written instead
+            self.redactions.append(
+                {"record": warc_type, "target_uri": target_uri or "", "where": "body"}
+            )
+            source = _RedactedSource(source, self._secrets)
+            digests = self._digests(head, source, payload, scan=False)
+            assert digests is not None
+        block_digest, payload_digest = digests
         payload_label = None
         if payload:
             payload_label = (payload_digest or block_digest).label()
@@ -370,6 +386,43 @@ class WarcWriter:
             payload_digest=payload_label,
         )
 
+    def _digests(
+        self, head: bytes, source: BodySource, payload: bool, *, scan: bool = True
+    ) -> tuple[Digester, Digester | None] | None:
+        """Block and payload digests of ``head`` + ``source``; None when the body holds a
+        secret (searched in the same pass: big bodies are read once)."""
+        block_digest = Digester()
+        block_digest.update(head)
+        # Without a head the payload is the block: one hash serves both (videos are big).
+        payload_digest = Digester() if payload and head else None
+        scanner = self._secrets.scanner() if scan and self._secrets else None
+        for chunk in source.chunks():
+            if scanner is not None and scanner.feed(chunk):
+                return None
+            block_digest.update(chunk)
+            if payload_digest:
+                payload_digest.update(chunk)
+        return block_digest, payload_digest
+
+    def _scrub(
+        self, warc_type: str, target_uri: str | None, head: bytes, source: BodySource
+    ) -> tuple[str | None, bytes, BodySource]:
+        """The URI and head with every secret replaced, each replacement noted (the body
+        is searched in the digest pass, :meth:`_digests`)."""
+        secrets = self._secrets
+        shown = target_uri
+        if target_uri is not None and secrets.found_in(target_uri):
+            target_uri = secrets.redact_text(target_uri)
+            shown = target_uri
+            self.redactions.append(
+                {"record": warc_type, "target_uri": target_uri, "where": "WARC-Target-URI"}
+            )
+        head, count = secrets.redact_bytes(head)
+        if count:
+            where = "metadata block" if warc_type in ("metadata", "warcinfo") else "HTTP head"
+            self.redactions.append({"record": warc_type, "target_uri": shown or "", "where": where})
+        return target_uri, head, source
+
     def _emit(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
@@ -378,3 +431,17 @@ class WarcWriter:
             view = view[len(view) if count is None else count :]
         self._file_hash.update(data)
         self._offset += len(data)
+
+
+class _RedactedSource:
+    """A body with every secret replaced, re-made on each pass (same bytes each time)."""
+
+    immutable = True
+
+    def __init__(self, source: BodySource, secrets: Secrets) -> None:
+        self._source = source
+        self._secrets = secrets
+        self.size = sum(len(chunk) for chunk in self.chunks())
+
+    def chunks(self) -> Iterator[bytes]:
+        return self._secrets.redact_chunks(self._source.chunks())

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from archiver.capture.browser import BrowserPool
+from archiver.capture.session import load_session
 from tests.integration.browser_capture.conftest import SimwebFetch, deadline, needs_chromium
 from tests.simweb import SimulatedWeb, hang
 
@@ -22,7 +23,10 @@ pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 async def test_cookies_do_not_cross_captures(
-    simweb: SimulatedWeb, fetch: SimwebFetch, make_pool: Callable[..., BrowserPool]
+    simweb: SimulatedWeb,
+    fetch: SimwebFetch,
+    make_pool: Callable[..., BrowserPool],
+    tmp_path: Path,
 ) -> None:
     simweb.page(
         "https://a.example/",
@@ -38,28 +42,18 @@ async def test_cookies_do_not_cross_captures(
         await pool.capture_page("https://a.example/next", fetch, deadline=deadline())
         later = fetch.requests[mark:]
         mark = len(fetch.requests)
-        state = {
-            "cookies": [
-                {
-                    "name": "op",
-                    "value": "login",
-                    "domain": "a.example",
-                    "path": "/",
-                    "expires": -1,
-                    "httpOnly": True,
-                    "secure": True,
-                    "sameSite": "Lax",
-                }
-            ],
-            "origins": [],
-        }
+        cookies = tmp_path / "cookies.txt"
+        cookies.write_text("#HttpOnly_a.example\tFALSE\t/\tTRUE\t0\top\tlogin-value\n", "utf-8")
         await pool.capture_page(
-            "https://a.example/next", fetch, deadline=deadline(), operator_storage_state=state
+            "https://a.example/next",
+            fetch,
+            deadline=deadline(),
+            operator_session=load_session(cookies),
         )
         operator = fetch.requests[mark:]
 
     assert later and all(r.header("cookie") is None for r in later)
-    assert operator and all(r.header("cookie") == "op=login" for r in operator)
+    assert operator and all(r.header("cookie") == "op=login-value" for r in operator)
 
 
 def chromium_browsers() -> list[int]:

