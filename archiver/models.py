@@ -102,6 +102,10 @@ class Source(Base):
     # attempts are retried with back-off.
     capture_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_capture_at: Mapped[datetime | None]
+    # One capture or check of a source at a time, whatever runs (two daemons, a daemon
+    # and `archiver capture`): the runner holding it, and until when (expires if it dies).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
 
     citations: Mapped[list[Citation]] = relationship(back_populates="source")
     snapshots: Mapped[list[Snapshot]] = relationship(
@@ -174,6 +178,9 @@ class Snapshot(Base):
     # Derived artefacts: [{"kind", "uri", "content_type", "size", "sha256"}].
     artefacts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     records: Mapped[int] = mapped_column(Integer)
+    # What the snapshot lacks: [{"artefact", "reason"}], [] when complete; None for
+    # snapshots written before this was recorded.
+    incomplete: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     source: Mapped[Source] = relationship(back_populates="snapshots")
 
