@@ -20,7 +20,10 @@ however many threads it has. A large run therefore forks ``capture.workers`` pro
   progress work as before;
 - a worker that dies (killed, out of memory) loses nothing recorded: each of its
   sources it had not reported is recorded as a failed attempt and retried later, and a
-  WARC file it finished but could not report is found by ``archiver verify``.
+  WARC file it finished but could not report is found by ``archiver verify``;
+- a worker never outlives its parent (:func:`die_with_parent`, :func:`stop_if_orphaned`):
+  with nobody left to record its files, every WARC it wrote would be one no snapshot
+  refers to, and its source would be captured again by the next run.
 
 Workers are forked (not spawned): a child starts with everything already imported, in
 milliseconds. A process with other threads running (the daemon: scheduler, web
@@ -46,6 +49,12 @@ from archiver.net.sites import alias_group_of_url
 
 # Fewer sources than this per worker are not worth a process (and its WARC threads).
 MIN_SOURCES_PER_WORKER = 16
+# The exit status of a worker that stopped because its parent was gone.
+ORPHANED_EXIT = 75
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+# In a worker: the process that forked it (None in any other process).
+_parent_pid: int | None = None
 
 Send = Callable[[Finished], None]
 Produce = Callable[[Sequence[DueSource], Send], Coroutine[object, object, None]]
@@ -102,7 +111,52 @@ def plan_shares(
     return shares, here
 
 
-def _child(share: Sequence[DueSource], produce: Produce, conn: Connection) -> None:
+def die_with_parent(parent: int) -> None:
+    """In a worker just forked by ``parent``: be killed the moment the parent dies, and
+    stop at once if it already has.
+
+    Linux sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``). SIGKILL rather
+    than SIGTERM: it cannot be caught, blocked or delayed by a thread holding the GIL,
+    so a worker stuck anywhere (a full pipe, a C call) still goes, at once. It costs
+    nothing in the files: a WARC appears under its final name only complete (written
+    under a temporary name, fsynced, then linked), so a kill mid-file leaves at most a
+    ``.part`` file, which ``archiver verify --store`` reports. The parent may have died
+    between the fork and the ``prctl`` call, which would then never fire: hence the
+    check of ``getppid()`` after it (a dead parent's children are adopted by another
+    process). Elsewhere, the same check before each capture and each result sent
+    (:func:`stop_if_orphaned`) is all there is.
+
+    The signal follows the parent *thread* that forked: workers are forked only by a
+    process running no other thread (:func:`can_fork`), i.e. by its main thread.
+    """
+    global _parent_pid
+    _parent_pid = parent
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(
+                ctypes.c_int(_PR_SET_PDEATHSIG),
+                ctypes.c_ulong(signal.SIGKILL),
+                ctypes.c_ulong(0),
+                ctypes.c_ulong(0),
+                ctypes.c_ulong(0),
+            )
+        except (OSError, AttributeError):  # no prctl: the checks below still hold
+            pass
+    stop_if_orphaned()
+
+
+def stop_if_orphaned() -> None:
+    """In a worker whose parent is gone: exit now (``ORPHANED_EXIT``), before starting a
+    capture or writing to a pipe nobody reads. Does nothing in any other process."""
+    if _parent_pid is not None and os.getppid() != _parent_pid:
+        os._exit(ORPHANED_EXIT)
+
+
+def _child(share: Sequence[DueSource], produce: Produce, conn: Connection, parent: int) -> None:
+    die_with_parent(parent)
     # Ctrl-C reaches the whole process group: the parent decides (it stops us with
     # SIGTERM when its run is interrupted), so a worker does not die mid-file on its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -115,7 +169,11 @@ def _child(share: Sequence[DueSource], produce: Produce, conn: Connection) -> No
         # that the parent's reader thread takes at once. If the parent falls behind,
         # the pipe fills and this worker waits for it, which is the backpressure wanted
         # (a thread hop per capture cost more than the write).
-        asyncio.run(produce(share, conn.send))
+        def send(finished: Finished) -> None:
+            stop_if_orphaned()
+            conn.send(finished)
+
+        asyncio.run(produce(share, send))
     finally:
         conn.close()
 
@@ -135,6 +193,8 @@ class WorkerSet:
         # Whatever sits in our stdio buffers would be written again by each child.
         sys.stdout.flush()
         sys.stderr.flush()
+        if sys.platform.startswith("linux"):
+            import ctypes  # noqa: F401 - for die_with_parent: imported once, not per child
         # Objects alive now are shared with the children copy-on-write; a collection in
         # a child would write to every one of them (and copy its page) unless frozen.
         # The children keep them frozen; this process collects them again afterwards.
@@ -145,11 +205,12 @@ class WorkerSet:
             gc.unfreeze()
 
     def _fork_all(self, context: multiprocessing.context.ForkContext) -> None:
+        parent = os.getpid()
         for index, share in enumerate(self.shares):
             receive, send = context.Pipe(duplex=False)
             process = context.Process(
                 target=_child,
-                args=(share, self._produce, send),
+                args=(share, self._produce, send, parent),
                 name=f"archiver-capture-{index}",
                 daemon=True,
             )

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from archiver.cli._base import config_option, errors_reported, main, open_archive, settings_of
+from archiver.app import Archive
+from archiver.cli._base import (
+    cli_actor,
+    config_option,
+    errors_reported,
+    main,
+    open_archive,
+    settings_of,
+)
 
 
 @main.command("export")
@@ -48,20 +56,33 @@ def export_command(ctx: click.Context, source: str, snapshot_id: str | None, out
     help="Verify every snapshot, seal, timestamp and the "
     "custody log of the store, and list files no snapshot refers to.",
 )
+@click.option(
+    "--quarantine-orphans",
+    "quarantine",
+    is_flag=True,
+    help="With --store: first move WARC files no snapshot refers to, and leftover "
+    "temporary files, to <storage>/quarantine/ (logged in custody; nothing is deleted).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only what fails or warns.")
 @click.pass_context
-def verify_command(ctx: click.Context, path: Path | None, store: bool, quiet: bool) -> None:
+def verify_command(
+    ctx: click.Context, path: Path | None, store: bool, quarantine: bool, quiet: bool
+) -> None:
     """Check an evidence package (.zip or its extracted folder), a WARC file, or the
     whole store (--store), offline. Exit status 1 when anything fails."""
     from archiver.integrity.verify import Findings, verify_package, verify_warc_file
 
     if (path is None) == (not store):
         raise click.UsageError("give a PATH (package or WARC file) or --store, not both")
+    if quarantine and not store:
+        raise click.UsageError("--quarantine-orphans goes with --store")
     findings: Findings
     if store:
         from archiver.integrity.verify_store import verify_store
 
         with open_archive(ctx) as archive:
+            if quarantine:
+                _quarantine(archive)
             findings = verify_store(archive)
     else:
         assert path is not None
@@ -79,6 +100,22 @@ def verify_command(ctx: click.Context, path: Path | None, store: bool, quiet: bo
     )
     if failed:
         sys.exit(1)
+
+
+def _quarantine(archive: Archive) -> None:
+    from archiver.integrity.strays import quarantine_strays
+
+    with errors_reported():
+        result = quarantine_strays(archive, actor=cli_actor())
+    for moved in result.moved:
+        click.echo(f"MOVED {moved.rel} -> {moved.to} (sha256 {moved.sha256})")
+    for stray in result.skipped:
+        click.echo(
+            f"KEPT  {stray.rel}: written {stray.age:.0f} s ago, a running capture may "
+            "still record it"
+        )
+    for error in result.errors:  # still in place: verify fails on them below
+        click.echo(f"error: not moved: {error}", err=True)
 
 
 def _stored_warc(ctx: click.Context, path: Path) -> tuple[str, int] | None:

@@ -1,7 +1,8 @@
 """``archiver verify --store``: every snapshot's WARC against its recorded sha256 and its
 signed manifest, every stored timestamp token, the custody chain and its sealed heads,
 and files under warcs/ that no snapshot refers to (a crash between sealing a file and
-recording its row) or leftover ``.part`` files (a capture killed while writing)."""
+recording its row) or leftover ``.part`` files (a capture killed while writing): those
+fail, with the command that moves them to quarantine (:mod:`archiver.integrity.strays`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from archiver.capture.warc.layout import SUFFIX, WARCS_DIR
 from archiver.errors import KeyStoreError, TimestampError
 from archiver.integrity import custody
 from archiver.integrity.keys import KeyStore, verify
+from archiver.integrity.strays import GRACE_SECONDS, find_strays, report_strays
 from archiver.integrity.timestamp import verify_token
-from archiver.integrity.verify import Findings, _check_warc_against, walk_store_files
+from archiver.integrity.verify import Findings, _check_warc_against
 from archiver.models import CustodyHead, Snapshot, SnapshotSeal, TimestampRecord
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ def _pem(keys: KeyStore, fingerprint: str, cache: dict[str, bytes | None]) -> by
     return cache[fingerprint]
 
 
-def verify_store(archive: Archive) -> Findings:
+def verify_store(archive: Archive, *, grace: float = GRACE_SECONDS) -> Findings:
+    """``grace``: files under warcs/ without a row younger than this are warnings
+    (a capture running now may still record them), older ones failures."""
     found = Findings()
     root = archive.settings.storage.root
     # Read-only: public keys by fingerprint, no key is created or loaded.
@@ -127,10 +130,5 @@ def verify_store(archive: Archive) -> Findings:
             "custody log",
             f"{report.entries} entries, hashes and links intact, head {report.head_hash}",
         )
-    for path in walk_store_files(root / WARCS_DIR):
-        rel = path.relative_to(root).as_posix()
-        if path.name.endswith(".part"):
-            found.warn(rel, "leftover temporary file from an interrupted capture")
-        elif path.name.endswith(SUFFIX) and rel not in referenced:
-            found.warn(rel, "WARC file no snapshot refers to (crash before its row was written?)")
+    report_strays(found, find_strays(root, referenced, grace=grace), grace)
     return found

@@ -14,7 +14,9 @@ import multiprocessing
 import os
 import signal
 import subprocess
+import sys
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,13 +30,13 @@ from sqlalchemy import func, select
 from archiver.app import Archive
 from archiver.capture.recording import CaptureOutcome, DueSource, Finished
 from archiver.capture.warc import verify_warc
-from archiver.capture.workers import Send, WorkerSet
+from archiver.capture.workers import ORPHANED_EXIT, Send, WorkerSet
 from archiver.config import Settings
 from archiver.integrity.custody import verify_stored_chain
 from archiver.integrity.keys import verify
 from archiver.integrity.verify_store import verify_store
 from archiver.models import CustodyEvent, Observation, Snapshot, SnapshotSeal, Source
-from tests.conftest import FixedClock
+from tests.conftest import REPO, FixedClock
 from tests.integration.capture.conftest import WARCIO
 from tests.simweb.remote import Hit, Page, RemoteWeb
 
@@ -171,6 +173,91 @@ async def test_a_killed_worker_and_a_crashed_one_are_told_apart_by_exit_code() -
                 f"WorkerLost: capture worker {index} ended (exit code {code}) "
                 "before reporting this source"
             )
+
+
+# A parent that forks two workers which capture for ever (without reporting), prints
+# their pids and waits; the test kills it.
+_FOREVER = """
+import asyncio, sys, time
+from archiver.capture.recording import DueSource
+from archiver.capture.workers import WorkerSet
+
+async def produce(share, send):
+    while True:
+        await asyncio.sleep(0.01)
+
+shares = [[DueSource(i, f"https://h{i}.example/", "web", "document", "pending", ())]
+          for i in (1, 2)]
+workers = WorkerSet(shares, produce)
+workers.start()
+print(" ".join(str(p.pid) for p in workers._processes), flush=True)
+time.sleep(300)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Exists and is not a zombie (a dead process not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_die_with_their_parent() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _FOREVER], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    pids: list[int] = []
+    try:
+        assert parent.stdout is not None
+        pids = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(pids) == 2 and all(map(_running, pids))
+        parent.kill()  # SIGKILL: no clean-up of any kind runs in the parent
+        parent.wait(timeout=30)
+        end = time.monotonic() + 30  # the promise is 2 s; generous for a loaded machine
+        while any(map(_running, pids)) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert not [pid for pid in pids if _running(pid)], "workers outlived their parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for pid in pids:  # only if the test failed
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+_ORPHAN_CHECKS = """
+import ctypes, os, signal
+from archiver.capture import workers
+
+workers.stop_if_orphaned()  # not a worker: nothing happens
+print("not a worker", flush=True)
+workers.die_with_parent(os.getppid())
+sig = ctypes.c_int(0)
+ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG
+print("death signal", sig.value, flush=True)
+workers.stop_if_orphaned()
+print("parent alive", flush=True)
+# As if the parent had died between the fork and prctl: another process adopted us.
+workers.die_with_parent(os.getppid() + 1)
+print("still running", flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux only")
+def test_a_worker_whose_parent_is_already_gone_stops_at_once() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _ORPHAN_CHECKS], capture_output=True, text=True, cwd=REPO
+    )
+    assert done.stdout.splitlines() == [
+        "not a worker",
+        f"death signal {int(signal.SIGKILL)}",
+        "parent alive",
+    ], done.stderr
+    assert done.returncode == ORPHANED_EXIT
 
 
 # -- whole runs through the simulated web -----------------------------------------------

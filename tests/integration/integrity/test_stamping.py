@@ -195,24 +195,6 @@ def test_custody_heads_are_sealed_when_due_and_only_when_the_log_grew(sealed: Se
     assert [seq for seq, _ in heads()] == [3, 4, 5]
 
 
-def test_store_check_lists_unreferenced_warcs_and_leftover_parts_as_warnings(
-    sealed: Sealed,
-) -> None:
-    root = sealed.archive.settings.storage.root
-    day = root / "warcs" / "2026" / "01" / "02" / "ab"
-    day.mkdir(parents=True, exist_ok=True)
-    (day / "9-00000000-0000-0000-0000-000000000000.warc.gz").write_bytes(b"orphan")
-    (day / ".9-x.warc.gz.1a2b.part").write_bytes(b"half")
-    found = verify_store(sealed.archive)
-    assert not found.failed
-    warnings = [f.line() for f in found if f.status == "warn"]
-    assert warnings == [
-        "WARN warcs/2026/01/02/ab/.9-x.warc.gz.1a2b.part: leftover temporary file from an interrupted capture",
-        "WARN warcs/2026/01/02/ab/9-00000000-0000-0000-0000-000000000000.warc.gz: WARC file no snapshot "
-        "refers to (crash before its row was written?)",
-    ]
-
-
 def test_cli_keys_and_stamp_commands(sealed: Sealed) -> None:
     from click.testing import CliRunner
 
