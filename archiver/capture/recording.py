@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 # Failed first captures are retried: 10 min, 20 min, 40 min, ... at most a day apart.
 _RETRY_BASE = timedelta(minutes=10)
 _RETRY_MAX = timedelta(days=1)
+# Captures made again for a part a preserved snapshot lacks (10, 20, 40 minutes after).
+_PART_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,19 @@ def retry_delay(attempts: int) -> timedelta:
     """Back-off before the next capture attempt after ``attempts`` failed ones."""
     delay: timedelta = _RETRY_BASE * (2 ** max(attempts - 1, 0))
     return min(delay, _RETRY_MAX)
+
+
+def capture_claim(signal: Signal, previous: str) -> Signal:
+    """What a capture may say about a source already in ``previous``. A 2xx says the
+    page is there, not that its text is the baseline's again: only the re-check's
+    comparison takes "altered" back (a re-capture of an altered page stays altered)."""
+    if signal.implied_state == "live" and previous == "altered":
+        return Signal(
+            None,
+            "captured again (HTTP 2xx); whether the text still differs from the baseline "
+            "is for the re-check to say",
+        )
+    return signal
 
 
 def _combined_signal(response: Signal, platform: dict[str, Any] | None) -> Signal:
@@ -197,6 +212,7 @@ class CaptureRecorder:
             truncated=written.truncated,
             artefacts=written.artefacts,
             records=written.records,
+            incomplete=written.incomplete,
         )
 
     def _record(
@@ -213,7 +229,8 @@ class CaptureRecorder:
         if row is None:  # deleted meanwhile: keep the file, skip the rows
             return self._outcome(source, written, signal, source.state)
         previous = row.state
-        new_state = self._apply(row, signal, now)
+        signal = capture_claim(signal, previous)
+        new_state = self._apply(row, signal, now, written)
         observations.append(
             dict(
                 source_id=source.id,
@@ -230,15 +247,27 @@ class CaptureRecorder:
         )
         return self._outcome(source, written, signal, previous, new_state)
 
-    def _apply(self, row: Source, signal: Signal, now: datetime) -> str:
+    def _apply(
+        self, row: Source, signal: Signal, now: datetime, written: WrittenSnapshot | None = None
+    ) -> str:
         new_state = state_after(row.state, signal)
         if new_state != row.state:
             row.state = new_state
             row.state_since = now
         row.last_checked_at = now
         row.capture_attempts += 1
-        preserved = signal.implied_state == "live"
-        row.next_capture_at = None if preserved else now + retry_delay(row.capture_attempts)
+        status = written.main.status if written is not None else None
+        preserved = signal.implied_state == "live" or (
+            signal.implied_state is None and status is not None and 200 <= status < 300
+        )
+        if not preserved:
+            row.next_capture_at = now + retry_delay(row.capture_attempts)
+        elif written is not None and written.incomplete and row.capture_attempts <= _PART_RETRIES:
+            # Preserved without a part (the video, the screenshot): captured again later
+            # for it, as a new snapshot; this one stays as it is.
+            row.next_capture_at = now + retry_delay(row.capture_attempts)
+        else:
+            row.next_capture_at = None
         if signal.accusing:
             # The accusation is confirmed (or not) by a check confirm_after from now.
             row.next_check_at = now + timedelta(seconds=self.settings.check.confirm_after)

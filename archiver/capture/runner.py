@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from archiver.capture._batching import GroupCommit
 from archiver.capture._browser_types import BrowserRequest, PageCapture
@@ -53,7 +53,8 @@ from archiver.capture.workers import (
     worker_count,
 )
 from archiver.config import Settings
-from archiver.models import Citation, Snapshot, Source
+from archiver.models import Citation, Source
+from archiver.schedule.due import due_condition
 from archiver.secrets import Secrets, settings_secrets
 from archiver.store.db import Database
 
@@ -129,22 +130,14 @@ class CaptureRunner:
     def due_sources(
         self, *, limit: int | None = None, source_ids: Sequence[int] | None = None
     ) -> list[DueSource]:
-        """Sources not yet preserved whose next capture time has come (or the ones
-        named, whatever their state)."""
+        """Sources whose capture is due (:func:`due_condition`), or the ones named,
+        whatever their state."""
         now = self.clock()
-        preserved = (
-            select(Snapshot.source_id)
-            .where(Snapshot.http_status >= 200, Snapshot.http_status < 300)
-            .scalar_subquery()
-        )
         query = select(Source).order_by(Source.id)
         if source_ids is not None:
             query = query.where(Source.id.in_(list(source_ids)))
         else:
-            query = query.where(
-                Source.id.not_in(preserved),
-                or_(Source.next_capture_at.is_(None), Source.next_capture_at <= now),
-            )
+            query = query.where(due_condition(now))
         if limit is not None:
             query = query.limit(limit)
         with self.db.session() as session:
@@ -167,12 +160,8 @@ class CaptureRunner:
 
     def count_due(self) -> int:
         with self.db.session() as session:
-            preserved = select(Snapshot.source_id).where(
-                Snapshot.http_status >= 200, Snapshot.http_status < 300
-            )
             query = select(func.count()).where(
-                Source.id.not_in(preserved),
-                or_(Source.next_capture_at.is_(None), Source.next_capture_at <= self.clock()),
+                due_condition(self.clock()),
             )
             return int(session.scalar(query) or 0)
 

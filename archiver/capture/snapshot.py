@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from archiver import __version__
+from archiver.capture.completeness import incomplete_parts
 from archiver.capture.exchange import Body, Exchange
 from archiver.capture.warc import Truncated, artefact_uri, open_snapshot, snapshot_relpath
 from archiver.secrets import NO_SECRETS, Secrets
@@ -148,6 +149,8 @@ class WrittenSnapshot:
     # The canonical manifest bytes its seal signs, when built ahead of recording
     # (archiver.integrity.seal.Sealer.prepare); None: built when sealing.
     manifest: bytes | None = None
+    # What the snapshot lacks: [{"artefact", "reason"}] (archiver.capture.completeness).
+    incomplete: list[dict[str, str]] = field(default_factory=list)
 
 
 def main_chain(capture: CaptureInput) -> list[Exchange]:
@@ -397,6 +400,9 @@ def write_snapshot(
             if exchange is final:
                 main_record = response_id or request_id
         document = provenance(capture, str(snapshot_uuid), main)
+        incomplete = snapshot_incomplete(capture)
+        # The WARC itself says what the snapshot lacks, and why.
+        document["incomplete"] = incomplete
         if budget.cut:
             document["limits_hit"].append(
                 f"max_snapshot_bytes: {len(budget.cut)} response bodies cut at {max_bytes} bytes"
@@ -470,6 +476,31 @@ def write_snapshot(
         artefacts=artefacts,
         provenance=document,
         platform=_platform_record(capture, artefacts),
+        incomplete=incomplete,
+    )
+
+
+def snapshot_incomplete(capture: CaptureInput) -> list[dict[str, str]]:
+    """What the capture should have made and did not (see archiver.capture.completeness)."""
+    page = capture.page
+    media = capture.platform.get("media") if capture.platform is not None else None
+    return incomplete_parts(
+        methods=capture.methods,
+        page_shown=page is not None and page.main_status is not None,
+        artefact_kinds=[]
+        if page is None
+        else [
+            kind
+            for kind, data in (
+                ("screenshot", page.screenshot_png),
+                ("dom", page.dom_html),
+                ("pdf", page.pdf),
+            )
+            if data
+        ],
+        limits_hit=page.limits_hit if page is not None else (),
+        events=page.events if page is not None else (),
+        media=media if isinstance(media, Mapping) else None,
     )
 
 

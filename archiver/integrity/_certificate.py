@@ -36,6 +36,7 @@ def _rows(facts: Facts) -> list[tuple[str, str]]:
         ("User agent", facts["user_agent"] or "-"),
         ("TLS certificate verified", {None: "n/a", True: "yes", False: "no"}[snap["tls_verified"]]),
         ("Truncated by a limit", "yes" if snap["truncated"] else "no"),
+        ("Parts missing", _missing_text(snap.get("incomplete"))),
         ("Snapshot id", snap["id"]),
         ("WARC file", f"{snap['warc_name']} ({snap['warc_size']} bytes)"),
         ("WARC sha256", snap["warc_sha256"]),
@@ -48,6 +49,15 @@ def _rows(facts: Facts) -> list[tuple[str, str]]:
             (f"{artefact['kind']} sha256", f"{artefact['sha256']} ({artefact['size']} bytes)")
         )
     return rows
+
+
+def _missing_text(incomplete: Sequence[Mapping[str, Any]] | None) -> str:
+    """Every part the capture should have made and did not, with why; never silence."""
+    if incomplete is None:
+        return "not recorded (the snapshot predates this record)"
+    if not incomplete:
+        return "none"
+    return "; ".join(f"{p['artefact']} missing: {p['reason']}" for p in incomplete)
 
 
 def _stamp_text(stamp: Mapping[str, Any]) -> str:

@@ -455,6 +455,7 @@ def _snapshot_facts(snap: Snapshot) -> dict[str, Any]:
         "tls_verified": snap.tls_verified,
         "truncated": snap.truncated,
         "artefacts": list(snap.artefacts),
+        "incomplete": None if snap.incomplete is None else list(snap.incomplete),
     }
 
 

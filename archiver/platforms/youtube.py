@@ -89,7 +89,7 @@ def decide(play: Playability, markers: Markers) -> PlatformSignal:
     if status == "OK":
         if play.live_now:
             return _signal("live", "live_now", "YouTube OK: a live stream in progress")
-        return _signal("live", "available", "YouTube OK: the video plays")
+        return _signal("live", "available", "YouTube OK: the watch page offers the video")
     if status == "LIVE_STREAM_OFFLINE":
         return _signal("live", "live_offline", f"YouTube {status}: {said}")
     if status in ("AGE_CHECK_REQUIRED", "AGE_VERIFICATION_REQUIRED"):

@@ -12,10 +12,20 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from archiver.models import Citation, Report, Snapshot, Source
+from archiver.models import Citation, Observation, PlatformRecord, Report, Snapshot, Source
 from archiver.store.db import Database
+from archiver.store.source_facts import (
+    Seen,
+    baseline_id,
+    derived_incomplete,
+    is_preserving,
+    last_capture_failure,
+    preservation_text,
+    suspected,
+)
 
 STATES = (
     "pending",
@@ -47,6 +57,13 @@ CSV_COLUMNS = (
     "snapshots",
     "last_snapshot_at",
     "last_snapshot_warc",
+    # Added (truthful states): what is known beyond the state.
+    "suspected_state",
+    "reason",
+    "capture_failed",
+    "baseline_snapshot",
+    "baseline_warc",
+    "incomplete",
 )
 
 
@@ -91,6 +108,8 @@ def build_status(
         sources = session.scalars(source_query).all()
         citations = session.scalars(citation_query).all()
         snapshots = session.scalars(snapshot_query).all()
+        histories = _histories(session, [s.id for s in sources])
+        media = _media(session, [s.id for s in snapshots if s.incomplete is None])
 
     by_report: dict[int, list[Citation]] = defaultdict(list)
     by_source: dict[int, list[Citation]] = defaultdict(list)
@@ -106,6 +125,16 @@ def build_status(
         s.source_id for s in snapshots if s.http_status is not None and 200 <= s.http_status < 300
     }
     by_state = Counter(s.state for s in sources)
+    facts = {
+        s.id: {
+            "suspected": suspected(s.state, histories.get(s.id, []), s.next_check_at, _iso),
+            "capture_failure": None
+            if s.id in preserved
+            else last_capture_failure(histories.get(s.id, []), _iso),
+        }
+        for s in sources
+    }
+    tried = {s.id for s in sources if s.capture_attempts > 0}
     return {
         "generated_at": _iso(clock()),
         "summary": {
@@ -114,6 +143,10 @@ def build_status(
             "sources": len(sources),
             "preserved": len(preserved),
             "by_state": {state: by_state.get(state, 0) for state in STATES},
+            # Tried at least once and no snapshot preserves them.
+            "never_preserved": len(tried - preserved),
+            "not_captured_yet": sum(1 for s in sources if s.id not in tried),
+            "suspected": sum(1 for f in facts.values() if f["suspected"] is not None),
             "by_platform": dict(sorted(Counter(s.platform for s in sources).items())),
         },
         "reports": [
@@ -151,14 +184,89 @@ def build_status(
                 "citations": [
                     {"report_id": c.report_id, "marker": c.marker} for c in by_source[s.id]
                 ],
-                "snapshots": [_snapshot(snap) for snap in by_snapshot_source[s.id]],
+                "suspected": facts[s.id]["suspected"],
+                "capture_failure": facts[s.id]["capture_failure"],
+                "capture_attempts": s.capture_attempts,
+                "next_capture_at": _iso(s.next_capture_at),
+                **_snapshots(by_snapshot_source[s.id], media),
             }
             for s in sources
         ],
     }
 
 
-def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
+def _snapshots(rows: list[Snapshot], media: dict[str, tuple[str, str | None]]) -> dict[str, Any]:
+    snapshots = [_snapshot(snap, media.get(snap.id)) for snap in rows]
+    latest = next((s["id"] for s in reversed(snapshots) if s["preserved"]), None)
+    return {
+        "snapshots": snapshots,
+        "baseline_snapshot": baseline_id(snapshots),
+        "latest_snapshot": latest,
+    }
+
+
+# Observations read per source to date an accusation ("suspected since").
+_HISTORY = 20
+
+
+def _histories(session: Session, source_ids: list[int]) -> dict[int, list[Seen]]:
+    """The latest observation of each source, and of each source's latest capture;
+    for sources whose latest observation accuses them, the run of earlier ones too.
+    Newest first. A few grouped queries, not every observation of the archive."""
+    if not source_ids:
+        return {}
+    latest_ids: set[int] = set()
+    for via in (None, "capture"):
+        query = select(func.max(Observation.id)).group_by(Observation.source_id)
+        query = query.where(Observation.source_id.in_(source_ids))
+        if via is not None:
+            query = query.where(Observation.via == via)
+        latest_ids.update(session.scalars(query))
+    rows = list(session.scalars(select(Observation).where(Observation.id.in_(latest_ids))))
+    newest: dict[int, Observation] = {}
+    for row in rows:
+        if row.source_id not in newest or row.id > newest[row.source_id].id:
+            newest[row.source_id] = row
+    accused = [sid for sid, row in newest.items() if row.implied_state != row.resulting_state]
+    if accused:
+        for sid in accused:
+            rows += session.scalars(
+                select(Observation)
+                .where(Observation.source_id == sid, Observation.id < newest[sid].id)
+                .order_by(Observation.id.desc())
+                .limit(_HISTORY)
+            )
+    histories: dict[int, dict[int, Seen]] = {}
+    for row in rows:
+        histories.setdefault(row.source_id, {})[row.id] = Seen(
+            row.observed_at, row.via, row.implied_state, row.resulting_state, row.reason,
+            row.http_status, row.failure_kind, row.snapshot_id,
+        )  # fmt: skip
+    return {sid: [seen[k] for k in sorted(seen, reverse=True)] for sid, seen in histories.items()}
+
+
+def _media(session: Session, snapshot_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """The video status of snapshots whose ``incomplete`` was not recorded."""
+    if not snapshot_ids:
+        return {}
+    rows = session.execute(
+        select(
+            PlatformRecord.snapshot_id, PlatformRecord.media_status, PlatformRecord.media_error
+        ).where(PlatformRecord.snapshot_id.in_(snapshot_ids))
+    )
+    return {snapshot_id: (status, error) for snapshot_id, status, error in rows}
+
+
+def _snapshot(snapshot: Snapshot, media: tuple[str, str | None] | None = None) -> dict[str, Any]:
+    incomplete = snapshot.incomplete
+    if incomplete is None:  # written before it was recorded: what the row tells
+        incomplete = derived_incomplete(
+            snapshot.methods,
+            snapshot.http_status,
+            [a["kind"] for a in snapshot.artefacts],
+            media[0] if media else None,
+            media[1] if media else None,
+        )
     return {
         "id": snapshot.id,
         "captured_at": _iso(snapshot.started_at),
@@ -177,6 +285,8 @@ def _snapshot(snapshot: Snapshot) -> dict[str, Any]:
             {"kind": a["kind"], "sha256": a["sha256"], "size": a["size"]}
             for a in snapshot.artefacts
         ],
+        "preserved": is_preserving(snapshot.http_status),
+        "incomplete": list(incomplete),
     }
 
 
@@ -206,9 +316,33 @@ def status_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
                     "snapshots": len(source["snapshots"]),
                     "last_snapshot_at": (source["snapshots"] or [{}])[-1].get("captured_at", ""),
                     "last_snapshot_warc": (source["snapshots"] or [{}])[-1].get("warc", ""),
+                    **_known(source),
                 }
             )
     return rows
+
+
+def _known(source: dict[str, Any]) -> dict[str, Any]:
+    """The CSV's columns for what is known beyond the state."""
+    suspicion = source.get("suspected")
+    failure = source.get("capture_failure")
+    snapshots = {s["id"]: s for s in source["snapshots"]}
+    baseline = snapshots.get(source.get("baseline_snapshot") or "")
+    latest = snapshots.get(source.get("latest_snapshot") or "")
+    reason = ""
+    if suspicion is not None:
+        reason = f"suspected {suspicion['state']}: {suspicion['reason']}"
+    elif failure is not None:
+        reason = f"capture failed: {failure['reason']}"
+    missing = latest["incomplete"] if latest is not None else []
+    return {
+        "suspected_state": suspicion["state"] if suspicion else "",
+        "reason": reason,
+        "capture_failed": "yes" if failure is not None else "no",
+        "baseline_snapshot": baseline["id"] if baseline else "",
+        "baseline_warc": baseline["warc"] if baseline else "",
+        "incomplete": "; ".join(f"{m['artefact']}: {m['reason']}" for m in missing),
+    }
 
 
 def status_table(status: dict[str, Any], *, width: int = 120) -> str:
@@ -244,4 +378,6 @@ def status_table(status: dict[str, Any], *, width: int = 120) -> str:
         room = max(20, width - len(prefix))
         url = source["url"] if len(source["url"]) <= room else source["url"][: room - 1] + "…"
         lines.append(prefix + url)
+        if source.get("capture_failure") is not None or source.get("suspected") is not None:
+            lines.append(" " * 7 + "↳ " + preservation_text(source))
     return "\n".join(lines)

@@ -8,7 +8,8 @@ Losing or overwriting a snapshot is among the worst failures this system can hav
   final name; ``link`` fails if that name exists, so even two racing writers cannot
   overwrite a snapshot; the folder is fsynced so the new name survives a power cut;
 - on an exception the temporary file is removed and nothing exists under the final
-  name. A killed process leaves only a ``.part`` file, which a cleanup may delete.
+  name. A killed process leaves only a ``.part`` file, which `archiver verify --store` reports
+  and `--quarantine-orphans` moves aside (never deletes).
 
 The file's sha256 and size are computed while the bytes are written (by the writer),
 not by reading the file back, and checked against the file's size on disk.
