@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -31,6 +31,7 @@ from pydantic import (
     field_validator,
 )
 
+from archiver.config_display import Redact, redact_url
 from archiver.errors import ConfigError
 
 ENV_PREFIX = "ARCHIVER_"
@@ -59,6 +60,12 @@ def parse_duration(value: object) -> float:
 # A field in seconds that also accepts "15m", "6h", "2d" in TOML and the environment.
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
+# Settings that hold credentials: masked wherever settings are shown (the API,
+# archiver.config_display), and kept out of repr(). Mark every new one.
+Secret = Annotated[str, Redact.SECRET, Field(repr=False)]
+# URLs that may carry user:password or ?token=...: shown without them.
+CredentialUrl = Annotated[str, Redact.URL, Field(repr=False)]
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,7 +75,7 @@ class StorageSettings(_Section):
     root: Path = Path("storage")
     # Empty means SQLite at <root>/archiver.db. Any SQLAlchemy URL works, e.g.
     # postgresql+psycopg://user@host/db
-    database_url: str = ""
+    database_url: CredentialUrl = ""
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -89,7 +96,7 @@ class HarvestSettings(_Section):
 
 class NetworkSettings(_Section):
     # http://host:port or socks5://host:port; used by every fetcher.
-    proxy: str = ""
+    proxy: CredentialUrl = ""
     allow_private_networks: bool = False
     user_agent: str = (
         "evidence-archiver/0.1 (+https://github.com/; human-rights evidence preservation)"
@@ -107,14 +114,8 @@ class NetworkSettings(_Section):
         return value
 
     def proxy_for_display(self) -> str:
-        """The proxy URL with any password removed: safe to log."""
-        if not self.proxy:
-            return ""
-        parts = urlsplit(self.proxy)
-        if parts.password is None and parts.username is None:
-            return self.proxy
-        netloc = f"***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
+        """The proxy URL without user, password or query values: safe to log."""
+        return redact_url(self.proxy)
 
 
 class CaptureSettings(_Section):
@@ -219,14 +220,15 @@ class CheckSettings(_Section):
 
 class NotifySettings(_Section):
     # State changes (and degraded runs) are sent here as one JSON POST per batch.
-    webhook_url: str = ""
+    # The whole URL is a credential at most services (Slack, Discord: in the path).
+    webhook_url: Annotated[str, Redact.SECRET_PATH_URL, Field(repr=False)] = ""
     # E-mail through SMTP when smtp_host and email_to are set. The password comes from
     # ARCHIVER_NOTIFY__SMTP_PASSWORD and is never logged.
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_starttls: bool = True
     smtp_user: str = ""
-    smtp_password: str = ""
+    smtp_password: Secret = ""
     email_from: str = "archiver@localhost"
     email_to: tuple[str, ...] = ()
     # Changes are collected for this long and sent together.
@@ -244,7 +246,10 @@ class NotifySettings(_Section):
 
 
 class IntegritySettings(_Section):
-    tsa_urls: tuple[str, ...] = ("https://freetsa.org/tsr", "http://timestamp.digicert.com")
+    tsa_urls: Annotated[tuple[str, ...], Redact.URL] = (
+        "https://freetsa.org/tsr",
+        "http://timestamp.digicert.com",
+    )
     # Seconds to wait for one TSA; a TSA that does not answer leaves the stamp pending.
     tsa_timeout: Duration = Field(default=30.0, gt=0)
     # Ed25519 signing keys (private key 0600). None: <storage.root>/keys.
@@ -315,7 +320,7 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     # Signs the login cookie. Empty: a random secret kept in <storage.root>/web/secret.
-    session_secret: str = ""
+    session_secret: Secret = ""
     # How long a login lasts.
     session_max_age: Duration = Field(default=7 * 86400.0, gt=0)
     # Mark the login cookie Secure (sent over HTTPS only): set it when a TLS proxy is in front.

@@ -19,6 +19,7 @@ errors are translated at the edge with ``raise ... from exc``.
     │   ├── ProxyUnreachableError   (archiver.net.backend) our own proxy is down
     │   └── HostBusyError           (archiver.net.politeness) politeness wait too long
     ├── StoreError           the database or storage folder failed
+    │   └── DiskFullError    no space left (file system full, quota, PostgreSQL's disk)
     ├── CaptureError         a snapshot could not be captured or stored
     │   └── WarcError        a WARC file could not be written or is malformed
     ├── AccessError          a web access token could not be created, found or revoked
@@ -72,6 +73,11 @@ class NetworkError(ArchiverError):
 
 class StoreError(ArchiverError):
     """The database or the storage folder could not be read or written."""
+
+
+class DiskFullError(StoreError):
+    """No space left where the archiver writes: the storage folder's file system (or
+    quota) is full, or the PostgreSQL server's disk (archiver.store.space)."""
 
 
 class CaptureError(ArchiverError):

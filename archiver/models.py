@@ -369,6 +369,12 @@ class CheckRun(Base):
     degraded_reason: Mapped[str | None] = mapped_column(Text)
     # {"by_implied_state": {...}, "failures": {...}}
     summary: Mapped[dict[str, Any]]
+    # The process running it ("host:pid:token", archiver.check.abandoned); NULL: a run
+    # from before this was recorded.
+    owner: Mapped[str | None] = mapped_column(String(255))
+    # Set (with finished_at) when the run was found left unfinished by a process that
+    # ended: its checks were not recorded.
+    abandoned_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CheckResult(Base):

@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from archiver.capture.http import Fetcher
 from archiver.check import _store
+from archiver.check.abandoned import close_abandoned_runs, this_process
 from archiver.check.classify import (
     Baseline,
     ClassifyPolicy,
@@ -138,6 +139,8 @@ class CheckRunner:
         should_stop: Callable[[], bool] = lambda: False,
     ) -> list[RunReport]:
         """Check ``sources`` in batches of ``check.batch_size``; one report per batch."""
+        # Runs a dead process left unfinished are closed first (archiver.check.abandoned).
+        await asyncio.to_thread(close_abandoned_runs, self.db, self.clock())
         reports = []
         size = self.settings.check.batch_size
         spool = self.settings.storage.root / "tmp"
@@ -219,7 +222,13 @@ class CheckRunner:
         fresh = now - timedelta(seconds=self.settings.check.not_found_refresh)
         with self.db.session() as session:
             run = CheckRun(
-                started_at=now, trigger=trigger, checked=0, changed=0, degraded=False, summary={}
+                started_at=now,
+                trigger=trigger,
+                checked=0,
+                changed=0,
+                degraded=False,
+                summary={},
+                owner=this_process(),
             )
             session.add(run)
             baselines = _store.load_baselines(session, self.settings.storage.root, ids, now)
@@ -384,6 +393,8 @@ class CheckRunner:
             run = session.get(CheckRun, run_id)
             assert run is not None
             run.finished_at = now
+            # Taken for abandoned by another process meanwhile (it was not): it finished.
+            run.abandoned_reason = None
             run.checked = len(outcomes)
             run.changed = sum(1 for o in outcomes if o.changed)
             run.degraded = judgement.degraded

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
 from archiver.app import Archive
+from archiver.check.abandoned import close_abandoned_runs
 from archiver.check.notify import Notifier, channels
 from archiver.check.summary import summary_text
 
@@ -83,6 +84,8 @@ class CheckScheduler:
         """Check due sources until none is due (or the daemon stops); returns how many."""
         settings = self.archive.settings
         runner = self.archive.check_runner(actor="daemon")
+        # Runs a dead process left unfinished are closed even when nothing is due.
+        await asyncio.to_thread(close_abandoned_runs, self.archive.db, self.archive.clock())
         done = 0
         while not self.should_stop():
             due = await asyncio.to_thread(runner.due, limit=settings.check.batch_size)

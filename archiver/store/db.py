@@ -19,11 +19,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archiver.errors import StoreError
+from archiver.store.space import disk_full_error
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Row ids are INTEGER columns: 32 bits on PostgreSQL (a larger number in a query is an
+# error there, and beyond 64 bits an OverflowError in SQLite's driver).
+MAX_ROW_ID = 2**31 - 1
 # Any constant works; it only has to be the same in every process of this application.
 _PG_MIGRATION_LOCK = 0x61726368
 
@@ -38,13 +42,32 @@ def insert_rows(session: Session, model: type[Any], rows: Sequence[dict[str, Any
         session.execute(insert(cast(Table, model.__table__)), list(rows))
 
 
+def is_row_id(value: int) -> bool:
+    """Whether ``value`` can be a row's id: ask the database only when it can."""
+    return 1 <= value <= MAX_ROW_ID
+
+
+def parse_row_id(text: str) -> int | None:
+    """The id written in ``text`` (ASCII digits, in range), else None."""
+    if not (0 < len(text) <= 10 and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if is_row_id(value) else None
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their folder created and WAL enabled."""
     try:
         if url.startswith("sqlite"):
             database = url.split("///", 1)[1] if "///" in url else ""
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    full = disk_full_error(exc, Path(database).parent)
+                    if full is not None:
+                        raise full from exc
+                    raise
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
@@ -72,6 +95,19 @@ def _safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+def _database_place(engine: Engine) -> str:
+    """Where the database writes, for messages: SQLite's file, or PostgreSQL's server."""
+    if engine.dialect.name == "sqlite":
+        return str(engine.url.database or "the SQLite database")
+    return f"the database on the server {_safe_url(str(engine.url))}"
+
+
+def store_error(exc: SQLAlchemyError, engine: Engine, message: str, doing: str = "") -> StoreError:
+    """The error to raise (``from exc``) for a database failure: a plain "disk full"
+    when that is what it was, else ``message``."""
+    return disk_full_error(exc, _database_place(engine), doing=doing) or StoreError(message)
+
+
 def _alembic_config(connection: Any) -> Config:
     from alembic.config import Config
 
@@ -97,9 +133,8 @@ def migrate(engine: Engine) -> None:
                 )
             command.upgrade(_alembic_config(connection), "head")
     except SQLAlchemyError as exc:
-        raise StoreError(
-            f"database migration failed on {_safe_url(str(engine.url))}: {exc}"
-        ) from exc
+        message = f"database migration failed on {_safe_url(str(engine.url))}: {exc}"
+        raise store_error(exc, engine, message, "database migration") from exc
 
 
 # ``revision = "0002"`` / ``down_revision: str | None = "0001"`` in a migration file.
@@ -178,7 +213,7 @@ class Database:
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
-            raise StoreError(f"database error: {exc}") from exc
+            raise store_error(exc, self.engine, f"database error: {exc}") from exc
         except BaseException:
             session.rollback()
             raise

@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from archiver.errors import StoreError
+from archiver.store.space import disk_full_error
 
 
 def sha256_hex(data: bytes) -> str:
@@ -29,9 +30,9 @@ def content_path(sha256: str, suffix: str = "") -> Path:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via temp file + fsync + rename. Refuses to overwrite."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("xb") as fh:
             fh.write(data)
             fh.flush()
@@ -42,7 +43,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     except FileExistsError:
         raise
     except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        full = disk_full_error(exc, path)
+        raise full or StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
 

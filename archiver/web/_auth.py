@@ -7,6 +7,7 @@ logged, or echoed. A revoked token ends its sessions at their next request.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -19,6 +20,7 @@ from archiver.config import Settings
 from archiver.errors import StoreError
 from archiver.store.files import fsync_dir
 from archiver.web._context import WebContext
+from archiver.web.throttle import LoginThrottle
 from archiver.web.tokens import Principal, Role, authenticate, principal_by_id
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An API token: archiver token create")
@@ -36,12 +38,46 @@ def context(request: Request) -> WebContext:
     return ctx
 
 
+def _throttle(request: Request) -> tuple[LoginThrottle, str]:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle, request.client.host if request.client else "unknown"
+
+
+def retry_after(request: Request) -> int:
+    """Whole seconds this client must wait before presenting a token (0: it may)."""
+    throttle, client = _throttle(request)
+    wait = throttle.wait(client)
+    return max(1, math.ceil(wait)) if wait > 0 else 0
+
+
+def held_up(seconds: int) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=f"too many wrong tokens from this address; try again in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def check_token(request: Request, token: str) -> Principal | None:
+    """The principal for a presented token, counting wrong ones per client; a client
+    that must wait gets 429 and its token is not looked at (archiver.web.throttle)."""
+    wait = retry_after(request)
+    if wait:
+        raise held_up(wait)
+    ctx = context(request)
+    found = authenticate(ctx.archive.db, token, clock=ctx.archive.clock)
+    if found is None:
+        throttle, client = _throttle(request)
+        throttle.failed(client)
+    return found
+
+
 def _from_request(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal | None:
     ctx = context(request)
     if credentials is not None:
-        return authenticate(ctx.archive.db, credentials.credentials, clock=ctx.archive.clock)
+        return check_token(request, credentials.credentials)
     token_id = request.session.get(SESSION_TOKEN_KEY)
     if isinstance(token_id, int):
         found = principal_by_id(ctx.archive.db, token_id)

@@ -11,13 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator
 from sqlalchemy import func, select
 
 from archiver.models import CheckResult, Citation, Observation, Report, Snapshot, Source
 from archiver.store.db import Database
 from archiver.store.status import STATES, _iso, build_status
+
+
+def _too_long_is_out_of_range(value: object) -> object:
+    # Python refuses to read integers of over 4,300 digits (and answers 422); such an
+    # id names no row like any other out of range: -1 makes it a 404 as well.
+    if isinstance(value, str) and len(value) > 20 and value.lstrip("+-").isdigit():
+        return -1
+    return value
+
+
+# A row id in a path: out-of-range values get 404 (the handler checks is_row_id).
+RowId = Annotated[int, BeforeValidator(_too_long_is_out_of_range)]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from archiver.config_display import display_settings
 from archiver.errors import ArchiverError
+from archiver.store.db import is_row_id
 from archiver.store.status import STATES
 from archiver.web import _queries as q
 from archiver.web._auth import api_role, context
@@ -91,11 +93,13 @@ def list_reports(request: Request, _: Viewer) -> list[dict[str, Any]]:
 )
 def get_report(
     request: Request,
-    report_id: int,
+    report_id: q.RowId,
     _: Viewer,
     state: StateFilter = None,
     platform: PlatformFilter = None,
 ) -> Response:
+    if not is_row_id(report_id):
+        raise HTTPException(404, "no such report")
     view = q.report_view(
         _status(request, report_ids=[report_id]), report_id, q.Filters(state, platform)
     )
@@ -133,7 +137,9 @@ def list_sources(
 
 
 @router.get("/sources/{source_id}", summary="One source: status, timeline, stored diffs")
-def get_source(request: Request, source_id: int, _: Viewer) -> dict[str, Any]:
+def get_source(request: Request, source_id: q.RowId, _: Viewer) -> dict[str, Any]:
+    if not is_row_id(source_id):
+        raise HTTPException(404, "no such source")
     ctx = context(request)
     view = q.source_view(ctx.archive.db, _status(request, source_ids=[source_id]), source_id)
     if view is None:
@@ -238,17 +244,7 @@ def delete_token(request: Request, ref: str, principal: Admin) -> list[dict[str,
     return [token_json(t) for t in revoked]
 
 
-@router.get("/settings", summary="The settings in force, secrets left out (admin)")
+@router.get("/settings", summary="The settings in force, secrets masked (admin)")
 def get_settings(request: Request, _: Annotated[Principal, api_role(Role.ADMIN)]) -> dict[str, Any]:
-    settings = context(request).settings
-    document: dict[str, Any] = settings.model_dump(mode="json")
-    document["web"]["session_secret"] = "(set)" if settings.web.session_secret else ""
-    document["network"]["proxy"] = settings.network.proxy_for_display()
-    document["storage"]["database_url"] = _safe_database_url(settings.storage.database_url)
-    return document
-
-
-def _safe_database_url(url: str) -> str:
-    from archiver.store.db import _safe_url
-
-    return _safe_url(url) if url else ""
+    # Passwords and secrets as "(set)", URLs without user:password or query values.
+    return display_settings(context(request).settings)

@@ -24,6 +24,7 @@ from archiver.config import Settings
 from archiver.web import api, ops, pages
 from archiver.web._auth import LoginRequired, api_principal, session_secret
 from archiver.web._context import WebContext
+from archiver.web.throttle import LoginThrottle
 from archiver.web.tokens import Principal
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -34,7 +35,13 @@ PAGE_POLICY = (
 )
 
 
-def create_app(archive: Archive, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    archive: Archive,
+    settings: Settings | None = None,
+    *,
+    login_throttle: LoginThrottle | None = None,
+) -> FastAPI:
+    """``login_throttle``: how wrong tokens are counted (tests give it their clock)."""
     settings = settings or archive.settings
     app = FastAPI(
         title="Evidence archiver",
@@ -52,6 +59,7 @@ def create_app(archive: Archive, settings: Settings | None = None) -> FastAPI:
     templates.env.globals["plural"] = plural
     app.state.ctx = WebContext(archive, settings, templates)
     app.state.metrics = ops.registry_for(archive)
+    app.state.login_throttle = LoginThrottle() if login_throttle is None else login_throttle
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),
@@ -114,6 +122,7 @@ def _error_page(request: Request, exc: HTTPException) -> Response:
         404: "Not found",
         410: "Gone",
         422: "Not accepted",
+        429: "Too many attempts",
         503: "Not available",
     }
     ctx: WebContext = request.app.state.ctx

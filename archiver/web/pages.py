@@ -11,21 +11,23 @@ from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from archiver.errors import ArchiverError
+from archiver.store.db import is_row_id
 from archiver.store.status import STATES
 from archiver.web import _queries as q
 from archiver.web._auth import (
     SESSION_TOKEN_KEY,
     check_csrf,
+    check_token,
     context,
     csrf_token,
     page_principal,
     page_role,
+    retry_after,
 )
 from archiver.web.intake import add_feed, add_report, feed_list
 from archiver.web.tokens import (
     Principal,
     Role,
-    authenticate,
     create_token,
     list_tokens,
     parse_role,
@@ -62,9 +64,22 @@ def _filters(state: str | None, platform: str | None) -> q.Filters:
     return q.Filters(state or None, platform or None)
 
 
+# Longer targets (no page here needs one) are not echoed: the front page instead.
+MAX_NEXT = 2000
+
+
 def _safe_next(value: str | None) -> str:
-    # Only a path on this site: never //other.host or a scheme (open redirect).
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """Where to go after logging in: only a path on this site, never //other.host or a
+    scheme (an open redirect), at most MAX_NEXT printable ASCII characters (browsers
+    drop tabs and line breaks from URLs: "/<tab>/host" would become "//host")."""
+    if (
+        value
+        and len(value) <= MAX_NEXT
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and all("!" <= c <= "~" for c in value)
+    ):
         return value
     return "/"
 
@@ -92,8 +107,19 @@ def login_form(request: Request) -> HTMLResponse:
 def login(
     request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
 ) -> Response:
-    ctx = context(request)
-    principal = authenticate(ctx.archive.db, token.strip(), clock=ctx.archive.clock)
+    wait = retry_after(request)
+    if wait:
+        held = render(
+            request,
+            "login.html",
+            None,
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            next=_safe_next(next),
+            error=f"Too many wrong tokens from this address. Try again in {wait} seconds.",
+        )
+        held.headers["Retry-After"] = str(wait)
+        return held
+    principal = check_token(request, token.strip())
     if principal is None:
         response = render(
             request,
@@ -134,12 +160,14 @@ def index(request: Request, principal: Viewer) -> HTMLResponse:
 @router.get("/reports/{report_id}", response_class=HTMLResponse)
 def report_page(
     request: Request,
-    report_id: int,
+    report_id: q.RowId,
     principal: Viewer,
     state: str | None = None,
     platform: str | None = None,
     page: int = 1,
 ) -> HTMLResponse:
+    if not is_row_id(report_id):
+        return _not_found(request, principal, "No such report.")
     ctx = context(request)
     document = q.status_document(ctx.archive.db, ctx.archive.clock, report_ids=[report_id])
     filters = _filters(state, platform)
@@ -195,7 +223,9 @@ def sources_page(
 
 
 @router.get("/sources/{source_id}", response_class=HTMLResponse)
-def source_page(request: Request, source_id: int, principal: Viewer) -> HTMLResponse:
+def source_page(request: Request, source_id: q.RowId, principal: Viewer) -> HTMLResponse:
+    if not is_row_id(source_id):
+        return _not_found(request, principal, "No such source.")
     ctx = context(request)
     document = q.status_document(ctx.archive.db, ctx.archive.clock, source_ids=[source_id])
     view = q.source_view(ctx.archive.db, document, source_id)

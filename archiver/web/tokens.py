@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from archiver.errors import AccessError
 from archiver.models import ApiToken
-from archiver.store.db import Database
+from archiver.store.db import Database, parse_row_id
 
 TOKEN_PREFIX = "arch_"
 LAST_USED_RESOLUTION = timedelta(minutes=5)
@@ -131,14 +131,19 @@ def list_tokens(db: Database) -> list[TokenInfo]:
 def revoke_token(db: Database, ref: str, *, clock: Callable[[], datetime]) -> list[TokenInfo]:
     """Revoke the token with this id, or every active token with this name."""
     with db.session() as session:
+        missing = AccessError(f"{ref[:100]}: no active token with this id or name")
         query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
-        if ref.isdigit():
-            query = query.where(ApiToken.id == int(ref))
+        if ref.isascii() and ref.isdigit():
+            # An id; one out of range names no token (and is not sent to the database).
+            token_id = parse_row_id(ref)
+            if token_id is None:
+                raise missing
+            query = query.where(ApiToken.id == token_id)
         else:
             query = query.where(ApiToken.name == ref)
         rows = session.scalars(query).all()
         if not rows:
-            raise AccessError(f"{ref}: no active token with this id or name")
+            raise missing
         for row in rows:
             row.revoked_at = clock()
         return [_info(row) for row in rows]
