@@ -423,17 +423,24 @@ class StateTransition(Base):
 
 class Baseline(Base):
     """The main text of a source's first good snapshot: what later checks compare with.
-    Written once, never replaced."""
+    Written once, never replaced (its snapshot never changes; the literal text is read
+    again from that snapshot's WARC when its form is older than the code's)."""
 
     __tablename__ = "baselines"
 
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
     snapshot_id: Mapped[str] = mapped_column(ForeignKey("snapshots.id"))
     created_at: Mapped[datetime]
+    # Digits and date words masked: the similarity score is computed on this form.
     normalized_text: Mapped[str] = mapped_column(Text)
     text_sha256: Mapped[str] = mapped_column(String(64))
     payload_sha256: Mapped[str | None] = mapped_column(String(64))
     final_url: Mapped[str | None] = mapped_column(Text)
+    # Literal form (figures and names kept; archiver.check.text.literal) and which
+    # ("article-1": extracted article body, "page-1": whole visible text). NULL in rows
+    # made before numbers counted (migration 0010): filled from the WARC at next check.
+    main_text: Mapped[str | None] = mapped_column(Text)
+    text_form: Mapped[str | None] = mapped_column(String(16))
 
 
 class HostProfile(Base):

@@ -85,8 +85,8 @@ def due_checks(
     ]
 
 
-def _baseline_text(root: Path, snapshot: Snapshot) -> str | None:
-    """Normalised main text of the snapshot's main response, read from its WARC file."""
+def _baseline_text(root: Path, snapshot: Snapshot) -> texts.Extracted | None:
+    """Main text of the snapshot's main response, read from its WARC file."""
     target = snapshot.final_url
     try:
         with (root / snapshot.warc_path).open("rb") as fh:
@@ -101,10 +101,24 @@ def _baseline_text(root: Path, snapshot: Snapshot) -> str | None:
                 data = record.content_stream().read()
                 content_type = record.http_headers.get_header("Content-Type")
                 html = data.decode(charset_of(content_type, data), errors="replace")
-                return texts.normalize(texts.main_text(html))
+                return texts.extract(html)
     except (OSError, ArchiveLoadFailed) as exc:
         log.warning("baseline of snapshot %s unreadable: %s", snapshot.id, exc)
     return None
+
+
+_FORMS = frozenset({texts.ARTICLE_FORM, texts.PAGE_FORM})
+
+
+def _complete(root: Path, session: Session, row: BaselineRow) -> None:
+    """Give a baseline stored before figures were compared (or in an older literal
+    form) its main text in the current form, read again from the *same* snapshot's
+    WARC: the baseline is not replaced, only completed. The masked text it was made
+    with stays as it is. Unreadable: left NULL (figures are then not compared)."""
+    snapshot = session.get(Snapshot, row.snapshot_id)
+    seen = None if snapshot is None else _baseline_text(root, snapshot)
+    if seen is not None:
+        row.main_text, row.text_form = seen.text, seen.form
 
 
 def load_baselines(
@@ -118,6 +132,9 @@ def load_baselines(
             select(BaselineRow).where(BaselineRow.source_id.in_(list(source_ids)))
         )
     }
+    for row in found.values():
+        if row.main_text is None or row.text_form not in _FORMS:
+            _complete(root, session, row)
     missing = [i for i in source_ids if i not in found]
     if missing:
         snapshots = session.scalars(
@@ -133,9 +150,10 @@ def load_baselines(
         for snapshot in snapshots:
             first.setdefault(snapshot.source_id, snapshot)
         for source_id, snapshot in first.items():
-            text = _baseline_text(root, snapshot)
-            if text is None:
+            seen = _baseline_text(root, snapshot)
+            if seen is None:
                 continue
+            text = seen.normalized
             row = BaselineRow(
                 source_id=source_id,
                 snapshot_id=snapshot.id,
@@ -144,11 +162,20 @@ def load_baselines(
                 text_sha256=texts.fingerprint(text),
                 payload_sha256=snapshot.payload_sha256,
                 final_url=snapshot.final_url,
+                main_text=seen.text,
+                text_form=seen.form,
             )
             session.add(row)
             found[source_id] = row
     return {
-        source_id: Baseline(row.snapshot_id, row.normalized_text, row.payload_sha256, row.final_url)
+        source_id: Baseline(
+            row.snapshot_id,
+            row.normalized_text,
+            row.payload_sha256,
+            row.final_url,
+            row.main_text if row.text_form in _FORMS else None,
+            row.text_form,
+        )
         for source_id, row in found.items()
     }
 

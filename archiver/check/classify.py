@@ -4,7 +4,11 @@ Inputs are plain values: the probe's outcome (status, final URL, failure, page t
 the source's baseline (main text of its first good snapshot), the host's not-found
 profile (what a URL that cannot exist answers there) and the platform recogniser's
 verdict. The result is a :class:`Verdict`: the implied state and why, the similarity to
-the baseline and the changed sentences.
+the baseline, the changed sentences and the changed figures.
+
+A page that is there is **altered** when its main text's similarity to the baseline's
+is below ``min_similarity``, *or* when a number, date or name in the main text was
+added, removed or replaced (:mod:`archiver.check.figures`); otherwise live.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archiver.capture.exchange import FailureKind
+from archiver.check import figures
 from archiver.check import text as texts
 from archiver.check.signals import Signal, signal_from_response
 from archiver.net.sites import alias_group
@@ -74,6 +79,10 @@ class Baseline:
     normalized_text: str
     payload_sha256: str | None
     final_url: str | None
+    # The main text in literal form (figures kept) and its form (text.ARTICLE_FORM or
+    # text.PAGE_FORM); None when it could not be read (figures are then not compared).
+    main_text: str | None = None
+    text_form: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +191,8 @@ def classify(
         # status: a 2xx here is the page itself (no text extraction needed).
         reason = f"HTTP {status}" + (f" via redirect to {final}" if redirected else "")
         return Verdict(Signal("live", reason), wants_not_found_profile=not_found is None)
-    normalized = texts.normalize(texts.main_text(probe.html or ""))
+    seen = texts.extract(probe.html or "")
+    normalized = seen.normalized
     digest = texts.fingerprint(normalized)
     if not_found is not None and not_found.soft and not_found.normalized_text:
         score = texts.similarity(normalized, not_found.normalized_text)
@@ -197,25 +207,65 @@ def classify(
         return Verdict(
             Signal("live", reason), text_sha256=digest, wants_not_found_profile=not_found is None
         )
+    return _compare(probe, baseline, seen, not_found, policy)
+
+
+def _compare(
+    probe: ProbeResult,
+    baseline: Baseline,
+    seen: texts.Extracted,
+    not_found: NotFoundProfile | None,
+    policy: ClassifyPolicy,
+) -> Verdict:
+    """A page that is there, against its baseline: similarity (digits and date words
+    masked) and the figures of the main text (kept)."""
+    status = probe.status
+    final = probe.final_url or probe.url
+    normalized = seen.normalized
+    digest = texts.fingerprint(normalized)
     score = texts.similarity(baseline.normalized_text, normalized)
-    if score >= policy.min_similarity:
-        return Verdict(
-            Signal("live", f"HTTP {status}, main text matches the baseline ({score:.3f})"),
-            score,
-            text_sha256=digest,
-        )
+    # Figures are compared like with like: article text on both sides, literal form.
+    compared = (
+        baseline.main_text is not None and baseline.text_form == texts.ARTICLE_FORM and seen.article
+    )
+    found = figures.changes(baseline.main_text or "", seen.text) if compared else []
+    details: dict[str, object] = {"figures_compared": compared}
+    if found:
+        details["changes"] = [c.as_dict() for c in found]
+    if score >= policy.min_similarity and not found:
+        reason = f"HTTP {status}, main text matches the baseline ({score:.3f})"
+        if not compared:
+            reason += f"; numbers and names not compared ({_why_not(baseline)})"
+        return Verdict(Signal("live", reason), score, text_sha256=digest, details=details)
     # The content differs: first rule out the host's own not-found and login pages.
     wants_profile = not_found is None
-    if is_login_page(final, probe.html):
+    if score < policy.min_similarity and is_login_page(final, probe.html):
         return Verdict(
-            Signal("restricted", "a login form instead of the content"), score, text_sha256=digest
+            Signal("restricted", "a login form instead of the content"),
+            score,
+            text_sha256=digest,
+            details=details,
         )
-    diff = tuple(texts.changed_sentences(baseline.normalized_text, normalized))
-    if redirected:
-        signal = Signal("redirected", f"redirected to another page: {final} ({score:.3f})")
+    if baseline.main_text is not None:  # the diff quotes the real text
+        diff = tuple(texts.changed_sentences(baseline.main_text, seen.text))
     else:
-        signal = Signal("altered", f"main text differs from the baseline ({score:.3f})")
-    return Verdict(signal, score, diff, digest, wants_not_found_profile=wants_profile)
+        diff = tuple(texts.changed_sentences(baseline.normalized_text, normalized))
+    if score < policy.min_similarity and not same_document(probe.url, final):
+        signal = Signal("redirected", f"redirected to another page: {final} ({score:.3f})")
+    elif score < policy.min_similarity:
+        reason = f"main text differs from the baseline ({score:.3f})"
+        signal = Signal("altered", reason + (f"; {figures.describe(found)}" if found else ""))
+    else:
+        signal = Signal("altered", f"{figures.describe(found)} (similarity {score:.3f})")
+    return Verdict(signal, score, diff, digest, wants_profile, details)
+
+
+def _why_not(baseline: Baseline) -> str:
+    if baseline.main_text is None:
+        return "the baseline's text could not be read again"
+    if baseline.text_form != texts.ARTICLE_FORM:
+        return "no article text in the baseline"
+    return "no article text in the page"
 
 
 def _origin_root(url: str) -> str:

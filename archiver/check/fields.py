@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from archiver.check import figures
 from archiver.check import text as texts
 from archiver.check.classify import (
     Baseline,
@@ -112,8 +113,15 @@ def compare_fields(
         reason = f"{platform}: {', '.join(names)} as in the baseline"
         return Verdict(Signal("live", reason), score, text_sha256=digest, details=details)
     diff: list[str] = []
+    quoted: list[dict[str, object]] = []
     for name in changed:
         diff += field_diff(name, baseline[name], seen[name])
+        if name not in _WHOLE:  # long texts: their changed figures, quoted as written
+            quoted += [
+                c.as_dict() for c in figures.changes(_norm(baseline[name]), _norm(seen[name]))
+            ]
+    if quoted:
+        details["changes"] = quoted
     reason = f"{platform}: {', '.join(changed)} changed since the baseline"
     return Verdict(Signal("altered", reason), score, tuple(diff), digest, details=details)
 

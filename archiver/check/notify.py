@@ -184,6 +184,8 @@ def _mail_text(document: Mapping[str, Any]) -> str:
                 f"{event.get('url')} (source {event.get('source_id')})"
             )
             lines.append(f"    {event.get('reason')}")
+            for change in event.get("changes", [])[:10]:
+                lines.append(f'    ~ "{change["before"]}" -> "{change["after"]}"')
             for line in event.get("diff", [])[:10]:
                 lines.append(f"    {line}")
     return "\n".join(lines) + "\n"

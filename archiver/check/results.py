@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.check.classify import Recognizer, no_recognizer
+from archiver.check.classify import Recognizer, Verdict, no_recognizer
 
 
 def default_recognizer() -> Recognizer:
@@ -53,8 +53,13 @@ class RunReport:
         return [o for o in self.outcomes if o.changed]
 
 
-def change_event(outcome: CheckOutcome, platform: str, diff: list[str]) -> dict[str, Any]:
-    """A state change as the notification outbox carries it."""
+def change_event(outcome: CheckOutcome, platform: str, verdict: Verdict | None) -> dict[str, Any]:
+    """A state change as the notification outbox carries it: the changed sentences
+    (``diff``) and the changed numbers, dates and names quoted as written (``changes``,
+    archiver.check.figures) of the check that made it."""
+    diff = [] if verdict is None else list(verdict.diff)
+    found = None if verdict is None else verdict.details.get("changes")
+    changes = list(found) if isinstance(found, list) else []
     return {
         "source_id": outcome.source_id,
         "url": outcome.url,
@@ -64,5 +69,6 @@ def change_event(outcome: CheckOutcome, platform: str, diff: list[str]) -> dict[
         "reason": outcome.reason,
         "similarity": outcome.similarity,
         "diff": diff[:20],
+        "changes": changes[:20],
         "snapshot_id": outcome.snapshot_id,
     }

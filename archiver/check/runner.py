@@ -374,8 +374,7 @@ class CheckRunner:
                 implied_counts[outcome.implied_state or "none"] += 1
                 outcomes.append(outcome)
                 if outcome.changed:
-                    diff = [] if item.verdict is None else list(item.verdict.diff)
-                    event = change_event(outcome, row.platform, diff)
+                    event = change_event(outcome, row.platform, item.verdict)
                     enqueue(session, notify, "state_change", event, now)
             # Everything else first, in one flush: each custody append then writes only
             # its own entry (an append flushes, and would flush all pending rows).

@@ -1,9 +1,14 @@
-"""Main text of a page, normalised for comparison; similarity and a readable diff.
+"""Main text of a page in two forms; similarity and a readable diff.
 
 Dynamic noise is not alteration (DESIGN.md): ads, menus and "related articles" are cut
-by extracting the main text (trafilatura); counters, dates and times are normalised
-away (digits, month and weekday names); whitespace is collapsed. What remains is
-compared word by word with the baseline's.
+by extracting the main text (trafilatura). That text is kept in two forms:
+
+- *literal* (:func:`literal`): Unicode NFKC, spaces collapsed, one paragraph a line,
+  digits and names kept. Inside the main text, figures and names are often the claim
+  itself: :mod:`archiver.check.figures` compares them, and diffs quote this form.
+- *normalised* (:func:`normalize`): counters, dates and times masked (digits, month and
+  weekday names), all whitespace collapsed; the similarity score is computed on it, so
+  that a rotating date line the extractor lets through does not lower it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import logging
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import lxml.html  # type: ignore[import-untyped]
 from lxml import etree
@@ -36,14 +42,40 @@ _WEEKDAYS = (
 _DATE_WORDS = re.compile(rf"\b(?:{_MONTHS}|{_WEEKDAYS})\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+(?:[.,:/\-]\d+)*")
 _SPACE = re.compile(r"\s+")
+_LINE_SPACE = re.compile(r"[^\S\n]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 
+# The stored literal form of a baseline's text (table ``baselines``, ``text_form``):
+# "article-1" when the extractor found an article body, "page-1" for the whole visible
+# text. Figures are compared only article with article; a change of this form's
+# definition gets a new number, and older baselines are read again from their WARC.
+ARTICLE_FORM = "article-1"
+PAGE_FORM = "page-1"
 
-def main_text(html: str) -> str:
+
+@dataclass(frozen=True)
+class Extracted:
+    """A page's text as the re-check compares it."""
+
+    # Literal form (digits and names kept, one paragraph a line).
+    text: str
+    # The extractor found an article body; False: the whole visible text stands in.
+    article: bool
+
+    @property
+    def form(self) -> str:
+        return ARTICLE_FORM if self.article else PAGE_FORM
+
+    @property
+    def normalized(self) -> str:
+        return normalize(self.text)
+
+
+def extract(html: str) -> Extracted:
     """The page's main text (article body), or all of its visible text when no main
-    text stands out. Empty for an empty or unparsable page."""
+    text stands out, in literal form. Empty for an empty or unparsable page."""
     if not html.strip():
-        return ""
+        return Extracted("", False)
     text = ""
     try:
         import trafilatura
@@ -52,8 +84,25 @@ def main_text(html: str) -> str:
     except (ValueError, TypeError, etree.LxmlError) as exc:  # malformed markup
         log.debug("main text extraction failed: %s", exc)
     if len(text) >= _MIN_MAIN_TEXT:
-        return text
-    return visible_text(html) if len(visible_text(html)) > len(text) else text
+        return Extracted(literal(text), True)
+    visible = visible_text(html)
+    if len(visible) > len(text):
+        return Extracted(literal(visible), False)
+    return Extracted(literal(text), False)
+
+
+def main_text(html: str) -> str:
+    """The page's main text (article body), or all of its visible text when no main
+    text stands out. Empty for an empty or unparsable page."""
+    return extract(html).text
+
+
+def literal(text: str) -> str:
+    """Text with only its spacing made uniform: NFKC, runs of spaces collapsed, one
+    paragraph a line, empty lines dropped. Digits, dates and names are kept."""
+    text = unicodedata.normalize("NFKC", text)
+    lines = (_LINE_SPACE.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def visible_text(html: str) -> str:

@@ -233,5 +233,9 @@ def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
             entry: dict[str, Any] = {"at": iso(observed_at), "diff": "\n".join(result.diff)}
             if result.similarity is not None:
                 entry["similarity"] = result.similarity
+            # Changed numbers, dates and names, quoted as written (archiver.check.figures).
+            changes = (result.details or {}).get("changes")
+            if changes:
+                entry["changes"] = list(changes)
             found.append(entry)
     return found
