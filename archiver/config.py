@@ -92,12 +92,19 @@ class StorageSettings(_Section):
 
 class HarvestSettings(_Section):
     max_report_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    # Total time for fetching one report or feed by URL, redirects and body included,
+    # whatever the server or proxy does (network.timeout is per read).
+    fetch_deadline: Duration = Field(default=300.0, gt=0)
 
 
 class NetworkSettings(_Section):
     # http://host:port or socks5://host:port; used by every fetcher.
     proxy: CredentialUrl = ""
     allow_private_networks: bool = False
+    # Through a proxy, also resolve every name here first and refuse private answers.
+    # Off by default: it sends each name to the local resolver (a leak when the proxy
+    # is Tor). See docs/security.md.
+    resolve_before_proxy: bool = False
     user_agent: str = (
         "evidence-archiver/0.1 (+https://github.com/; human-rights evidence preservation)"
     )

@@ -62,13 +62,8 @@ from archiver.capture.decode import Decoded, decode_body
 from archiver.capture.exchange import Body, Exchange, Failure, FailureKind
 from archiver.clock import utc_now
 from archiver.config import CaptureSettings, NetworkSettings
-from archiver.errors import ArchiverError
-from archiver.net.backend import (
-    CONNECTION_INFO,
-    ConnectionInfo,
-    GuardedBackend,
-    forbidden_literal,
-)
+from archiver.errors import ArchiverError, NetworkError
+from archiver.net.backend import CONNECTION_INFO, ConnectionInfo, GuardedBackend
 from archiver.net.politeness import HostBusyError, HostLimiter, parse_retry_after
 
 __all__ = ["Fetcher", "decode"]
@@ -133,7 +128,9 @@ class Fetcher:
         self.limiter = limiter or HostLimiter.from_settings(capture)
         self._proxied = bool(network.proxy)
         self._backend = backend or GuardedBackend(
-            allow_private_networks=network.allow_private_networks, proxied=self._proxied
+            allow_private_networks=network.allow_private_networks,
+            proxied=self._proxied,
+            resolve_before_proxy=network.resolve_before_proxy,
         )
         if capture.extra_ca_file is not None:
             self._verifying  # noqa: B018 - a bad capture.extra_ca_file fails here, not mid-run
@@ -260,9 +257,16 @@ class Fetcher:
             redacted_headers=redacted,
         )
         if self._proxied and not self._network.allow_private_networks:
-            refusal = forbidden_literal(target.host)
-            if refusal is not None:  # e.g. http://192.168.1.1/ through a corporate proxy
-                exchange.failure = Failure(FailureKind.FORBIDDEN_ADDRESS, refusal)
+            # The proxy resolves names: judge the destination before it sees the request
+            # (e.g. http://192.168.1.1/ or http://localhost/ through a corporate proxy).
+            wait = self._network.timeout
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            try:
+                port = target.port or _DEFAULT_PORTS[target.scheme]
+                await self._backend.check_target(target.host, port, wait)
+            except (NetworkError, httpcore.ConnectTimeout) as exc:
+                exchange.failure = classify(exc, target=url, proxied=True)
                 return exchange
         if deadline is not None and time.monotonic() >= deadline:
             exchange.failure = Failure(

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from archiver.capture.session import NO_SECRETS, SessionSecrets
 from archiver.config import NetworkSettings, PlatformsSettings
 from archiver.errors import FetchError
-from archiver.net.guard import check_host
+from archiver.net.guard import check_destination
 from archiver.platforms import PlatformSignal, classify_ytdlp_error
 from archiver.platforms.markers import Markers
 
@@ -197,11 +197,11 @@ def _collect(info: dict[str, Any], target: str, workdir: Path) -> list[MediaFile
 
 
 def _guard(url: str, network: NetworkSettings) -> None:
-    """Without a proxy yt-dlp connects itself: refuse private addresses as the fetcher does."""
-    if network.proxy or network.allow_private_networks:
-        return
+    """yt-dlp connects by itself: judge the page's host by the address guard's rules
+    (archiver.net.guard), direct or through the proxy, before it is handed over."""
     parts = urlsplit(url)
-    check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    check_destination(parts.hostname or "", port, network)
 
 
 def download_media(

@@ -252,7 +252,7 @@ def poll_feed(archive: Archive, feed: ReportFeed) -> PollResult:
             feed.url,
             settings.network,
             max_bytes=settings.harvest.max_report_bytes,
-            transport=archive._http_transport,
+            deadline=settings.harvest.fetch_deadline,
         )
         parsed = parse_feed(
             fetched.data, fetched.final_url, fetched.content_type, feed.link_pattern

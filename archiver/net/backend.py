@@ -9,9 +9,11 @@ resolver's answers and the address used, which the WARC records as ``WARC-IP-Add
 and provenance; the HTTP layer reads them from the stream with
 ``get_extra_info(CONNECTION_INFO)``.
 
-Through a proxy the backend only ever connects to the proxy, the operator's choice, so
-nothing is checked and the origin's address stays unknown. A failure to reach the proxy
-is raised as :class:`ProxyUnreachableError`: it says nothing about the source.
+Through a proxy the backend only ever connects to the proxy, the operator's choice, and
+the origin's address stays unknown; the destination is judged before the request is made
+(:meth:`GuardedBackend.check_target`, the rules of :mod:`archiver.net.guard`). A failure
+to reach the proxy is raised as :class:`ProxyUnreachableError`: it says nothing about the
+source.
 """
 
 from __future__ import annotations
@@ -30,7 +32,16 @@ import anyio
 import httpcore
 
 from archiver.errors import NetworkError
-from archiver.net.guard import forbidden_reason
+from archiver.net.guard import (
+    answers_refusal,
+    destination_refusal,
+    forbidden_reason,
+    literal_address,
+    literal_refusal,
+    normalize_host,
+    resolves_locally,
+)
+from archiver.net.guard import refusal_message as refusal_message
 
 # Key for AsyncNetworkStream.get_extra_info(): returns the stream's ConnectionInfo.
 CONNECTION_INFO = "archiver.connection_info"
@@ -71,19 +82,10 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(seen)
 
 
-def refusal_message(host: str, address: str, reason: str) -> str:
-    named = address if _is_ip(host) else f"{host} at {address}"
-    return f"refusing {named} ({reason}); set network.allow_private_networks = true to allow it"
-
-
 def forbidden_literal(host: str) -> str | None:
-    """The refusal for a host that is itself a forbidden IP literal (None for names and
-    public addresses). Used through a proxy too: there the origin's address is the
-    proxy's business, except when the URL spells it out."""
-    if not _is_ip(host):
-        return None
-    reason = forbidden_reason(host)
-    return None if reason is None else refusal_message(host, host, reason)
+    """The refusal for a host that is itself a forbidden IP address, in any spelling
+    (None for names and public addresses)."""
+    return literal_refusal(host, proxied=False)
 
 
 def _readable(sock: socket.socket | None) -> bool:
@@ -160,13 +162,39 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         *,
         allow_private_networks: bool = False,
         proxied: bool = False,
+        resolve_before_proxy: bool = False,
         resolver: Resolver = system_resolver,
         inner: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self.allow_private_networks = allow_private_networks
         self.proxied = proxied
+        self.resolve_before_proxy = resolve_before_proxy
         self._resolve = resolver
         self._inner: httpcore.AsyncNetworkBackend = inner or httpcore.AnyIOBackend()
+
+    async def check_target(self, host: str, port: int, timeout: float | None = None) -> None:
+        """Refuse a request's destination before anything is sent for it: an IP address
+        in any spelling; through a proxy also names that mean this machine or the local
+        network and, with ``resolve_before_proxy``, names any of whose answers here is
+        forbidden. Direct names are judged at connect time (:meth:`connect_tcp`).
+        Raises :class:`ForbiddenAddressError` or :class:`UnresolvableHostError`."""
+        if self.allow_private_networks:
+            return
+        refusal = destination_refusal(host, proxied=self.proxied)
+        if refusal is not None:
+            raise ForbiddenAddressError(refusal)
+        if not (self.proxied and self.resolve_before_proxy) or not resolves_locally(host):
+            return
+        if literal_address(host) is not None:
+            return  # a public address
+        name = normalize_host(host)
+        try:
+            answers = await self._answers(name, port, timeout)
+        except UnresolvableHostError as exc:
+            raise UnresolvableHostError(f"{exc} (network.resolve_before_proxy)") from exc
+        refusal = answers_refusal(host, list(answers), proxied=True)
+        if refusal is not None:
+            raise ForbiddenAddressError(refusal)
 
     async def connect_tcp(
         self,

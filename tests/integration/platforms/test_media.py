@@ -59,6 +59,28 @@ def test_ytdlp_downloads_video_thumbnail_and_subtitles_through_the_proxy(
     assert simweb.hits(CLIP) >= 1
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080/reports/v",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://0x7f.1/reports/v",
+        "http://10.0.0.7/reports/v",
+    ],
+)
+def test_ytdlp_never_handed_a_local_destination_through_the_proxy(
+    simweb: SimulatedWeb, tmp_path: Path, url: str
+) -> None:
+    simweb.page(url, VIDEO_PAGE)  # reachable through the proxy, if it were asked
+    settings = Settings()
+    network = settings.network.model_copy(update={"proxy": simweb.proxy_url})
+    result = download_media(url, tmp_path / "work", settings.platforms, network, load_markers())
+    assert result.status == "failed"
+    assert result.error and result.error.startswith("refusing ")
+    assert "network.allow_private_networks" in result.error
+    assert simweb.requests == [] and simweb.connects == []
+
+
 def test_ytdlp_error_is_classified_not_raised(simweb: SimulatedWeb, tmp_path: Path) -> None:
     simweb.page(PAGE, "<html><body><p>No video here.</p></body></html>")
     settings = Settings()

@@ -216,3 +216,38 @@ def test_forbidden_literal(host: str, refused: bool) -> None:
     assert (message is not None) is refused
     if message is not None:
         assert message.startswith(f"refusing {host} (")
+
+
+async def test_check_target_through_a_proxy_judges_names_without_resolving() -> None:
+    guarded, resolver, sockets = backend({"inside.example": ["10.0.0.9"]}, proxied=True)
+    for host in ("localhost", "metadata.google.internal", "0x7f.1", "2130706433", "nas"):
+        with pytest.raises(ForbiddenAddressError, match=rf"refusing {host} .*allow_private"):
+            await guarded.check_target(host, 80)
+    await guarded.check_target("inside.example", 80)  # the proxy's business by default
+    await guarded.check_target("news.example", 80)
+    assert resolver.asked == [] and sockets.connects == []
+
+
+async def test_check_target_resolve_before_proxy() -> None:
+    resolver, sockets = FakeResolver({"inside.example": [PUBLIC, "10.0.0.9"]}), FakeSockets()
+    guarded = GuardedBackend(
+        proxied=True, resolve_before_proxy=True, resolver=resolver, inner=sockets
+    )
+    with pytest.raises(ForbiddenAddressError, match=r"inside.example at 10.0.0.9 .*before_proxy"):
+        await guarded.check_target("inside.example", 443)
+    with pytest.raises(UnresolvableHostError, match=r"nowhere.example.*before_proxy"):
+        await guarded.check_target("nowhere.example", 443)
+    await guarded.check_target("hidden.onion", 80)  # Tor resolves .onion, never DNS
+    await guarded.check_target(PUBLIC, 80)
+    assert resolver.asked == ["inside.example", "nowhere.example"] and sockets.connects == []
+
+
+async def test_check_target_direct_leaves_names_to_connect_time() -> None:
+    guarded, resolver, _ = backend({})
+    with pytest.raises(ForbiddenAddressError, match=r"0177.0.0.1 at 127.0.0.1 \(loopback"):
+        await guarded.check_target("0177.0.0.1", 80)
+    await guarded.check_target("localhost", 80)  # resolved and checked by connect_tcp
+    assert resolver.asked == []
+    allowing, _, _ = backend({}, proxied=True, allow_private=True)
+    await allowing.check_target("localhost", 80)
+    await allowing.check_target("127.0.0.1", 80)
