@@ -45,6 +45,8 @@ VIEWPORT = {"width": 1366, "height": 900}
 # Widest screenshot kept: pages that overflow sideways are rare and mostly broken layout.
 _MAX_SCREENSHOT_WIDTH = 4 * VIEWPORT["width"]
 _CLOSE_TIMEOUT = 5.0
+# A page that does not evaluate "1" within this is stuck in its own script.
+_RESPONSIVE_SECONDS = 1.0
 
 # Scroll to y (no smooth scrolling: "instant" overrides CSS scroll-behavior) and report
 # the document height and the viewport height.
@@ -109,8 +111,10 @@ class CaptureRun:
             session=session,
         )
         self._page: Page | None = None
+        self._page_cdp: CDPSession | None = None
         self._crashed = False
         self._console_errors = 0
+        self._terminated = False
         self._page_errors: list[str] = []
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.timings: dict[str, float] = {}
@@ -147,6 +151,7 @@ class CaptureRun:
                 info = await page_cdp.send("Target.getTargetInfo")
             except PlaywrightError as exc:
                 raise BrowserUnavailable(_first_line(exc)) from exc
+            self._page_cdp = page_cdp
             self._router.main_frame_id = str(info["targetInfo"]["targetId"])
             self._listen(context, page)
             await self._procedure(page)
@@ -167,10 +172,12 @@ class CaptureRun:
         try:
             shown = await self._timed("navigation", self._navigate(page))
             if shown and not self._gone(page):
+                await self._unstick(page)
                 await self._timed("scroll", self._scroll(page))
             if shown and not self._gone(page):
                 await self._timed("settle", self._settle(page))
             if shown and not self._gone(page):
+                await self._unstick(page)
                 self._title = await self._bounded(page.title(), 1.0)
                 await self._timed("artefacts", self._artefacts(page))
             if self._gone(page):
@@ -221,6 +228,25 @@ class CaptureRun:
             self._error = _first_line(exc).removeprefix("Page.goto: ").split(" at ")[0]
             return False
         return True
+
+    async def _unstick(self, page: Page) -> None:
+        """A page whose script never yields (an endless loop) answers nothing: no scroll,
+        no screenshot, no DOM. Its execution is terminated and its scripts disabled, so
+        what it has rendered can still be recorded, and the snapshot says so."""
+        if self._terminated or self._page_cdp is None:
+            return
+        if await self._bounded(page.evaluate("() => 1"), _RESPONSIVE_SECONDS) == 1:
+            return
+        self._terminated = True
+        cdp = self._page_cdp
+        await self._bounded(cdp.send("Runtime.terminateExecution"), 2.0)
+        await self._bounded(cdp.send("Emulation.setScriptExecutionDisabled", {"value": True}), 2.0)
+        self._router.limits_hit.append(
+            f"script: the page's JavaScript did not yield within {_RESPONSIVE_SECONDS:g} s; "
+            "its execution was terminated and its scripts disabled so the screenshot, DOM "
+            "and PDF could be made"
+        )
+        self._router.event("script_terminated")
 
     async def _scroll(self, page: Page) -> None:
         """Scroll down one viewport at a time to the bottom, then back to the top, so

@@ -124,8 +124,11 @@ class _Slot:
         task.add_done_callback(self._tasks.discard)
 
     async def _refuse(self, request_id: str) -> None:
+        cdp = self._cdp
+        if cdp is None:  # the slot was closed meanwhile: the request went with it
+            return
         with contextlib.suppress(PlaywrightError):  # gone already
-            await self.cdp.send(
+            await cdp.send(
                 "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}
             )
 
