@@ -196,8 +196,20 @@ class CheckSettings(_Section):
     # Main text similarity to the baseline at or above which the source is unchanged
     # (small edits such as a fixed typo); below it the source is altered.
     min_similarity: float = Field(default=0.9, gt=0, le=1)
-    # Outage guard: a batch where at least this share of checks failed with network
-    # errors, across at least outage_min_sites unrelated sites, is degraded.
+    # Outage guard: control probes. Each batch fetches these (through the network path
+    # the checks use, proxy included) at its start and its end; when none answers, or
+    # our resolver answers for none of their names, the batch is degraded: no source
+    # changes state. Three operators with networks of their own (Google, Cloudflare,
+    # Wikimedia), so one provider's outage or one country's block is not taken for ours.
+    # Empty: no control probes (see outage_failure_share). docs/recheck.md.
+    canary_urls: tuple[str, ...] = (
+        "https://www.google.com/generate_204",
+        "https://www.cloudflare.com/cdn-cgi/trace",
+        "https://www.wikipedia.org/",
+    )
+    # Only when canary_urls is empty, a guess: a batch where at least this share of
+    # checks failed with network errors, across at least outage_min_sites unrelated
+    # sites, is degraded (a report citing many dead sites looks the same).
     outage_failure_share: float = Field(default=0.6, gt=0, le=1)
     outage_min_sites: int = Field(default=5, ge=1)
     # How long a host's not-found fingerprint (soft-404 detection) is trusted.
@@ -208,6 +220,15 @@ class CheckSettings(_Section):
     # Facebook posts by their text (with the operator's session); false: the light
     # HTTP probe for every source.
     platform_probes: bool = True
+
+    @field_validator("canary_urls")
+    @classmethod
+    def _canaries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r}: expected an http:// or https:// URL")
+        return value
 
     @field_validator("intervals")
     @classmethod

@@ -9,8 +9,10 @@ URLs over 25 unrelated hosts with 50 ms time to first byte; 2% of them have been
   (``maxrequestspersecond=1000``);
 - ``archiver check --all``: everything a check does included: probe through the capture
   Fetcher (network policy, per-host politeness: 8 connections per host, no interval),
-  not-found fingerprint per host, classification, outage guard, state machine,
-  observation + check result + custody event per source, run records. The sources were
+  not-found fingerprint per host, classification, outage guard (its control probe, the
+  simulated web's connectivity check, fetched at the start and the end of every batch),
+  state machine, observation + check result + custody event per source, run records.
+  The sources were
   harvested from a report beforehand (not timed) and marked captured; they have no
   snapshots, so no main-text comparison runs (``--with-baselines`` adds a second round
   where every source has a baseline and every page's ads and dates rotate, so every
@@ -39,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.integration.check import pages  # noqa: E402
-from tests.simweb import SimulatedWeb  # noqa: E402
+from tests.simweb import CANARY_URL, SimulatedWeb  # noqa: E402
 
 _WRAPPER = (
     "import json, resource, subprocess, sys, time\n"
@@ -94,6 +96,8 @@ def archiver_env(storage: Path, proxy: str) -> dict[str, str]:
             "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
             "ARCHIVER_CHECK__CONCURRENCY": "200",
             "ARCHIVER_CHECK__BATCH_SIZE": "2500",
+            # The outage guard's control probe, on the simulated web (no internet here).
+            "ARCHIVER_CHECK__CANARY_URLS": f'["{CANARY_URL}"]',
             "PYTHONPATH": str(REPO),
         }
     )
@@ -167,6 +171,7 @@ def main() -> None:
         lc_errors = sum(1 for line in str(lc["output"]).splitlines() if ";404 Not Found;" in line)
         ours = measure([sys.executable, "-m", "archiver", "check", "--all"], env, tmp)
         summary = str(ours["output"]).strip().splitlines()[0]
+        summary += f"; {str(ours['output']).count('DEGRADED run')} degraded runs"
         for label, run, result in (
             ("LinkChecker -r0, 64 threads", lc, f"{lc_errors} x 404 reported"),
             ("archiver check --all", ours, summary),

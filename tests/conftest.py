@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from archiver.config import Settings, load_settings
+from tests.simweb.web import CANARY_URL
 
 if TYPE_CHECKING:
     from archiver.app import Archive
@@ -54,6 +55,9 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         env = {
             "ARCHIVER_STORAGE__ROOT": str(tmp_path / "storage"),
             "ARCHIVER_STORAGE__DATABASE_URL": database_url,
+            # The outage guard's control probe: the simulated web's connectivity check
+            # (never the real sites of the default config; tests have no internet).
+            "ARCHIVER_CHECK__CANARY_URLS": f'["{CANARY_URL}"]',
         }
         for key, value in overrides.items():
             section, name = key.split("__", 1)

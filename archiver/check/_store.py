@@ -58,13 +58,21 @@ def due_checks(
     first_interval: float = 0.0,
 ) -> list[DueCheck]:
     """Sources whose check is due (or the ones named, or all that were ever captured).
-    Pending sources belong to the capture: they are checked once observed. A source
-    never checked is first due ``first_interval`` after its capture looked at it."""
+    Sources the capture has not tried yet belong to the capture. One it tried can still
+    be pending (it saw an accusation, a removed video or a 404, that waits for a
+    confirming check): it is checked like any other. A source never checked is first
+    due ``first_interval`` after its capture looked at it."""
     query = select(Source).order_by(Source.next_check_at.is_not(None), Source.next_check_at)
     if source_ids is not None:
         query = select(Source).where(Source.id.in_(list(source_ids))).order_by(Source.id)
     else:
-        query = query.where(Source.state != "pending")
+        query = query.where(
+            or_(
+                Source.state != "pending",
+                Source.capture_attempts > 0,
+                Source.last_checked_at.is_not(None),
+            )
+        )
         if not everything:
             # A next check time older than the last look (set at ingest, before the
             # capture looked) is stale: then the first check follows that look by

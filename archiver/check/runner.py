@@ -6,8 +6,10 @@ One batch (at most ``check.batch_size`` sources) goes like this:
    per-host politeness), ``check.concurrency`` at a time; classify each probe against
    the source's baseline, its host's not-found profile (fetched when a case needs it)
    and the platform recogniser;
-2. judge the batch as a whole (:mod:`archiver.check.outage`): if our own network was
-   down, the batch is degraded and no source changes state;
+2. judge the batch as a whole (:mod:`archiver.check.outage`) from control probes
+   (:mod:`archiver.check.controls`: canary sites fetched through the same Fetcher at
+   the batch's start and end, and our resolver): if our own network was down, the
+   batch is degraded and no source changes state;
 3. decide each source's state with the pure state machine (:mod:`archiver.check.machine`);
 4. capture a new snapshot of each source confirmed altered (the baseline is untouched);
 5. record everything in one transaction: observations, check results, transitions
@@ -41,6 +43,7 @@ from archiver.check.classify import (
     classify,
     host_of,
 )
+from archiver.check.controls import ControlProbes, alongside, control_probes
 from archiver.check.fields import classify_platform
 from archiver.check.machine import UNSEEN, Decision, Policy, Seen, decide
 from archiver.check.notify import enqueue
@@ -151,11 +154,14 @@ class CheckRunner:
             probe = self._probe_factory(fetcher)
             factory = self._platform_probe_factory
             by_platform = factory(fetcher) if factory is not None else {}
+            controls = control_probes(self.settings, fetcher)  # once per run
             for start in range(0, len(sources), size):
                 if should_stop():
                     break
                 batch = sources[start : start + size]
-                reports.append(await self._run_batch(batch, probe, by_platform, trigger, progress))
+                reports.append(
+                    await self._run_batch(batch, probe, by_platform, trigger, progress, controls)
+                )
         return reports
 
     async def _run_batch(
@@ -165,6 +171,7 @@ class CheckRunner:
         by_platform: Mapping[str, Probe],
         trigger: str,
         progress: Callable[[CheckOutcome], None] | None,
+        controls: ControlProbes | None = None,
     ) -> RunReport:
         run_id, baselines, fields, profiles, history = await asyncio.to_thread(
             self._prepare, batch, trigger
@@ -184,13 +191,15 @@ class CheckRunner:
                     locks,
                 )
 
-        probed = await asyncio.gather(*(one(s) for s in batch))
+        # Our own network is looked at beside the first probes and after the last.
+        probed, rounds = await alongside(controls, asyncio.gather(*(one(s) for s in batch)))
         judgement = judge_batch(
             [
                 (host_of(p.source.url), p.result.failure if p.result is not None else None)
                 for p in probed
             ],
             self.outage_policy,
+            rounds,
         )
         if judgement.degraded:
             log.error("check run %d degraded, no state changed: %s", run_id, judgement.reason)
@@ -401,6 +410,8 @@ class CheckRunner:
             run.summary = {
                 "by_implied_state": dict(implied_counts),
                 "network_failures": judgement.failed,
+                # What our network was judged by: canaries (and resolver) or a guess.
+                "controls": judgement.controls,
             }
             if judgement.degraded:
                 enqueue(

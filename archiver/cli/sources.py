@@ -158,7 +158,12 @@ def _capture_summary(done: list[CaptureOutcome], failed: Counter[str]) -> str:
 
 @main.command()
 @config_option
-@click.option("--all", "everything", is_flag=True, help="Check every captured source now.")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Check every source the capture has tried now, pending ones included.",
+)
 @click.option(
     "--due", "due_only", is_flag=True, help="Check the sources whose check is due (default)."
 )

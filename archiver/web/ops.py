@@ -1,9 +1,10 @@
 """Operations: liveness, readiness and Prometheus metrics.
 
 /healthz and /readyz answer without a token (container health checks and load
-balancers have none); /metrics needs one like everything else (Prometheus sends it
-with ``authorization: {credentials: ...}``). The metrics are read from the database at
-each scrape, so every process sees the same numbers and a restart loses none.
+balancers have none); /healthz also tells whether the last check run was degraded.
+/metrics needs one like everything else (Prometheus sends it with ``authorization:
+{credentials: ...}``). The metrics are read from the database at each scrape, so every
+process sees the same numbers and a restart loses none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.app import Archive
+from archiver.check.health import check_health
 from archiver.errors import StoreError
 from archiver.models import Observation, Report, Snapshot, Source
 from archiver.store.status import STATES
@@ -32,9 +34,21 @@ router = APIRouter(tags=["operations"])
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", summary="Liveness: the process answers; how the re-checks are doing")
+def healthz(request: Request) -> dict[str, object]:
+    """Always 200 while the process answers (a restart cannot mend our network).
+    ``status`` is "degraded" when the last check run was degraded (our network was
+    down: no source changed state); ``checks`` says when, why and how many sources
+    were left untouched."""
+    ctx = context(request)
+    try:
+        health = check_health(ctx.archive.db, ctx.archive.clock)
+    except (StoreError, SQLAlchemyError) as exc:
+        return {"status": "ok", "checks": {"error": f"database: {type(exc).__name__}"}}
+    checks = {k: v for k, v in health.items() if k not in ("last_run", "recent_degraded")}
+    last = health["last_run"]
+    checks["last_run_at"] = None if last is None else last["finished_at"]
+    return {"status": "degraded" if health["last_run_degraded"] else "ok", "checks": checks}
 
 
 @router.get("/readyz", summary="Readiness: the database answers and storage is writable")

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from archiver.check.health import check_health
 from archiver.errors import ArchiverError
 from archiver.store.db import is_row_id
 from archiver.store.status import STATES
@@ -154,6 +155,7 @@ def index(request: Request, principal: Viewer) -> HTMLResponse:
         summary=view.summary,
         reports=view.reports,
         generated_at=view.generated_at,
+        checks=check_health(ctx.archive.db, ctx.archive.clock),
     )
 
 

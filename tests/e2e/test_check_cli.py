@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.e2e.conftest import CliRunner
 from tests.integration.check import pages
-from tests.simweb import SimulatedWeb
+from tests.simweb import CANARY_URL, SimulatedWeb
 from tests.simweb.fixtures import simweb  # noqa: F401
 
 LIVE = "https://rus.azattyq.org/a/1.html"
@@ -25,6 +25,7 @@ def test_check_confirms_a_deletion(cli: CliRunner, simweb: SimulatedWeb, tmp_pat
         "ARCHIVER_CAPTURE__EXTRA_CA_FILE": str(simweb.ca_pem_path),
         "ARCHIVER_CAPTURE__MODES": '{default = ["http"]}',
         "ARCHIVER_CHECK__CONFIRM_AFTER": "0",
+        "ARCHIVER_CHECK__CANARY_URLS": f'["{CANARY_URL}"]',
     }
     assert cli("add", str(report), env=env).returncode == 0
     assert cli("capture", env=env).returncode == 0
@@ -45,3 +46,31 @@ def test_check_confirms_a_deletion(cli: CliRunner, simweb: SimulatedWeb, tmp_pat
     assert {s["url"]: s["state"] for s in status["sources"]} == {LIVE: "live", DELETED: "dead"}
     usage = cli("check", "--all", "--source", "1", env=env)
     assert usage.returncode == 2 and "one of --all, --due, --source" in usage.stderr
+
+
+def test_check_all_includes_a_captured_source_still_pending(
+    cli: CliRunner,
+    simweb: SimulatedWeb,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The capture saw the page gone already: the source stays pending until a check
+    confirms it, and ``check --all`` is what an operator runs to have that done."""
+    simweb.page(LIVE, pages.rotating())
+    simweb.host("kaztag.kz")  # up, without the page
+    report = tmp_path / "r.md"
+    report.write_text(f"A [^1]. B [^2].\n\n[^1]: {LIVE}\n[^2]: {DELETED}\n", encoding="utf-8")
+    env = {
+        "ARCHIVER_NETWORK__PROXY": simweb.proxy_url,
+        "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
+        "ARCHIVER_CAPTURE__EXTRA_CA_FILE": str(simweb.ca_pem_path),
+        "ARCHIVER_CAPTURE__MODES": '{default = ["http"]}',
+        "ARCHIVER_CHECK__CONFIRM_AFTER": "0",
+        "ARCHIVER_CHECK__CANARY_URLS": f'["{CANARY_URL}"]',
+    }
+    assert cli("add", str(report), env=env).returncode == 0
+    assert cli("capture", env=env).returncode == 0
+    checked = cli("check", "--all", "--json", env=env)
+    assert checked.returncode == 0, checked.stderr
+    lines = {o["url"]: o for o in map(json.loads, checked.stdout.splitlines())}
+    assert set(lines) == {LIVE, DELETED}
+    assert lines[DELETED]["state_before"] == "pending" and lines[DELETED]["state"] == "dead"

@@ -34,9 +34,10 @@ from tests.simweb.exchange import Exchange
 from tests.simweb.messages import Headers, LoggedRequest, Request
 from tests.simweb.registry import Handler, HostConfig, Route
 from tests.simweb.urls import normalize_url
-from tests.simweb.web import CHROMIUM, CHROMIUM_ARGS, SimulatedWeb
+from tests.simweb.web import CANARY_URL, CHROMIUM, CHROMIUM_ARGS, SimulatedWeb
 
 __all__ = [
+    "CANARY_URL",
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "DEFAULT_CORPUS",

@@ -45,6 +45,12 @@ CHROMIUM_ARGS = (
 )
 
 
+# A connectivity check, as the real web has them (Google's generate_204): every
+# simulated web answers it with 204, so tests give the archiver a control probe
+# (check.canary_urls) that is up exactly while the simulated web is.
+CANARY_URL = "https://connectivity-check.simweb.test/generate_204"
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -77,6 +83,7 @@ class SimulatedWeb:
         self._server: ProxyServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._registry.set_route(CANARY_URL, Response(204, b"", content_type=None))
 
     # --- lifecycle -------------------------------------------------------------------------
 
