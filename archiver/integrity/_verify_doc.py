@@ -5,6 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+# The independent tools VERIFY.md names, at versions that check every WARC the archiver
+# writes, whatever Content-Encoding the server used. warcio 1.8.1 decodes "br" bodies
+# with whichever module is called ``brotli``: brotlipy's works; Google's ``brotli``
+# package does not (every version tried, 1.0.1 to 1.2.1: ``warcio check`` stops with
+# "'brotli.Decompressor' object has no attribute 'unused_data'"; 0.6.0 has no
+# Decompressor at all), and brotlicffi is not looked for. The tests run these exact versions from .venv-tools (tools-constraints.txt
+# pins the same): tests/integration/integrity/test_warcio_codings.py.
+VERIFY_TOOLS: tuple[tuple[str, str], ...] = (
+    ("warcio", "1.8.1"),
+    ("brotlipy", "0.7.0"),
+    ("wacz", "0.6.0"),
+)
+TOOLS_DIR = "$HOME/evidence-tools"
+
+
+def install_command() -> str:
+    """The pip command line of VERIFY.md's tools section."""
+    pins = " ".join(f"{name}=={version}" for name, version in VERIFY_TOOLS)
+    return f'"{TOOLS_DIR}/bin/pip" install {pins}'
+
+
 _CHAIN_CHECK = """\
 python3 - <<'PY'
 import glob, hashlib, json
@@ -43,7 +64,26 @@ def verify_md(
         "",
         "Every check below uses standard tools only (coreutils, OpenSSL 3, Python 3, and the",
         "`warcio` and `wacz` Python packages); none needs the software that made the package.",
-        "Run them in the folder the package was extracted to:",
+        "",
+        "## The tools",
+        "",
+        "Install the Python tools at these exact versions, in an environment of their own",
+        "(outside the package folder; tried with Python 3.11), and put them first on the PATH:",
+        "",
+        "```sh",
+        f'python3 -m venv "{TOOLS_DIR}"',
+        install_command(),
+        f'export PATH="{TOOLS_DIR}/bin:$PATH"',
+        "```",
+        "",
+        "`brotlipy` lets warcio decode brotli-compressed (`br`) responses. Do not install the",
+        "`brotli` package in the same environment: it provides a module of the same name that",
+        "warcio 1.8.1 cannot use (`warcio check` then stops with `'brotli.Decompressor' object",
+        "has no attribute 'unused_data'`). Where brotlipy will not install (it has no ready-made",
+        "package for Apple-silicon Macs and is then built with a C compiler), leave it out:",
+        "warcio then leaves brotli bodies as they are and checks their digests all the same.",
+        "",
+        "Then run the commands below in the folder the package was extracted to:",
         "",
         "```sh",
         "unzip evidence-*.zip -d evidence && cd evidence",
@@ -127,8 +167,13 @@ def verify_md(
         "```",
         "",
         f"The WARC file is {warc['size']} bytes. Every record carries sha256 block and payload",
-        "digests (`warcio check` recomputes them). Open snapshot.wacz in ReplayWeb.page",
-        "(https://replayweb.page) or pywb to see the page as it was captured.",
+        "digests (`warcio check` recomputes them; expected: `digest pass` under every record).",
+        "Responses are kept exactly as the server sent them, compressed where it compressed",
+        "them (Content-Encoding), and the digests are over those bytes. warcio 1.8.1 decodes",
+        "gzip, deflate and (with brotlipy) br bodies when it reads them, but not zstd: it",
+        "checks a zstd body's digests all the same (`zstd -d` decompresses one). Open",
+        "snapshot.wacz in ReplayWeb.page (https://replayweb.page) or pywb to see the page as",
+        "it was captured.",
         "",
         "## 6. The chain of custody",
         "",

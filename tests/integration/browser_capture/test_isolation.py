@@ -115,8 +115,9 @@ async def test_browser_crash_between_and_during_captures(
     assert first.title == "first" and second.title == "second" and after.title == "first"
     assert second.main_status == 200 and second.screenshot_png
     assert relaunched != pid and "launch" in second.timings
-    # Killed mid-capture: no waiting out the budget, the exchanges so far are kept.
-    assert took < 5 and "browser crashed: capture incomplete" in during.limits_hit
+    # Killed mid-capture: no waiting out the budget (20 s; half of it is generous for a
+    # loaded machine), the exchanges so far are kept.
+    assert took < 10 and "browser crashed: capture incomplete" in during.limits_hit
     assert [e.url for e in during.exchanges] == [
         "https://c.example/",
         "https://c.example/stuck.png",

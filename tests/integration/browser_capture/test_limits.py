@@ -3,12 +3,14 @@ heights, dialogs, popups and downloads. The capture ends in time and says what h
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 from collections.abc import Callable
 
 import pytest
 
+from archiver.capture._browser_budget import DOM_FLOOR, SCREENSHOT_FLOOR
 from archiver.capture.browser import BrowserPool
 from archiver.capture.exchange import FailureKind
 from tests.integration.browser_capture.conftest import SimwebFetch, deadline, needs_chromium
@@ -34,11 +36,27 @@ async def test_never_idle_page_ends_within_budget(
         result = await pool.capture_page("https://live.example/", fetch, deadline=started + budget)
         took = time.monotonic() - started
 
-    assert took < budget + 1.5
-    assert any(line.startswith("page_budget: reached during settle") for line in result.limits_hit)
+    # The budget, not the network going idle, ended the wait (it never went idle).
+    [settle] = [line for line in result.limits_hit if line.startswith("page_budget: reached")]
+    assert settle.startswith("page_budget: reached during settle")
+    assert settle.endswith("the network never went idle)")
+    # ... early enough to leave the artefacts their slice of the budget: navigation,
+    # scrolling and settling stopped before the deadline (at Budget.artefacts_at, 2 to
+    # 3 s before it here), with all that slice to spare for a slow loop.
+    assert (
+        result.timings["navigation"] + result.timings["scroll"] + result.timings["settle"] < budget
+    )
     assert result.screenshot_png and result.dom_html and result.pdf
+    # The artefacts may overrun the deadline by their floors (_browser_budget); a loaded
+    # machine gets a few seconds more. Waiting for idle would never have ended.
+    assert took < budget + SCREENSHOT_FLOOR + DOM_FLOOR + 3.0
+    # The page kept polling, and every poll it completed is recorded: its own count, in
+    # the title of the DOM taken at the end, is at most the number of /poll exchanges.
+    # (Counted by events, not per second: a loaded machine runs fewer timers.)
+    title = re.search(rb"<title>live blog (\d+)</title>", result.dom_html)
+    assert title is not None, result.dom_html[:300]
     polls = [e for e in result.exchanges if e.url.endswith("/poll")]
-    assert len(polls) > 10
+    assert len(polls) >= int(title[1]) >= 2
 
 
 async def test_dns_failure_of_the_main_document(
@@ -71,8 +89,9 @@ async def test_refused_connection_and_hanging_host(
     assert refused.error == "net::ERR_CONNECTION_REFUSED" and refused.main_status is None
     assert refused.main_exchange and refused.main_exchange.failure
     assert refused.main_exchange.failure.kind is FailureKind.REFUSED
-    # The main document never came: cut by the budget, recorded as a timed-out exchange.
-    assert took < 4.0 + 1.0 and stuck.main_status is None and stuck.error
+    # The main document never came: cut by the budget (generously: the fetch's own
+    # timeout, 10 s, would have ended it otherwise), recorded as a timed-out exchange.
+    assert took < 4.0 + 3.0 and stuck.main_status is None and stuck.error
     assert stuck.main_exchange and stuck.main_exchange.failure
     assert stuck.main_exchange.failure.kind is FailureKind.TIMEOUT
     assert any("main document not received" in line for line in stuck.limits_hit)

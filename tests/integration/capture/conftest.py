@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import sys
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -22,8 +21,10 @@ from archiver.capture.warc import (
     snapshot_relpath,
 )
 from tests.conftest import FixedClock
+from tests.support import verify_tools
 
-WARCIO = Path(sys.executable).parent / "warcio"
+# warcio as VERIFY.md pins it (with brotlipy), not the project venv's: tests/support/verify_tools.py.
+WARCIO = verify_tools.WARCIO
 URL = "https://rus.azattyq.org/a/1.html"
 GZ_URL = "https://rus.azattyq.org/a/1.js"
 HTML = "<html><body><p>Свидетельство: митинг в Алматы, 12 марта.</p></body></html>".encode()
