@@ -191,11 +191,15 @@ class Archive:
         limit: int | None = None,
         progress: Callable[[CaptureOutcome], None] | None = None,
         on_start: Callable[[int], None] | None = None,
+        on_skipped: Callable[[int], None] | None = None,
         actor: str = "system",
     ) -> list[CaptureOutcome]:
-        """Capture the named sources, or those due (not yet preserved)."""
+        """Capture the named sources, or those due (not yet preserved); not those
+        another runner holds (``on_skipped`` is told how many)."""
         runner = self.capture_runner(actor)
-        due = runner.due_sources(limit=limit, source_ids=source_ids)
+        due, skipped = runner.take(limit=limit, source_ids=source_ids)
+        if skipped and on_skipped is not None:
+            on_skipped(skipped)
         if on_start is not None:
             on_start(len(due))
         if not due:
@@ -226,18 +230,24 @@ class Archive:
         limit: int | None = None,
         progress: Callable[[CheckOutcome], None] | None = None,
         on_start: Callable[[int], None] | None = None,
+        on_skipped: Callable[[int], None] | None = None,
         recognizer: Recognizer | None = None,
         actor: str = "system",
     ) -> list[RunReport]:
         """Re-check the named sources, all captured ones (``everything``), or those due;
-        then send the operator's notifications."""
+        then send the operator's notifications. Sources another runner holds are
+        skipped (``on_skipped`` is told how many)."""
         from archiver.check.notify import Notifier
 
         runner = self.check_runner(recognizer=recognizer, actor=actor)
         due = runner.due(limit=limit, source_ids=source_ids, everything=everything)
+        busy = runner.busy(source_ids=source_ids, everything=everything)
         if on_start is not None:
             on_start(len(due))
         reports = asyncio.run(runner.run(due, progress=progress)) if due else []
+        skipped = len(busy | runner.claims.refused)
+        if skipped and on_skipped is not None:
+            on_skipped(skipped)
         Notifier(self.settings.notify, self.db, clock=self.clock).flush(force=True)
         return reports
 

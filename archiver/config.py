@@ -163,6 +163,11 @@ class CaptureSettings(_Section):
     # An extra CA bundle (PEM) to trust besides the system's, e.g. a corporate proxy's.
     # Certificates that do not verify are still captured, and recorded as unverified.
     extra_ca_file: Path | None = None
+    # One capture or check per source at a time, whatever runs: a runner claims each
+    # source for this long, renews the claim every third of it while it works, and
+    # releases it when the capture is recorded. A runner that dies (kill -9, a lost
+    # machine) leaves its sources to others this long after its last renewal.
+    lease: Duration = Field(default=300.0, gt=0)
 
     @field_validator("modes")
     @classmethod
@@ -220,6 +225,8 @@ class CheckSettings(_Section):
     # Facebook posts by their text (with the operator's session); false: the light
     # HTTP probe for every source.
     platform_probes: bool = True
+    # A check's claim on each source of its batch, as capture.lease.
+    lease: Duration = Field(default=300.0, gt=0)
 
     @field_validator("canary_urls")
     @classmethod

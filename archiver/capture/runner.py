@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from archiver.capture._batching import GroupCommit
 from archiver.capture._browser_types import BrowserRequest, PageCapture
@@ -57,6 +57,7 @@ from archiver.models import Citation, Source
 from archiver.schedule.due import due_condition
 from archiver.secrets import Secrets, settings_secrets
 from archiver.store.db import Database
+from archiver.store.leases import Claims, claimable, held_elsewhere_ids
 
 if TYPE_CHECKING:
     from archiver.capture.browser import BrowserPool
@@ -107,11 +108,15 @@ class CaptureRunner:
         clock: Callable[[], datetime],
         id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
         sealer: Sealer | None = None,
+        lease_owner: str | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.clock = clock
         self.id_factory = id_factory
+        # One capture or check per source at a time (archiver.store.leases): this
+        # runner's claims. A check re-capturing what it holds shares its own.
+        self.claims = Claims(db, clock=clock, lease=settings.capture.lease, owner=lease_owner)
         # Signs each snapshot's manifest and logs it in custody, in the transaction
         # that records it (Archive.capture_runner always passes one).
         self.sealer = sealer
@@ -131,13 +136,10 @@ class CaptureRunner:
         self, *, limit: int | None = None, source_ids: Sequence[int] | None = None
     ) -> list[DueSource]:
         """Sources whose capture is due (:func:`due_condition`), or the ones named,
-        whatever their state."""
+        whatever their state; either way not those another runner holds now."""
         now = self.clock()
         query = select(Source).order_by(Source.id)
-        if source_ids is not None:
-            query = query.where(Source.id.in_(list(source_ids)))
-        else:
-            query = query.where(due_condition(now))
+        query = query.where(self._wanted(source_ids, now), claimable(self.claims.owner, now))
         if limit is not None:
             query = query.limit(limit)
         with self.db.session() as session:
@@ -157,6 +159,24 @@ class CaptureRunner:
                 DueSource(s.id, s.url, s.platform, s.kind, s.state, tuple(cited.get(s.id, ())))
                 for s in sources
             ]
+
+    def _wanted(self, source_ids: Sequence[int] | None, now: datetime) -> ColumnElement[bool]:
+        if source_ids is not None:
+            return Source.id.in_(list(source_ids))
+        return due_condition(now)
+
+    def take(
+        self, *, limit: int | None = None, source_ids: Sequence[int] | None = None
+    ) -> tuple[list[DueSource], int]:
+        """Choose and claim: the due (or named) sources this runner now holds, for the
+        next :meth:`run`, and how many it skipped because another runner holds them."""
+        due = self.due_sources(limit=limit, source_ids=source_ids)
+        now = self.clock()
+        with self.db.session() as session:
+            wanted = self._wanted(source_ids, now)
+            busy = held_elsewhere_ids(session, wanted, self.claims.owner, now)
+        got = self.claims.hand_over(s.id for s in due)
+        return [s for s in due if s.id in got], len(busy | ({s.id for s in due} - got))
 
     def count_due(self) -> int:
         with self.db.session() as session:
@@ -178,7 +198,16 @@ class CaptureRunner:
 
         ``should_stop`` is asked before each capture made in this process; worker
         processes (never used by a process running other threads, such as the daemon)
-        capture their whole share."""
+        capture their whole share.
+
+        Each source is claimed first (handed over by :meth:`take`, or claimed now), and
+        skipped when another runner holds it; released once recorded."""
+        # Claimed here, before any worker is forked: workers capture, this process
+        # holds the claims (renewed while it runs) and records.
+        taken = self.claims.take_over(s.id for s in sources)
+        sources = [s for s in sources if s.id in taken]
+        if not sources:
+            return []
         self._spool.mkdir(parents=True, exist_ok=True)
         # Package versions for provenance records, read once here: otherwise every WARC
         # thread of every worker process reads the package metadata at its first file.
@@ -198,19 +227,34 @@ class CaptureRunner:
         # that finish while it is busy are recorded together, in one transaction.
         self._db_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-db")
         self._recorder = GroupCommit(
-            self._recording.record_batch,
+            functools.partial(self._record_and_release, taken),
             self._db_writer,
             linger=_WORKER_RESULTS_LINGER if workers is not None else 0.0,
         )
         self._warc_writers = self._warc_pool()
         try:
-            await self._run(here, workers, concurrency, outcomes, progress, should_stop)
+            async with self.claims.renewing():
+                await self._run(here, workers, concurrency, outcomes, progress, should_stop)
         finally:
             if workers is not None:
                 workers.close()
             self._warc_writers.shutdown(wait=True)
             self._db_writer.shutdown(wait=True)
+            self.claims.release(taken)  # not captured (stopped), or not recorded
         return outcomes
+
+    def _record_and_release(
+        self, taken: set[int], items: Sequence[Finished]
+    ) -> list[CaptureOutcome | Exception]:
+        """Record finished captures (in the database thread), then release their claims:
+        recorded, a source is no longer due, so no runner takes it again."""
+        results = self._recording.record_batch(items)
+        done = {
+            i.source.id for i, r in zip(items, results, strict=True) if not isinstance(r, Exception)
+        }
+        self.claims.release(done & taken)
+        taken.difference_update(done)
+        return results
 
     def _plan(self, sources: Sequence[DueSource]) -> tuple[list[list[DueSource]], list[DueSource]]:
         """Shares for worker processes (plain HTTP only, whole hosts) and the rest."""
@@ -292,7 +336,8 @@ class CaptureRunner:
 
             async def one(source: DueSource) -> None:
                 async with backlog:
-                    if should_stop():
+                    # Stopping, or our claim was lost (this process stalled past it).
+                    if should_stop() or not self.claims.holds(source.id):
                         return
                     await record(await self._produce(source, fetcher, browser, gate))
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
 from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
@@ -56,12 +56,14 @@ def due_checks(
     source_ids: Sequence[int] | None = None,
     everything: bool = False,
     first_interval: float = 0.0,
+    claimable: ColumnElement[bool] | None = None,
 ) -> list[DueCheck]:
     """Sources whose check is due (or the ones named, or all that were ever captured).
     Sources the capture has not tried yet belong to the capture. One it tried can still
     be pending (it saw an accusation, a removed video or a 404, that waits for a
     confirming check): it is checked like any other. A source never checked is first
-    due ``first_interval`` after its capture looked at it."""
+    due ``first_interval`` after its capture looked at it. ``claimable``: only those
+    it says (not those another runner holds: archiver.store.leases)."""
     query = select(Source).order_by(Source.next_check_at.is_not(None), Source.next_check_at)
     if source_ids is not None:
         query = select(Source).where(Source.id.in_(list(source_ids))).order_by(Source.id)
@@ -85,6 +87,8 @@ def due_checks(
                     Source.last_checked_at <= now - timedelta(seconds=first_interval),
                 ),
             )
+    if claimable is not None:
+        query = query.where(claimable)
     if limit is not None:
         query = query.limit(limit)
     return [

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from archiver.capture.runner import CaptureRunner
 from archiver.schedule.intervals import base_interval, next_check_at
 from archiver.store.db import Database
+from archiver.store.leases import Claims, claimable, held_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,12 @@ class CheckRunner:
         probe_factory: Callable[[Fetcher], Probe] | None = None,
         platform_probe_factory: Callable[[Fetcher], Mapping[str, Probe]] | None = None,
         capture_runner: Callable[[], CaptureRunner] | None = None,
+        lease_owner: str | None = None,
     ) -> None:
         self.settings = settings
+        # One check or capture per source at a time: each batch is claimed first
+        # (archiver.store.leases); a source another runner holds is skipped.
+        self.claims = Claims(db, clock=clock, lease=settings.check.lease, owner=lease_owner)
         # Builds the runner that re-captures altered sources. Archive.check_runner passes
         # one that seals each snapshot (signature, custody); the bare default does not.
         self._capture_runner = capture_runner
@@ -121,14 +126,25 @@ class CheckRunner:
         source_ids: Sequence[int] | None = None,
         everything: bool = False,
     ) -> list[DueCheck]:
+        """Sources due (or named, or all captured), but not those another runner holds."""
+        return self._due(claimable, limit=limit, source_ids=source_ids, everything=everything)
+
+    def busy(
+        self, *, source_ids: Sequence[int] | None = None, everything: bool = False
+    ) -> set[int]:
+        """The sources due (or named) that another runner holds now."""
+        found = self._due(held_elsewhere, source_ids=source_ids, everything=everything)
+        return {s.id for s in found}
+
+    def _due(self, lease: Callable[[str, datetime], Any], **which: Any) -> list[DueCheck]:
+        now = self.clock()
         with self.db.session() as session:
             return _store.due_checks(
                 session,
-                self.clock(),
-                limit=limit,
-                source_ids=source_ids,
-                everything=everything,
+                now,
                 first_interval=base_interval(0, self.settings.check.interval_table()),
+                claimable=lease(self.claims.owner, now),
+                **which,
             )
 
     # -- running -----------------------------------------------------------------------
@@ -159,9 +175,14 @@ class CheckRunner:
                 if should_stop():
                     break
                 batch = sources[start : start + size]
-                reports.append(
-                    await self._run_batch(batch, probe, by_platform, trigger, progress, controls)
-                )
+                async with self.claims.holding(s.id for s in batch) as held:
+                    batch = [s for s in batch if s.id in held]  # others: another runner's
+                    if batch:
+                        reports.append(
+                            await self._run_batch(
+                                batch, probe, by_platform, trigger, progress, controls
+                            )
+                        )
         return reports
 
     async def _run_batch(
@@ -323,6 +344,7 @@ class CheckRunner:
             from archiver.capture.runner import CaptureRunner
 
             runner = CaptureRunner(self.settings, self.db, clock=self.clock)
+        runner.claims = self.claims  # this batch holds the sources: the capture shares it
         due = await asyncio.to_thread(runner.due_sources, source_ids=[p.source.id for p in items])
         outcomes = await runner.run(due)
         by_id = {o.source_id: o.snapshot_id for o in outcomes}

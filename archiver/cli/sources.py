@@ -99,6 +99,7 @@ def capture(ctx: click.Context, sources: tuple[str, ...], limit: int | None, as_
     setup_logging("WARNING")
     failed: Counter[str] = Counter()
     done: list[CaptureOutcome] = []
+    skipped: list[int] = []
     bar = Progress("capturing", enabled=not as_json)
 
     def progress(outcome: CaptureOutcome) -> None:
@@ -118,10 +119,14 @@ def capture(ctx: click.Context, sources: tuple[str, ...], limit: int | None, as_
                 limit=limit,
                 progress=progress,
                 on_start=bar.start,
+                on_skipped=skipped.append,
                 actor=cli_actor(),
             )
+    note = _skipped_note(sum(skipped), "capturing or checking")
     if not as_json:
-        click.echo(_capture_summary(done, failed))
+        click.echo(_capture_summary(done, failed, bool(note)))
+    if note:  # with --json, stdout holds only the objects
+        click.echo(note, err=as_json)
     if any(o.error for o in done):
         sys.exit(1)
 
@@ -140,8 +145,18 @@ def _capture_json(outcome: CaptureOutcome) -> dict[str, Any]:
     }
 
 
-def _capture_summary(done: list[CaptureOutcome], failed: Counter[str]) -> str:
+def _skipped_note(count: int, doing: str) -> str:
+    """Sources left alone because another runner (the daemon, another command) holds
+    them: one capture or check per source at a time."""
+    if not count:
+        return ""
+    return f"skipped {count} source{'s' if count != 1 else ''} another runner is {doing}"
+
+
+def _capture_summary(done: list[CaptureOutcome], failed: Counter[str], skipped: bool) -> str:
     if not done:
+        if skipped:
+            return "nothing captured"
         return "nothing to capture: every source is preserved or waiting for its retry time"
     preserved = sum(1 for o in done if o.preserved)
     statuses = Counter(o.http_status for o in done if o.http_status and not o.preserved)
@@ -192,6 +207,7 @@ def check(
         raise click.UsageError("give one of --all, --due, --source")
     setup_logging("WARNING")
     bar = Progress("checking", enabled=not as_json)
+    skipped: list[int] = []
 
     def progress(outcome: Any) -> None:
         bar.step()
@@ -208,10 +224,14 @@ def check(
                 limit=limit,
                 progress=progress,
                 on_start=bar.start,
+                on_skipped=skipped.append,
                 actor=cli_actor(),
             )
+    note = _skipped_note(sum(skipped), "checking or capturing")
     if not as_json:
-        click.echo(summary_text(reports))
+        click.echo(summary_text(reports) if reports or not note else "nothing checked")
+    if note:  # with --json, stdout holds only the objects
+        click.echo(note, err=as_json)
     if any(o.error for r in reports for o in r.outcomes):
         sys.exit(1)
 

@@ -92,6 +92,8 @@ class CheckScheduler:
             if not due:
                 break
             reports = await runner.run(due, trigger="daemon", should_stop=self.should_stop)
+            if not reports:
+                break  # stopping, or another runner took them all meanwhile
             done += sum(len(r.outcomes) for r in reports)
             for report in reports:
                 level = logging.ERROR if report.degraded else logging.INFO

@@ -104,7 +104,10 @@ class Daemon:
         while not self._stop.is_set():
             self._work.clear()
             await asyncio.to_thread(self.archive.stamp_pending)  # stamps, custody heads
-            due = await asyncio.to_thread(runner.due_sources, limit=batch)
+            # Claimed (archiver.store.leases): another runner's sources are left to it.
+            due, skipped = await asyncio.to_thread(runner.take, limit=batch)
+            if skipped:
+                log.debug("%d due sources held by another runner", skipped)
             if due:
                 outcomes = await runner.run(due, should_stop=self._stop.is_set)
                 preserved = sum(1 for o in outcomes if o.preserved)
