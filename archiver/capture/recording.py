@@ -21,6 +21,7 @@ from archiver.capture.exchange import FailureKind
 from archiver.capture.snapshot import WrittenSnapshot
 from archiver.check.signals import Signal, signal_from_response, state_after
 from archiver.config import Settings
+from archiver.harvest.urls import as_requested
 from archiver.models import Observation, PlatformRecord, Snapshot, Source
 from archiver.store.db import Database, insert_rows
 
@@ -42,6 +43,12 @@ class DueSource:
     kind: str
     state: str
     cited_as: tuple[str, ...]
+
+    @property
+    def fetch_url(self) -> str:
+        """What is fetched: the URL as the first citation wrote it (as a browser sends
+        it), not the normalized URL, which only decides which citations share a source."""
+        return as_requested(self.cited_as[0]) if self.cited_as else self.url
 
 
 @dataclass(frozen=True)

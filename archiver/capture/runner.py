@@ -426,7 +426,7 @@ class CaptureRunner:
         budget = self.settings.capture.page_budget
         chain: list[Exchange] = []
         if "http" in methods:
-            chain = await fetcher.fetch_chain(source.url, deadline=time.monotonic() + budget)
+            chain = await fetcher.fetch_chain(source.fetch_url, deadline=time.monotonic() + budget)
             exchanges.extend(chain)
         final = chain[-1] if chain else None
         page: PageCapture | None = None
@@ -437,7 +437,7 @@ class CaptureRunner:
             final is None
             or (final.ok and wants_browser_after_http(methods, final.header("content-type")))
         ):
-            page = await self._browse(source.url, fetcher, browser, budget, source.platform)
+            page = await self._browse(source.fetch_url, fetcher, browser, budget, source.platform)
             exchanges.extend(page.exchanges)
             used.append("browser")
         return CaptureInput(
@@ -506,7 +506,7 @@ class CaptureRunner:
             )
 
         return await step.augment(
-            source.url, source.platform, source.kind, capture,
+            source.fetch_url, source.platform, source.kind, capture,
             fetch_image=fetch_image, spool=self._spool,
             exchanges=exchanges, workdirs=workdirs,
         )  # fmt: skip

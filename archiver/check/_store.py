@@ -3,6 +3,7 @@ profiles and history, and recording one batch in one transaction."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,19 +11,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
 from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
 
+from archiver.capture.decode import decode_body
 from archiver.check import text as texts
 from archiver.check.classify import Baseline, NotFoundProfile
 from archiver.check.fields import baseline_fields
 from archiver.check.machine import Seen
 from archiver.check.probe import charset_of
+from archiver.harvest.urls import as_requested
 from archiver.models import Baseline as BaselineRow
 from archiver.models import (
     CheckResult,
+    Citation,
     HostProfile,
     Observation,
     PlatformRecord,
@@ -46,6 +50,13 @@ class DueCheck:
     kind: str
     state: str
     first_seen_at: datetime
+    # The URL as its first citation wrote it: what is fetched (the normalized ``url``
+    # only decides which citations share the source).
+    cited: str | None = None
+
+    @property
+    def fetch_url(self) -> str:
+        return as_requested(self.cited) if self.cited else self.url
 
 
 def due_checks(
@@ -91,10 +102,22 @@ def due_checks(
         query = query.where(claimable)
     if limit is not None:
         query = query.limit(limit)
+    sources = list(session.scalars(query))
+    first = select(func.min(Citation.id)).group_by(Citation.source_id)
+    first = first.where(Citation.source_id.in_([s.id for s in sources]))
+    cited = dict(
+        session.execute(
+            select(Citation.source_id, Citation.url_as_cited).where(Citation.id.in_(first))
+        ).all()
+    )
     return [
-        DueCheck(s.id, s.url, s.platform, s.kind, s.state, s.first_seen_at)
-        for s in session.scalars(query)
+        DueCheck(s.id, s.url, s.platform, s.kind, s.state, s.first_seen_at, cited.get(s.id))
+        for s in sources
     ]
+
+
+# More main text than any article has; a bomb stops here.
+_BASELINE_LIMIT = 16 * 1024 * 1024
 
 
 def _baseline_text(root: Path, snapshot: Snapshot) -> texts.Extracted | None:
@@ -110,7 +133,16 @@ def _baseline_text(root: Path, snapshot: Snapshot) -> texts.Extracted | None:
                 status = record.http_headers.get_statuscode() if record.http_headers else None
                 if status is None or not str(status).startswith("2"):
                     continue
-                data = record.content_stream().read()
+                # The body as stored (content coding kept), decoded by our own bounded
+                # decoder: warcio's would fail on br with Google's brotli module, read
+                # zstd as it is, and inflate a gzip bomb without limit.
+                raw = iter(functools.partial(record.raw_stream.read, 1 << 16), b"")
+                encoding = record.http_headers.get_header("Content-Encoding")
+                decoded = decode_body(raw, encoding, _BASELINE_LIMIT)
+                if decoded.error:
+                    log.warning("baseline of snapshot %s: %s", snapshot.id, decoded.error)
+                    return None
+                data = decoded.data
                 content_type = record.http_headers.get_header("Content-Type")
                 html = data.decode(charset_of(content_type, data), errors="replace")
                 return texts.extract(html)

@@ -278,7 +278,7 @@ class CheckRunner:
         locks: dict[str, asyncio.Lock],
     ) -> _Probed:
         try:
-            result = await probe.probe(source.url)
+            result = await probe.probe(source.fetch_url)
             host = host_of(source.url)
             # Text extraction is CPU work: off the event loop, so probes keep flowing.
             verdict = await asyncio.to_thread(self._classify, result, baseline, profiles.get(host))
@@ -286,7 +286,7 @@ class CheckRunner:
                 lock = locks.setdefault(host, asyncio.Lock())
                 async with lock:
                     if host not in profiles:
-                        profile = await probe.not_found(source.url)
+                        profile = await probe.not_found(source.fetch_url)
                         if profile is not None:
                             profiles[host] = new_profiles[host] = profile
                 if host in profiles:

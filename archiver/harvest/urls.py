@@ -373,3 +373,32 @@ def join_wrapped_url(first_line_tail: str, next_line_head: str) -> str | None:
         return None
     joined = first + cont
     return joined if clean_url(joined) == joined else None
+
+
+# What a browser percent-encodes in a path or query it sends (spaces, controls, non-ASCII,
+# quotes, angle brackets): everything else, existing escapes included, is sent as written.
+_UNSAFE = re.compile(r"[^\x21-\x7e]|[\"<>\\^`{|}]")
+
+
+def as_requested(url: str) -> str:
+    """The URL as a browser would request it when a reader follows the citation: the
+    host in ASCII (IDN to punycode, lower case), spaces, non-ASCII and a few unsafe
+    characters percent-encoded as UTF-8, the fragment dropped (it is never sent).
+    Nothing else changes: not the scheme's host alias (m. stays m.), not a trailing
+    slash, not the query (tracking parameters included). The cited URL is the evidence;
+    normalization only decides which citations share a source."""
+    try:
+        parts = urlsplit(url.strip())
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # vetted at harvest already; keep what was written
+        return url
+    host = parts.hostname or ""
+    ascii_host = host if host.startswith("[") or ":" in host else host_to_ascii(host)
+    netloc = parts.netloc
+    if ascii_host is not None and host:
+        userinfo = netloc.rpartition("@")[0]
+        shown = f"[{host}]" if ":" in host else ascii_host
+        netloc = (f"{userinfo}@" if userinfo else "") + shown + port
+    rest = parts.path + (f"?{parts.query}" if parts.query else "")
+    rest = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode("utf-8")), rest)
+    return f"{parts.scheme.lower()}://{netloc}{rest or '/'}"

@@ -120,6 +120,11 @@ def overview(db: Database, clock: Callable[[], datetime]) -> Overview:
                 Snapshot.source_id.in_(preserved_ids)
             )
         )
+        never_preserved = session.scalar(
+            select(func.count())
+            .select_from(Source)
+            .where(Source.capture_attempts > 0, Source.id.not_in(preserved_ids))
+        )
         report_rows = session.scalars(select(Report).order_by(Report.id.desc())).all()
         counts = dict(
             session.execute(
@@ -138,6 +143,7 @@ def overview(db: Database, clock: Callable[[], datetime]) -> Overview:
         "citations": citations,
         "sources": sum(by_state.values()),
         "preserved": preserved or 0,
+        "never_preserved": never_preserved or 0,
         "by_state": {state: by_state.get(state, 0) for state in STATES},
         "by_platform": dict(sorted(by_platform.items())),
     }
@@ -218,7 +224,8 @@ def snapshot_row(db: Database, snapshot_id: str) -> Snapshot | None:
 def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
     """The diffs the re-check stored for this source against its baseline, oldest first,
     with the time of the observation each belongs to and the similarity. Empty diffs
-    (nothing changed) and results of degraded runs (no evidence) are left out."""
+    (nothing changed) and results of degraded runs (no evidence) are left out; a diff
+    equal to the one before is counted (``seen``, ``last_at``), not repeated."""
     query = (
         select(CheckResult, Observation.observed_at)
         .join(Observation, Observation.id == CheckResult.observation_id)
@@ -237,5 +244,12 @@ def stored_diffs(db: Database, source_id: int) -> list[dict[str, Any]]:
             changes = (result.details or {}).get("changes")
             if changes:
                 entry["changes"] = list(changes)
+            previous = found[-1] if found else None
+            if previous is not None and previous["diff"] == entry["diff"]:
+                # The same difference, seen again: one entry, not one per check.
+                previous["seen"] += 1
+                previous["last_at"] = entry["at"]
+                continue
+            entry.update(seen=1, last_at=entry["at"])
             found.append(entry)
     return found

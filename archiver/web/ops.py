@@ -19,13 +19,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.app import Archive
 from archiver.check.health import check_health
 from archiver.errors import StoreError
 from archiver.models import Observation, Report, Snapshot, Source
+from archiver.schedule.due import due_condition
 from archiver.store.status import STATES
 from archiver.web._auth import api_role, context
 from archiver.web.tokens import Principal, Role
@@ -107,16 +108,7 @@ class ArchiveCollector(Collector):
                 )
                 reports = session.scalar(select(func.count()).select_from(Report))
                 capture_queue = session.scalar(
-                    select(func.count())
-                    .select_from(Source)
-                    .where(
-                        ~Source.id.in_(
-                            select(Snapshot.source_id).where(
-                                Snapshot.http_status >= 200, Snapshot.http_status < 300
-                            )
-                        ),
-                        or_(Source.next_capture_at.is_(None), Source.next_capture_at <= now),
-                    )
+                    select(func.count()).select_from(Source).where(due_condition(now))
                 )
                 check_queue = session.scalar(
                     select(func.count())

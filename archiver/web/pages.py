@@ -235,17 +235,33 @@ def source_page(request: Request, source_id: q.RowId, principal: Viewer) -> HTML
         return _not_found(request, principal, "No such source.")
     for entry in view.timeline:
         entry["at_text"] = q.iso(entry["at"])
-    screenshot = None
-    for snap in reversed(view.source["snapshots"]):
+    screenshots = _screenshots(view.source)
+    return render(request, "source.html", principal, view=view, screenshots=screenshots)
+
+
+def _screenshots(source: dict[str, Any]) -> list[dict[str, Any]]:
+    """The baseline's screenshot and the latest snapshot's, labelled, side by side (the
+    baseline stays the baseline, whatever was captured after it)."""
+    by_id = {snap["id"]: snap for snap in source["snapshots"]}
+    shown: list[dict[str, Any]] = []
+    for label, snapshot_id in (
+        ("baseline", source.get("baseline_snapshot")),
+        ("latest", source.get("latest_snapshot")),
+    ):
+        snap = by_id.get(snapshot_id or "")
+        if snap is None or any(s["snapshot_id"] == snap["id"] for s in shown):
+            continue
         shot = next((a for a in snap["artefacts"] if a["kind"] == "screenshot"), None)
         if shot is not None:
-            screenshot = {
-                "snapshot_id": snap["id"],
-                "captured_at": snap["captured_at"],
-                "sha256": shot["sha256"],
-            }
-            break
-    return render(request, "source.html", principal, view=view, screenshot=screenshot)
+            shown.append(
+                {
+                    "label": label,
+                    "snapshot_id": snap["id"],
+                    "captured_at": snap["captured_at"],
+                    "sha256": shot["sha256"],
+                }
+            )
+    return shown
 
 
 @router.get("/add", response_class=HTMLResponse)

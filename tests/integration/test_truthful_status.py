@@ -185,7 +185,7 @@ def test_incomplete_snapshot_says_what_is_missing_and_is_captured_again(
     assert rows[ARTICLE]["incomplete"] == "video: HTTP Error 403: Forbidden"
 
 
-STUCK = "https://stuck.example/loop.html"
+ECHO = "https://www.facebook.com/groups/1/posts/2/"
 
 
 def test_browser_snapshot_without_its_artefacts_says_why_and_is_retried(
@@ -194,20 +194,23 @@ def test_browser_snapshot_without_its_artefacts_says_why_and_is_retried(
     clock: FixedClock,
     tmp_path: Path,
 ) -> None:
-    """A page stuck in JavaScript: the snapshot holds the page's bytes but no screenshot,
-    DOM or PDF. It is preserved, says which parts are missing and why, and the source is
-    captured again later for them (a new snapshot; the first one untouched)."""
-    simweb.page(STUCK, "<title>Stuck</title><p>text</p><script>for(;;){}</script>")
+    """A page that displays a value of the operator's session: the snapshot holds the
+    page but no screenshot or PDF (withheld). It is preserved, says which parts are
+    missing and why, and the source is captured again later for them (a new snapshot;
+    the first one untouched)."""
+    token = "47%3A" + "x" * 30
+    simweb.page(ECHO, f"<title>Post</title><p>Your token is {token}</p>")
+    session = tmp_path / "cookies.txt"
+    session.write_text(f"#HttpOnly_.facebook.com\tTRUE\t/\tTRUE\t0\txs\t{token}\n", "utf-8")
     settings = make_settings(
         network__proxy=simweb.proxy_url,
         capture__extra_ca_file=str(simweb.ca_pem_path),
         capture__per_host_interval="0",
-        capture__page_budget="6",
+        capture__page_budget="15",
+        platforms__facebook_session=str(session),
     )
-    browser = settings.capture.model_copy(update={"modes": {"default": ("http", "browser")}})
-    settings = settings.model_copy(update={"capture": browser})
     report = tmp_path / "r.txt"
-    report.write_text(f"A page[1].\n\n[1]{STUCK}\n", encoding="utf-8")
+    report.write_text(f"A post[1].\n\n[1]{ECHO}\n", encoding="utf-8")
     with Archive.open(settings, clock=clock) as archive:
         archive.add(str(report))
         archive.capture()
@@ -215,10 +218,39 @@ def test_browser_snapshot_without_its_artefacts_says_why_and_is_retried(
         snapshot = source["snapshots"][0]
         assert source["preserved"]
         missing = {m["artefact"]: m["reason"] for m in snapshot["incomplete"]}
-        assert "screenshot" in missing, snapshot
-        assert all(reason for reason in missing.values())
+        assert set(missing) == {"screenshot", "pdf"}, snapshot
+        assert all("withheld" in reason for reason in missing.values())
         assert source["next_capture_at"] is not None
         clock.advance(minutes=11)
-        assert [s.url for s in archive.capture_runner().due_sources()] == [STUCK]
+        assert [s.url for s in archive.capture_runner().due_sources()] == [source["url"]]
         (row,) = status_rows(archive.status())
-        assert "screenshot" in row["incomplete"]
+        assert "screenshot: screenshot and PDF withheld" in row["incomplete"]
+
+
+def test_the_url_is_fetched_as_cited_not_as_normalized(
+    simweb: SimulatedWeb,  # noqa: F811
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """Finding: m.facebook.com/groups/117507531664134/ was fetched as
+    www.facebook.com/groups/117507531664134 (normalized, slash dropped). The cited URL
+    is the evidence: it is what is requested; normalization only groups citations."""
+    cited = "https://m.facebook.com/groups/117507531664134/"
+    simweb.page(cited, "<title>Group</title><p>posts</p>")
+    settings = make_settings(
+        network__proxy=simweb.proxy_url,
+        capture__extra_ca_file=str(simweb.ca_pem_path),
+        capture__per_host_interval="0",
+    )
+    http_only = settings.capture.model_copy(update={"modes": {"default": ("http",)}})
+    settings = settings.model_copy(update={"capture": http_only})
+    report = tmp_path / "r.txt"
+    report.write_text(f"A group[1].\n\n[1]{cited}\n", encoding="utf-8")
+    with Archive.open(settings, clock=clock) as archive:
+        archive.add(str(report))
+        (outcome,) = archive.capture()
+        (source,) = archive.status()["sources"]
+    assert source["url"] != cited  # the source's identity is the normalized URL
+    assert outcome.preserved
+    assert [url for _, url, _ in simweb.requests if "facebook" in url] == [cited]

@@ -90,6 +90,11 @@ def add_snapshot(archive: Archive, source_id: int, clock: FixedClock) -> tuple[s
                 records=4,
             )
         )
+        # As recording a capture that preserves the source does: no capture is due.
+        row = session.get(Source, source_id)
+        assert row is not None
+        row.capture_attempts += 1
+        row.next_capture_at = None
         session.flush()
         session.add(
             Observation(

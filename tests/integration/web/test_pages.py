@@ -133,7 +133,8 @@ async def test_a_diff_kept_as_lines_with_its_observation(
     client: httpx.AsyncClient, world: WebWorld
 ) -> None:
     """The re-check's results (archiver.models.CheckResult): the diff as lines, timed by
-    its observation, with a similarity; empty diffs and degraded runs are not shown."""
+    its observation, with a similarity; empty diffs and degraded runs are not shown, and
+    the same diff found by several checks is shown once, with how many saw it."""
     from sqlalchemy import select
 
     from archiver.models import CheckResult, CheckRun, Observation
@@ -144,6 +145,7 @@ async def test_a_diff_kept_as_lines_with_its_observation(
         session.add(run)
         session.flush()
         rows = [
+            (0.42, ["- задержан", "+ освобождён"], False),
             (0.42, ["- задержан", "+ освобождён"], False),
             (1.0, [], False),
             (0.1, ["- our network was down"], True),
@@ -175,11 +177,18 @@ async def test_a_diff_kept_as_lines_with_its_observation(
     await _login(client, world.tokens["viewer"])
     api = (await client.get(f"/api/v1/sources/{world.source_id}")).json()
     assert api["diffs"] == [
-        {"at": "2026-01-02T03:05:05Z", "diff": "- задержан\n+ освобождён", "similarity": 0.42}
+        {
+            "at": "2026-01-02T03:05:05Z",
+            "diff": "- задержан\n+ освобождён",
+            "similarity": 0.42,
+            "seen": 2,
+            "last_at": "2026-01-02T03:05:05Z",
+        }
     ]
     page = await client.get(f"/sources/{world.source_id}")
     assert "similarity to the first snapshot 42%" in page.text
-    assert "What changed" in page.text and "- задержан\n+ освобождён" in page.text
+    assert "What changed" in page.text and page.text.count("- задержан\n+ освобождён") == 1
+    assert "the same difference seen by 2 checks" in page.text
 
 
 async def test_admin_creates_and_revokes_a_token_on_the_page(
