@@ -153,6 +153,11 @@ class CaptureSettings(_Section):
     # provenance), and moves on.
     page_budget: Duration = 60.0
     max_response_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    # Of a body, what the browser is given to render (decoded): the WARC keeps the body
+    # as received up to max_response_bytes. Every byte handed to Chromium passes through
+    # Playwright's driver as base64 JSON, several copies at once: a 1 GiB gzip bomb
+    # decoded to 100 MiB cost the capture over a gigabyte.
+    browser_max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     max_snapshot_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_resources: int = Field(default=1000, ge=1)
     screenshot_max_height: int = Field(default=20000, ge=100)

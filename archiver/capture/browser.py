@@ -258,7 +258,9 @@ class BrowserPool:
             budget=Budget(start=time.monotonic(), deadline=deadline),
             user_agent=self._user_agent,
             max_resources=self._settings.max_resources,
-            max_body_bytes=self._settings.max_response_bytes,
+            max_body_bytes=min(
+                self._settings.max_response_bytes, self._settings.browser_max_body_bytes
+            ),
             screenshot_max_height=self._settings.screenshot_max_height,
             session=session,
             clock=self._clock,

@@ -63,6 +63,7 @@ PLAIN = {
     "capture.per_host_interval",
     "capture.page_budget",
     "capture.max_response_bytes",
+    "capture.browser_max_body_bytes",
     "capture.max_snapshot_bytes",
     "capture.max_resources",
     "capture.screenshot_max_height",

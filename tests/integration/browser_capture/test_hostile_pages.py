@@ -11,8 +11,9 @@ from collections.abc import Callable
 import pytest
 
 from archiver.capture.browser import BrowserPool
+from archiver.config import CaptureSettings
 from tests.integration.browser_capture.conftest import SimwebFetch, deadline, needs_chromium
-from tests.simweb import SimulatedWeb
+from tests.simweb import SimulatedWeb, gzip_bomb
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -61,3 +62,25 @@ async def test_thousands_of_subresources_leave_no_stray_traceback(
     gc.collect()
     assert any(line.startswith("max_resources: 20 requests") for line in result.limits_hit)
     assert "Task exception was never retrieved" not in caplog.text
+
+
+async def test_gzip_bomb_is_rendered_only_up_to_the_browser_limit(
+    simweb: SimulatedWeb,
+    fetch: SimwebFetch,
+    make_pool: Callable[..., BrowserPool],
+) -> None:
+    """Finding: a 1 GiB gzip bomb was decoded for the browser up to max_response_bytes
+    (100 MiB), passed through Playwright's driver as base64: over a gigabyte at peak
+    (bench/browser_bomb_bench.py). The browser now gets capture.browser_max_body_bytes
+    of it, and the capture says so."""
+    simweb.page("https://bomb.example/", gzip_bomb())
+    limit = CaptureSettings().browser_max_body_bytes
+    async with make_pool(page_budget=20.0) as pool:
+        result = await pool.capture_page("https://bomb.example/", fetch, deadline=deadline(20))
+    assert result.main_status == 200
+    assert any(
+        line.startswith("max_response_bytes: https://bomb.example/ decoded for the browser")
+        and line.endswith(f"up to {limit} bytes")
+        for line in result.limits_hit
+    ), result.limits_hit
+    assert result.dom_html is not None and len(result.dom_html) <= limit * 2
