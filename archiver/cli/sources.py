@@ -254,6 +254,9 @@ def status(ctx: click.Context, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     elif fmt == "csv":
+        # A UTF-8 byte order mark first, as the web CSV has: without it a spreadsheet
+        # opens Cyrillic or Kazakh text as mojibake.
+        sys.stdout.write("\ufeff")
         writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(status_rows(document))

@@ -75,6 +75,13 @@ def harvest(
     citations, assembly_warnings = assemble(parsed, vetter)
     skipped = _dedupe(vetter.skipped + parsed.skipped + written_skips(parsed))
     warnings = [*detected.warnings, *parsed.warnings, *vetter.warnings, *assembly_warnings]
+    if not citations:
+        # Stored anyway (its bytes are kept), but a report that cites nothing the
+        # archiver can capture is usually the wrong file, or one whose links were lost.
+        warnings.append(
+            "no links found: the report cites nothing to capture"
+            + (f" ({len(skipped)} links skipped)" if skipped else "")
+        )
     return HarvestResult(
         format=detected.format,
         title=parsed.title,

@@ -25,7 +25,9 @@ def test_add_then_status_in_three_formats(cli: CliRunner) -> None:
     assert len(status["reports"][0]["citations"]) == 127
 
     as_csv = cli("status", "--format", "csv")
-    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    # A UTF-8 byte order mark first, so a spreadsheet reads Cyrillic as it is.
+    assert as_csv.stdout.startswith("\ufeffreport_id,")
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout.removeprefix("\ufeff"))))
     assert len(rows) == 127
     assert rows[0]["marker"] == "1"
     assert rows[0]["platform"] == "facebook"

@@ -124,3 +124,20 @@ def test_proxy_password_never_displayed() -> None:
     shown = settings.network.proxy_for_display()
     assert "s3cret" not in shown and "alice" not in shown
     assert shown == "http://***@proxy:3128"
+
+
+def test_readme_settings_table_is_one_table_naming_every_section() -> None:
+    """Finding: a blank line broke the README's settings table in two (the second half,
+    the web settings, rendered as plain text). One table, every section in it."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    lines = section.splitlines()
+    start = lines.index("| setting | default | meaning |")
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append(line)
+    named = {line.split("`")[1].split(".")[0] for line in table[2:] if "`" in line}
+    sections = set(Settings.model_fields)
+    assert sections <= named, sorted(sections - named)
