@@ -297,6 +297,13 @@ class IntegritySettings(_Section):
     # How often a signed, timestamped head of the custody log is sealed (when the log
     # has grown since the last one).
     custody_head_interval: Duration = Field(default=86400.0, gt=0)
+    # Fingerprints of the signing keys the organisation published: archiver verify fails
+    # anything signed by another key (as --key does). Empty: verify prints the key it saw.
+    trusted_keys: tuple[str, ...] = ()
+    # Root certificates (PEM files) of the TSAs, as each authority publishes it: every
+    # package bundles the root of each of its tokens, so they verify years later. Without
+    # one, a root the token carries or the system's trust store is used, if any.
+    tsa_roots: tuple[Path, ...] = ()
 
     @field_validator("tsa_urls")
     @classmethod
@@ -305,6 +312,13 @@ class IntegritySettings(_Section):
             if urlsplit(url).scheme not in {"http", "https"}:
                 raise ValueError(f"not an http(s) URL: {url!r}")
         return value
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _fingerprints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from archiver.integrity.pins import normalize_fingerprint
+
+        return tuple(normalize_fingerprint(v) for v in value)
 
 
 class DaemonSettings(_Section):

@@ -63,15 +63,36 @@ def export_command(ctx: click.Context, source: str, snapshot_id: str | None, out
     help="With --store: first move WARC files no snapshot refers to, and leftover "
     "temporary files, to <storage>/quarantine/ (logged in custody; nothing is deleted).",
 )
+@click.option(
+    "--key",
+    "pins",
+    multiple=True,
+    metavar="FINGERPRINT",
+    help="A signing key fingerprint the organisation published (repeatable): anything "
+    "signed by another key fails. Default: integrity.trusted_keys.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only what fails or warns.")
 @click.pass_context
 def verify_command(
-    ctx: click.Context, path: Path | None, store: bool, quarantine: bool, quiet: bool
+    ctx: click.Context,
+    path: Path | None,
+    store: bool,
+    quarantine: bool,
+    pins: tuple[str, ...],
+    quiet: bool,
 ) -> None:
     """Check an evidence package (.zip or its extracted folder), a WARC file, or the
-    whole store (--store), offline. Exit status 1 when anything fails."""
+    whole store (--store), offline. Exit status 1 when anything fails. Without --key
+    (or integrity.trusted_keys), compare the key it names with the published one."""
+    from archiver.integrity.pins import normalize_fingerprint
     from archiver.integrity.verify import Findings, verify_package, verify_warc_file
 
+    try:
+        trusted = [normalize_fingerprint(pin) for pin in pins]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key") from exc
+    if not trusted:
+        trusted = list(settings_of(ctx).integrity.trusted_keys)
     if (path is None) == (not store):
         raise click.UsageError("give a PATH (package or WARC file) or --store, not both")
     if quarantine and not store:
@@ -83,11 +104,11 @@ def verify_command(
         with open_archive(ctx) as archive:
             if quarantine:
                 _quarantine(archive)
-            findings = verify_store(archive)
+            findings = verify_store(archive, trusted=trusted)
     else:
         assert path is not None
         if path.is_dir() or zipfile.is_zipfile(path):
-            findings = verify_package(path)
+            findings = verify_package(path, trusted)
         else:
             findings = verify_warc_file(path, _stored_warc(ctx, path))
     for finding in findings:
@@ -143,12 +164,22 @@ def keys_group() -> None:
 @config_option
 @click.pass_context
 def keys_show(ctx: click.Context) -> None:
-    """Print the current key's fingerprint and public key."""
+    """Print the current key's fingerprint, in the form to publish, and public key."""
     from archiver.integrity.export import default_actor
+    from archiver.integrity.pins import publication_line
 
     with open_archive(ctx) as archive:
         keys = archive.integrity.keys(default_actor())
-        click.echo(f"fingerprint: {keys.fingerprint}")
+        current = keys.fingerprint
+        click.echo(f"fingerprint: {current}")
+        click.echo("Publish this line (web site, reports) so that verifiers can pin the key:")
+        click.echo(f"  {publication_line(current)}")
+        click.echo(f"They check a package with: archiver verify --key {current} PACKAGE.zip")
+        for earlier in keys.fingerprints():
+            if earlier != current:
+                click.echo(
+                    f"earlier key, still verifying what it signed (keep it published): {earlier}"
+                )
         click.echo(keys.public_key_pem().decode("ascii"), nl=False)
 
 

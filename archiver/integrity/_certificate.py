@@ -163,7 +163,9 @@ def render_pdf(facts: Facts, screenshot: bytes | None) -> bytes:
     from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     regular, bold = _fonts()
-    body = ParagraphStyle("body", fontName=regular, fontSize=8, leading=10, wordWrap="CJK")
+    # Lines break between words only ("CJK" wrapping broke anywhere: "Footno te"); a
+    # token wider than its column (a URL, a hash in a narrow one) is split, nothing else.
+    body = ParagraphStyle("body", fontName=regular, fontSize=8, leading=10, splitLongWords=1)
     head = ParagraphStyle("head", fontName=bold, fontSize=11, leading=14, spaceBefore=6)
     title = ParagraphStyle("title", fontName=bold, fontSize=16, leading=20)
 
@@ -203,7 +205,7 @@ def render_pdf(facts: Facts, screenshot: bytes | None) -> bytes:
                 )
                 for c in facts["citations"]
             ],
-            (40, 15, 45, 80),
+            (37, 18, 45, 80),  # "Footnote" whole in its column
         )
     )
     story.append(Paragraph("Observations (capture and re-check history)", head))

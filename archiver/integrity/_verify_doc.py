@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+
+from archiver.integrity.tsa_roots import ROOTS_DIR, authority_name, published_at
 
 # The independent tools VERIFY.md names, at versions that check every WARC the archiver
 # writes, whatever Content-Encoding the server used. warcio 1.8.1 decodes "br" bodies
@@ -46,14 +50,97 @@ print(f"custody chain OK: {len(chain)} entries, head {prev}")
 PY"""
 
 
+def _folder(package: str) -> str:
+    """The folder a package is extracted to: named after it, so packages can sit side by
+    side (``unzip evidence-*.zip -d evidence`` fails beside a second package)."""
+    stem = package.removesuffix(".zip")
+    return stem if stem and stem != package else f"{package}-files"
+
+
+# Lists every file of the zip that SHA256SUMS does not cover, and then fails: sha256sum -c
+# checks only the files it lists. (The zip, not the folder: the checks below add wacz/.)
+_EXTRA_FILES = (
+    "unzip -Z1 {package} | awk 'NR == FNR {{ listed[substr($0, 67)] = 1; next }} "
+    '!($0 in listed) && $0 != "SHA256SUMS" && $0 != "SHA256SUMS.sig" '
+    '{{ print "not covered by SHA256SUMS: " $0; extra = 1 }} END {{ exit extra }}\' SHA256SUMS -'
+)
+
+
+def _key_check(key_file: str) -> str:
+    """Prints the key's fingerprint when it is one of $PUBLISHED_KEYS; fails otherwise."""
+    return (
+        "printf '%s\\n' ${PUBLISHED_KEYS:?set PUBLISHED_KEYS first, see above} | grep -Fx "
+        f'"$(openssl pkey -pubin -in {key_file} -outform DER | tail -c 32 | sha256sum | cut -c1-64)"'
+    )
+
+
+def _attime(gen_time: str) -> int:
+    """Seconds since 1970 of a stamp's time (``2026-01-02T03:04:05.000000Z``)."""
+    return int(datetime.fromisoformat(gen_time.replace("Z", "+00:00")).timestamp())
+
+
+def _root_file(stamp: Mapping[str, Any]) -> str:
+    return str(stamp.get("root") or f"{ROOTS_DIR}/{authority_name(str(stamp['tsa_url']))}.pem")
+
+
+def _timestamp_lines(granted: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Section 4: the roots (one per authority, named after it) and each token checked
+    as of its own time."""
+    lines = [
+        "Each token is checked *as of the time it states* (`-attime`, in seconds since 1970):",
+        "the authority's certificates must have been valid then, not today, so these commands",
+        "still pass after they expire. Each authority has its own root certificate, in",
+        f"{ROOTS_DIR}/, named after it. A root from the package proves nothing by itself",
+        "(anyone can make one): compare its SHA-256 fingerprint with that of the root the",
+        "authority publishes (the same `openssl x509` command on the authority's file), or",
+        "put the authority's own file in its place.",
+        "",
+    ]
+    roots: dict[str, Mapping[str, Any]] = {}
+    for stamp in granted:
+        roots.setdefault(_root_file(stamp), stamp)
+    for name, stamp in roots.items():
+        where = published_at(str(stamp["tsa_url"]))
+        published = f" The authority publishes it at {where}." if where else ""
+        if stamp.get("root"):
+            digest = str(stamp.get("root_sha256") or "").upper()
+            colons = ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+            lines.append(
+                f"- `{name}`: root of {stamp['tsa_url']}, SHA-256 fingerprint `{colons}`, "
+                f"bundled from {stamp.get('root_source')}.{published}"
+            )
+        else:
+            lines.append(
+                f"- `{name}`: **not bundled** ({stamp.get('root_source')}). Save the root "
+                f"certificate of {stamp['tsa_url']} under this name first.{published}"
+            )
+    lines += ["", "```sh"]
+    lines += [f"openssl x509 -in {name} -noout -subject -fingerprint -sha256" for name in roots]
+    for stamp in granted:
+        subject, token, certs = stamp["subject"], stamp["file"], stamp["certificates"]
+        lines += [
+            f"# {stamp['tsa_url']}: stamped {stamp['gen_time']}",
+            f"openssl ts -verify -data {subject} -in {token} -token_in -CAfile "
+            f"{_root_file(stamp)} -untrusted {certs} -attime {_attime(str(stamp['gen_time']))}",
+            f"openssl ts -reply -in {token} -token_in -text | grep -E 'Time stamp|Message data'",
+        ]
+    if not granted:
+        lines.append("# no timestamp had been obtained when this package was exported")
+    lines += ["```", "", "Expected: `Verification: OK` for every token."]
+    return lines
+
+
 def verify_md(
     manifest: Mapping[str, Any],
     stamps: Sequence[Mapping[str, Any]],
     warc_name: str,
     fingerprint: str,
     manifest_key: str = "key/public.pem",
+    *,
+    package: str = "evidence.zip",
 ) -> bytes:
     warc = manifest["warc"]
+    folder = _folder(package)
     granted = [s for s in stamps if s["file"]]
     pending = [s for s in stamps if not s["file"]]
     lines = [
@@ -83,42 +170,55 @@ def verify_md(
         "package for Apple-silicon Macs and is then built with a C compiler), leave it out:",
         "warcio then leaves brotli bodies as they are and checks their digests all the same.",
         "",
-        "Then run the commands below in the folder the package was extracted to:",
+        "Then extract the package into a folder named after it (next to the package, so the",
+        "check of section 1 can list the zip) and run the commands below in that folder:",
         "",
         "```sh",
-        "unzip evidence-*.zip -d evidence && cd evidence",
+        f"unzip {shlex.quote(package)} -d {shlex.quote(folder)} && cd {shlex.quote(folder)}",
         "```",
         "",
-        "## 1. No file has changed since the export",
+        "## 1. No file has changed since the export, and none was added",
         "",
         "```sh",
         "sha256sum -c SHA256SUMS",
         "openssl pkeyutl -verify -pubin -inkey key/public.pem -rawin -in SHA256SUMS -sigfile SHA256SUMS.sig",
+        _EXTRA_FILES.format(package=shlex.quote(f"../{package}")),
         "```",
         "",
-        "Expected: every line `OK`, then `Signature Verified Successfully`.",
+        "Expected: every line `OK`, then `Signature Verified Successfully`, then nothing: the",
+        "last command lists every file in the package that SHA256SUMS does not cover, and",
+        "fails if there is one (`sha256sum -c` checks only the files it lists, so a file added",
+        "to the package would otherwise go unnoticed).",
         "",
-        "## 2. The signing key",
+        "## 2. The signing key is the organisation's",
         "",
-        "The fingerprint is the sha256 of the 32 raw Ed25519 public key bytes:",
+        "The fingerprint is the sha256 of the 32 raw Ed25519 public key bytes. It only shows",
+        "that the key and key/fingerprint.txt agree: anyone can make a key, sign a page of",
+        "their own and build a package like this one. What ties the package to the",
+        "organisation is the fingerprint it published (on its web site, in its reports, or",
+        "given to you directly; never take it from this package). Set it first, several",
+        "separated by spaces if the organisation rotated its key:",
+        "`export PUBLISHED_KEYS='<the published fingerprint>'`. Then:",
         "",
         "```sh",
         "openssl pkey -pubin -in key/public.pem -outform DER | tail -c 32 | sha256sum",
+        _key_check("key/public.pem"),
+    ]
+    if manifest_key != "key/public.pem":
+        lines.append(_key_check(manifest_key))
+    lines += [
         "```",
         "",
-        f"Expected: `{fingerprint}` (as in key/fingerprint.txt). Compare it with the",
-        "fingerprint the archive's operator publishes or gave you separately.",
+        f"Expected: `{fingerprint}` (as in key/fingerprint.txt), twice: the second command",
+        "prints it only when it is one of PUBLISHED_KEYS, and fails otherwise.",
         "",
     ]
     if manifest_key != "key/public.pem":
         lines += [
             "The manifest was signed before a key rotation, by the key in",
             f"{manifest_key} (fingerprint in key/manifest-fingerprint.txt; the",
-            "`key_rotated` custody entries link it to the current key):",
-            "",
-            "```sh",
-            f"openssl pkey -pubin -in {manifest_key} -outform DER | tail -c 32 | sha256sum",
-            "```",
+            "`key_rotated` custody entries link it to the current key); the last command",
+            "above checks that it was published too.",
             "",
         ]
     lines += [
@@ -134,23 +234,10 @@ def verify_md(
         "",
         "## 4. The manifest existed at the time stamped by a third party (RFC 3161)",
         "",
-        "`TSA-ROOT.pem` is the root certificate of the timestamp authority, obtained from",
-        "the authority itself (for example https://freetsa.org/files/cacert.pem), not from",
-        "this package. The certificates the token carries are in the `-certs.pem` file.",
+        "The certificates each token carries are in its `-certs.pem` file.",
         "",
-        "```sh",
     ]
-    for stamp in granted:
-        subject, token, certs = stamp["subject"], stamp["file"], stamp["certificates"]
-        lines += [
-            f"# {stamp['tsa_url']}: stamped {stamp['gen_time']}",
-            f"openssl ts -verify -data {subject} -in {token} -token_in "
-            f"-CAfile TSA-ROOT.pem -untrusted {certs}",
-            f"openssl ts -reply -in {token} -token_in -text | grep -E 'Time stamp|Message data'",
-        ]
-    if not granted:
-        lines.append("# no timestamp had been obtained when this package was exported")
-    lines.append("```")
+    lines += _timestamp_lines(granted)
     lines.append("")
     lines += [
         f"Pending (not obtained yet) from {s['tsa_url']} for {s['subject']}." for s in pending
@@ -189,8 +276,8 @@ def verify_md(
         "",
         "## 7. All of the above at once",
         "",
-        "`archiver verify evidence-....zip` runs the same checks (offline) and prints each",
-        "result; it does not replace the independent commands above.",
+        f"`archiver verify --key <published fingerprint> {package}` runs the same checks",
+        "(offline) and prints each result; it does not replace the independent commands above.",
         "",
     ]
     return "\n".join(lines).encode("utf-8")

@@ -35,13 +35,12 @@ import os
 import secrets
 import shutil
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from archiver import __version__
@@ -63,7 +62,6 @@ from archiver.integrity._package import (
     PUBLIC_KEY,
     SUMS,
     SUMS_SIG,
-    TIMESTAMPS,
     WACZ,
     entry_document,
     read_resource,
@@ -73,7 +71,7 @@ from archiver.integrity._verify_doc import verify_md
 from archiver.integrity._wacz import WaczPage, write_wacz
 from archiver.integrity.keys import KeyStore
 from archiver.integrity.manifest import utc_text
-from archiver.integrity.timestamp import token_certificates
+from archiver.integrity.tsa_roots import write_timestamps
 from archiver.models import (
     Citation,
     CustodyHead,
@@ -167,7 +165,15 @@ def export_package(
     work.mkdir()
     try:
         evidence = _gather(archive, source_id, snap_id, head.id)
-        _write_package(work, evidence, keys, archive.clock(), actor)
+        _write_package(
+            work,
+            evidence,
+            keys,
+            archive.clock(),
+            actor,
+            package=target.name,
+            tsa_roots=archive.settings.integrity.tsa_roots,
+        )
         part = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
         _zip(work, part)
         try:
@@ -305,7 +311,16 @@ def _gather(archive: Archive, source_id: int, snap_id: str, head_id: int) -> _Ev
         )
 
 
-def _write_package(work: Path, ev: _Evidence, keys: KeyStore, now: datetime, actor: str) -> None:
+def _write_package(
+    work: Path,
+    ev: _Evidence,
+    keys: KeyStore,
+    now: datetime,
+    actor: str,
+    *,
+    package: str,
+    tsa_roots: Sequence[Path] = (),
+) -> None:
     _write(work, MANIFEST, ev.manifest)
     _write(work, MANIFEST_SIG, ev.signature)
     # The current key signs SHA256SUMS and the custody head; the manifest may have been
@@ -317,7 +332,7 @@ def _write_package(work: Path, ev: _Evidence, keys: KeyStore, now: datetime, act
         manifest_key = MANIFEST_KEY
         _write(work, MANIFEST_KEY, keys.public_key_pem(ev.manifest_key))
         _write(work, MANIFEST_FINGERPRINT, (ev.manifest_key + "\n").encode())
-    listing = _write_timestamps(work, ev.stamps)
+    listing = write_timestamps(work, ev.stamps, tsa_roots)
     _write_custody(work, ev)
     snap = ev.snapshot
     page_url = snap["redirect_chain"][0]["url"] if snap["redirect_chain"] else ev.source_url
@@ -372,48 +387,15 @@ def _write_package(work: Path, ev: _Evidence, keys: KeyStore, now: datetime, act
         "custody_head": {"seq": len(ev.chain), "head_hash": ev.chain[-1].entry_hash},
     }
     _write(work, "export.json", json.dumps(exported, indent=2, ensure_ascii=False).encode() + b"\n")
-    verify = verify_md(manifest, listing, ev.warc.name, keys.fingerprint, manifest_key)
+    verify = verify_md(
+        manifest, listing, ev.warc.name, keys.fingerprint, manifest_key, package=package
+    )
     _write(work, "VERIFY.md", verify)
     # The sums last, over every other file, signed by the current key.
     files = sorted(p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file())
     sums = sums_text([(_file_sha256(work / f) or "", f) for f in files])
     _write(work, SUMS, sums)
     _write(work, SUMS_SIG, keys.sign(sums).signature)
-
-
-def _write_timestamps(work: Path, stamps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each granted token (DER) and its certificates; the listing of all, pending too."""
-    listing: list[dict[str, Any]] = []
-    counters = {"snapshot": 0, "custody_head": 0}
-    for row in stamps:
-        kind = str(row["subject_type"])
-        counters[kind] += 1
-        stem = f"timestamps/{'manifest' if kind == 'snapshot' else 'custody-head'}-{counters[kind]}"
-        entry: dict[str, Any] = {
-            "subject": MANIFEST if kind == "snapshot" else HEAD,
-            "tsa_url": row["tsa_url"],
-            "status": row["status"],
-            "attempts": row["attempts"],
-            "file": None,
-            "certificates": None,
-            "gen_time": None,
-            "serial": row["serial"],
-        }
-        if row["status"] == "granted" and row["token"] is not None:
-            token = bytes(row["token"])
-            _write(work, f"{stem}.tsr", token)
-            pem = b"".join(
-                c.public_bytes(serialization.Encoding.PEM) for c in token_certificates(token)
-            )
-            _write(work, f"{stem}-certs.pem", pem)
-            entry.update(
-                file=f"{stem}.tsr",
-                certificates=f"{stem}-certs.pem",
-                gen_time=utc_text(row["gen_time"]),
-            )
-        listing.append(entry)
-    _write(work, TIMESTAMPS, json.dumps(listing, indent=2).encode() + b"\n")
-    return listing
 
 
 def _write_custody(work: Path, ev: _Evidence) -> None:

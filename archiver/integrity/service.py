@@ -53,10 +53,14 @@ class Integrity:
             return self._keys
 
     def rotate_key(self, actor: str, reason: str | None = None) -> KeyEvent:
+        """A new current key. Its first signature is a custody head covering its own
+        ``key_rotated`` entry, stamped by the next pass: what the key signs later cannot
+        claim a place in the log before it (archiver.integrity.pins)."""
         store = self.keys(actor)
         with self._lock:
             event = store.rotate(actor, reason)
         self._log_key_event(event)
+        self.seal_custody_head()
         return event
 
     def _log_key_event(self, event: KeyEvent) -> None:

@@ -13,8 +13,9 @@ import hashlib
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -41,7 +42,9 @@ from archiver.integrity._package import (
 from archiver.integrity.canonical import canonical_json
 from archiver.integrity.custody import GENESIS
 from archiver.integrity.keys import fingerprint_of, verify
+from archiver.integrity.pins import check_introduced, check_pins, introductions
 from archiver.integrity.timestamp import verify_token
+from archiver.integrity.tsa_roots import root_check
 
 
 @dataclass(frozen=True)
@@ -84,10 +87,11 @@ def _sha256(path: Path) -> str:
 # -- packages ------------------------------------------------------------------------
 
 
-def verify_package(path: Path) -> Findings:
-    """A package zip (or the folder it was extracted to)."""
+def verify_package(path: Path, trusted: Sequence[str] = ()) -> Findings:
+    """A package zip (or the folder it was extracted to). ``trusted``: the fingerprints
+    of the keys the organisation published; anything signed by another key fails."""
     if path.is_dir():
-        return _verify_package_dir(path)
+        return _verify_package_dir(path, trusted)
     found = Findings()
     try:
         with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory() as tmp:
@@ -100,13 +104,13 @@ def verify_package(path: Path) -> Findings:
             if bad is not None:
                 found.fail(bad, "damaged in the zip (CRC mismatch)")
             zf.extractall(tmp)
-            found += _verify_package_dir(Path(tmp))
+            found += _verify_package_dir(Path(tmp), trusted)
     except (zipfile.BadZipFile, OSError) as exc:
         found.fail(str(path), f"not a readable zip: {exc}")
     return found
 
 
-def _verify_package_dir(root: Path) -> Findings:
+def _verify_package_dir(root: Path, trusted: Sequence[str] = ()) -> Findings:
     found = Findings()
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     pem, fingerprint = _check_key(root, found)
@@ -137,8 +141,11 @@ def _verify_package_dir(root: Path) -> Findings:
     # 2. The manifest, its signature and timestamps.
     manifest = _load_manifest(root, found)
     manifest_pem: bytes | None = pem
+    manifest_fingerprint = fingerprint
     if MANIFEST_KEY in files:  # signed before a key rotation, by an older key
-        manifest_pem, _ = _check_key(root, found, MANIFEST_KEY, MANIFEST_FINGERPRINT)
+        manifest_pem, manifest_fingerprint = _check_key(
+            root, found, MANIFEST_KEY, MANIFEST_FINGERPRINT
+        )
     _check_sig(found, MANIFEST, manifest_pem, _read(root / MANIFEST), root / MANIFEST_SIG)
     _check_stamps(root, found)
     # 3. The WACZ and the WARC in it, against the manifest.
@@ -146,9 +153,49 @@ def _verify_package_dir(root: Path) -> Findings:
         _check_wacz(root / WACZ, manifest, found)
     # 4. Custody entries, chain and head.
     _check_custody(root, pem, manifest, found)
+    # 5. Which keys signed, when each came into use, and whether they are the pinned ones
+    # (last: without a pin, the line naming the key is the one to read).
     if fingerprint is not None and manifest is not None:
-        found.ok("key", f"Ed25519 key {fingerprint}")
+        _check_signers(root, found, manifest, fingerprint, manifest_fingerprint, trusted)
     return found
+
+
+def _check_signers(
+    root: Path,
+    found: Findings,
+    manifest: dict[str, Any],
+    fingerprint: str,
+    manifest_fingerprint: str | None,
+    trusted: Sequence[str],
+) -> None:
+    """Each signing key was introduced (key_created / key_rotated entry) before what it
+    signed: the capture for the manifest's key, the head for the current key."""
+    entries: list[tuple[int, str, str | None, datetime]] = []
+    capture_seq: int | None = None
+    for path in sorted((root / ENTRIES_DIR).glob("*.json")):
+        try:
+            entry = json.loads(path.read_bytes())
+            at = datetime.fromisoformat(str(entry["at"]).replace("Z", "+00:00"))
+            entries.append((int(entry["seq"]), str(entry["action"]), entry["subject_id"], at))
+        except (ValueError, KeyError, TypeError):
+            continue  # named by the custody checks
+        if entry["action"] == "capture" and entry["subject_id"] == manifest.get("snapshot_id"):
+            capture_seq = int(entry["seq"])
+    known = introductions(entries)
+    try:
+        started = manifest["capture"]["started_at"]
+        started_at = datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+        head_seq = int(json.loads(_read(root / HEAD))["seq"])
+    except (ValueError, KeyError, TypeError):
+        started_at, head_seq = None, None
+    signed: dict[str, list[str]] = {fingerprint: [SUMS, HEAD]}
+    if manifest_fingerprint is not None:
+        signed.setdefault(manifest_fingerprint, []).append(MANIFEST)
+        check_introduced(
+            found, MANIFEST, manifest_fingerprint, known, seq=capture_seq, started_at=started_at
+        )
+    check_introduced(found, HEAD, fingerprint, known, head_seq=head_seq)
+    check_pins(found, signed, trusted)
 
 
 def _read(path: Path) -> bytes:
@@ -232,15 +279,27 @@ def _check_stamps(root: Path, found: Findings) -> None:
             )
             continue
         digest = hashlib.sha256(_read(root / subject)).digest()
+        token = _read(root / str(file))
         try:
-            check = verify_token(_read(root / str(file)), digest)
+            check = verify_token(token, digest)
         except TimestampError as exc:
             found.fail(str(file), f"RFC 3161 token for {subject} does not verify: {exc}")
             continue
+        at = f"{check.gen_time:%Y-%m-%dT%H:%M:%SZ}"
+        name = stamp.get("root")
+        chained = root_check(
+            _read(root / str(name)) if name else None,
+            str(name),
+            token,
+            check.tsa_certificate_sha256,
+            check.gen_time,
+        )
+        if chained.startswith("FAIL "):
+            found.fail(str(file), f"RFC 3161 token for {subject} stamped {at}: {chained[5:]}")
+            continue
         found.ok(
             str(file),
-            f"RFC 3161 token stamps {subject} at {check.gen_time:%Y-%m-%dT%H:%M:%SZ}, "
-            f"signed by {check.tsa_subject} (check its root with openssl ts -verify -CAfile)",
+            f"RFC 3161 token stamps {subject} at {at}, signed by {check.tsa_subject}; {chained}",
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from archiver.errors import KeyStoreError, TimestampError
 from archiver.integrity import custody
 from archiver.integrity.keys import KeyStore, verify
+from archiver.integrity.pins import check_store_keys
 from archiver.integrity.strays import GRACE_SECONDS, find_strays, report_strays
 from archiver.integrity.timestamp import verify_token
 from archiver.integrity.verify import Findings, _check_warc_against
@@ -33,9 +35,12 @@ def _pem(keys: KeyStore, fingerprint: str, cache: dict[str, bytes | None]) -> by
     return cache[fingerprint]
 
 
-def verify_store(archive: Archive, *, grace: float = GRACE_SECONDS) -> Findings:
+def verify_store(
+    archive: Archive, *, grace: float = GRACE_SECONDS, trusted: Sequence[str] = ()
+) -> Findings:
     """``grace``: files under warcs/ without a row younger than this are warnings
-    (a capture running now may still record them), older ones failures."""
+    (a capture running now may still record them), older ones failures. ``trusted``:
+    the published key fingerprints; a seal or head signed by another key fails."""
     found = Findings()
     root = archive.settings.storage.root
     # Read-only: public keys by fingerprint, no key is created or loaded.
@@ -131,4 +136,6 @@ def verify_store(archive: Archive, *, grace: float = GRACE_SECONDS) -> Findings:
             f"{report.entries} entries, hashes and links intact, head {report.head_hash}",
         )
     report_strays(found, find_strays(root, referenced, grace=grace), grace)
+    # Last: without a pin, the line naming the key is the one to read.
+    check_store_keys(found, chain, snapshots, seals, heads, trusted)
     return found

@@ -89,6 +89,8 @@ PLAIN = {
     "integrity.tsa_timeout",
     "integrity.key_dir",
     "integrity.custody_head_interval",
+    "integrity.trusted_keys",
+    "integrity.tsa_roots",
     "daemon.inbox_poll_interval",
     "daemon.capture",
     "daemon.check",
@@ -142,6 +144,7 @@ def test_names_that_sound_secret_are_marked_or_reviewed() -> None:
     with a reason). Numbers and switches hold no credential."""
     reviewed_plain = {
         "integrity.key_dir",  # the folder of the signing keys (0600 files)
+        "integrity.trusted_keys",  # fingerprints of public keys, published on purpose
         "platforms.facebook_session",  # the path of the session file, not its cookies
         "check.canary_urls",  # public sites probed to tell our own outage (no credentials)
     }

@@ -51,14 +51,22 @@ def _commands(verify_md: str) -> str:
     return "\n".join(b for b in blocks if not b.startswith(skipped))
 
 
+def _save_tsa_root(folder: Path, verify_md: str, ca: Path) -> None:
+    """The fixture's TSA root is not bundled (integrity.tsa_roots unset, and no trust
+    store has it): saved where VERIFY.md asks for it, as a verifier would."""
+    for name in set(re.findall(r"-CAfile (\S+)", verify_md)):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(ca.read_bytes())
+
+
 def test_verify_md_commands_pass_with_independent_tools(sealed: Sealed, tmp_path: Path) -> None:
     if not (TOOLS / "wacz").exists():
         pytest.fail("wacz is not installed in .venv-tools (./dev test installs it)")
     package = sealed.archive.export(str(sealed.source_id), tmp_path, actor="cli:lawyer")
     folder = tmp_path / "evidence"
     subprocess.run(["unzip", "-q", str(package), "-d", str(folder)], check=True)
-    (folder / "TSA-ROOT.pem").write_bytes(sealed.tsa.ca.read_bytes())
     text = (folder / "VERIFY.md").read_text()
+    _save_tsa_root(folder, text, sealed.tsa.ca)
     script = _commands(text)
     assert install_command() in text  # the versions .venv-tools has (test_warcio_codings.py)
     # The commands VERIFY.md promises, each of which must be there.
@@ -72,7 +80,11 @@ def test_verify_md_commands_pass_with_independent_tools(sealed: Sealed, tmp_path
         "sha256sum -c entries.sha256",
     ):
         assert needed in script
-    env = {**os.environ, "PATH": f"{TOOLS}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "PATH": f"{TOOLS}:{os.environ['PATH']}",
+        "PUBLISHED_KEYS": sealed.archive.integrity.keys().fingerprint,
+    }
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=folder,
@@ -265,14 +277,18 @@ def test_after_a_key_rotation_both_keys_are_in_the_package_and_it_verifies(
         for p in sorted((folder / "custody" / "entries").iterdir())
     ]
     assert actions == ["key_created", "capture", "key_rotated", "export"]
-    (folder / "TSA-ROOT.pem").write_bytes(sqlite_sealed.tsa.ca.read_bytes())
+    _save_tsa_root(folder, (folder / "VERIFY.md").read_text(), sqlite_sealed.tsa.ca)
     script = _commands((folder / "VERIFY.md").read_text())
     script = "\n".join(
         line for line in script.splitlines() if "wacz" not in line and "warcio" not in line
     )
     assert "-inkey key/manifest-public.pem -rawin -in manifest.json" in script
     done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=folder, capture_output=True, text=True
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=folder,
+        env={**os.environ, "PUBLISHED_KEYS": f"{old} {new}"},
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (done.stdout + done.stderr).count("Signature Verified Successfully") == 3

@@ -50,14 +50,40 @@ def test_verify_md_names_each_token_and_the_pending_ones() -> None:
     }
     stamps = [
         {"subject": "manifest.json", "tsa_url": "https://tsa.one/", "file": "timestamps/manifest-1.tsr",
-         "certificates": "timestamps/manifest-1-certs.pem", "gen_time": "2026-01-02T03:05:00.000000Z"},
+         "certificates": "timestamps/manifest-1-certs.pem", "gen_time": "2026-01-02T03:05:00.000000Z",
+         "root": "timestamps/roots/tsa.one.pem", "root_sha256": "a" * 64,
+         "root_source": "integrity.tsa_roots: /etc/one.pem"},
         {"subject": "manifest.json", "tsa_url": "https://tsa.two/", "file": None, "certificates": None, "gen_time": None},
+        {"subject": "manifest.json", "tsa_url": "http://tsa.three:8080/tsr", "file": "timestamps/manifest-3.tsr",
+         "certificates": "timestamps/manifest-3-certs.pem", "gen_time": "2026-01-02T03:06:00.999999Z",
+         "root": None, "root_sha256": None, "root_source": "none found"},
     ]  # fmt: skip
-    text = verify_md(manifest, stamps, "1-s1.warc.gz", "f" * 64).decode()
+    text = verify_md(manifest, stamps, "1-s1.warc.gz", "f" * 64, package="ev 1.zip").decode()
+    # One root per authority, named after it; each token checked as of its own time.
     assert (
         "openssl ts -verify -data manifest.json -in timestamps/manifest-1.tsr -token_in "
-        "-CAfile TSA-ROOT.pem -untrusted timestamps/manifest-1-certs.pem"
+        "-CAfile timestamps/roots/tsa.one.pem -untrusted timestamps/manifest-1-certs.pem "
+        "-attime 1767323100"
     ) in text
+    assert (
+        "-CAfile timestamps/roots/tsa.three-8080.pem -untrusted timestamps/manifest-3-certs.pem "
+        "-attime 1767323160"
+    ) in text
+    assert "TSA-ROOT.pem" not in text
+    assert (
+        f"fingerprint `{':'.join(['AA'] * 32)}`, bundled from integrity.tsa_roots: /etc/one.pem"
+        in text
+    )
+    assert "`timestamps/roots/tsa.three-8080.pem`: **not bundled** (none found)" in text
+    assert "openssl x509 -in timestamps/roots/tsa.one.pem -noout -subject -fingerprint" in text
     assert f"echo '{'c' * 64}  wacz/archive/1-s1.warc.gz' | sha256sum -c -" in text
     assert "Pending (not obtained yet) from https://tsa.two/ for manifest.json." in text
     assert f"Expected: `{'f' * 64}`" in text
+    # Extracted into a folder named after the package; added files listed.
+    assert "unzip 'ev 1.zip' -d 'ev 1' && cd 'ev 1'" in text
+    assert "unzip -Z1 '../ev 1.zip' | awk" in text
+    # The key is compared with the published one, not with the package's own file.
+    assert "${PUBLISHED_KEYS:?" in text and "key/manifest-public.pem" not in text
+    rotated = verify_md(manifest, stamps, "w", "f" * 64, "key/manifest-public.pem").decode()
+    assert rotated.count("${PUBLISHED_KEYS:?") == 2
+    assert "unzip evidence.zip -d evidence && cd evidence" in rotated
