@@ -28,7 +28,7 @@ VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
-# SIGTERM (docker stop) stops the daemon cleanly; give it longer than capture.page_budget.
+# SIGTERM (docker stop) stops the daemon within 10 s, exit 0 (docs/web.md); allow 15 s.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["archiver"]
 CMD ["run"]

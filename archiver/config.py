@@ -275,6 +275,7 @@ class NotifySettings(_Section):
     batch_window: Duration = 60.0
     # A failed delivery is retried with back-off, this many times at most.
     max_attempts: int = Field(default=8, ge=1)
+    # One delivery (a webhook POST, an e-mail), all included: a total deadline.
     timeout: Duration = Field(default=20.0, gt=0)
 
     @field_validator("webhook_url")
@@ -290,7 +291,8 @@ class IntegritySettings(_Section):
         "https://freetsa.org/tsr",
         "http://timestamp.digicert.com",
     )
-    # Seconds to wait for one TSA; a TSA that does not answer leaves the stamp pending.
+    # Seconds for one TSA request, all included (a total deadline); a TSA that does not
+    # answer within it leaves the stamp pending.
     tsa_timeout: Duration = Field(default=30.0, gt=0)
     # Ed25519 signing keys (private key 0600). None: <storage.root>/keys.
     key_dir: Path | None = None
@@ -379,7 +381,7 @@ class WebSettings(_Section):
     session_max_age: Duration = Field(default=7 * 86400.0, gt=0)
     # Mark the login cookie Secure (sent over HTTPS only): set it when a TLS proxy is in front.
     secure_cookies: bool = False
-    # On SIGTERM, requests in flight get this long to finish.
+    # On SIGTERM, requests in flight get this long to finish (at most 5 s in archiver run).
     shutdown_timeout: Duration = Field(default=10.0, gt=0)
     # How often report feeds (RSS, Atom, listing pages) are polled for new reports.
     feed_poll_interval: Duration = Field(default=3600.0, gt=0)

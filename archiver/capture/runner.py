@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, select
 
+from archiver.bounded import Stopped, bounded, stop_event
 from archiver.capture._batching import GroupCommit
 from archiver.capture._browser_types import BrowserRequest, PageCapture
 from archiver.capture.exchange import Exchange
@@ -44,6 +45,7 @@ from archiver.capture.snapshot import (
     software_versions,
     write_snapshot,
 )
+from archiver.capture.warc import SnapshotAbandoned
 from archiver.capture.workers import (
     Send,
     WorkerSet,
@@ -194,11 +196,14 @@ class CaptureRunner:
         progress: Callable[[CaptureOutcome], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> list[CaptureOutcome]:
-        """Capture ``sources`` with bounded concurrency; one outcome per source started.
+        """Capture ``sources`` with bounded concurrency; one outcome per source captured.
 
-        ``should_stop`` is asked before each capture made in this process; worker
-        processes (never used by a process running other threads, such as the daemon)
-        capture their whole share.
+        ``should_stop`` is asked before each capture made in this process, and while
+        captures are in flight: once it is true they are abandoned (the network part
+        cancelled, a WARC file being written given up and its temporary file removed; a
+        file already complete is recorded). An abandoned capture is not recorded, so its
+        source stays due. Worker processes (never used by a process running other
+        threads, such as the daemon) capture their whole share.
 
         Each source is claimed first (handed over by :meth:`take`, or claimed now), and
         skipped when another runner holds it; released once recorded."""
@@ -311,6 +316,7 @@ class CaptureRunner:
 
         gate = asyncio.Semaphore(concurrency)
         async with contextlib.AsyncExitStack() as stack:
+            stopping = await stack.enter_async_context(stop_event(should_stop))
             fetcher = await stack.enter_async_context(self._fetcher())
             browser = None
             modes = self.settings.capture.modes
@@ -339,7 +345,11 @@ class CaptureRunner:
                     # Stopping, or our claim was lost (this process stalled past it).
                     if should_stop() or not self.claims.holds(source.id):
                         return
-                    await record(await self._produce(source, fetcher, browser, gate))
+                    try:
+                        finished = await self._produce(source, fetcher, browser, gate, stopping)
+                    except Stopped:
+                        return  # abandoned: nothing written, nothing recorded
+                    await record(finished)
 
             jobs = [one(s) for s in sources]
             await asyncio.gather(*jobs, *([from_workers()] if workers is not None else []))
@@ -370,19 +380,28 @@ class CaptureRunner:
         fetcher: Fetcher,
         browser: BrowserPool | None,
         gate: asyncio.Semaphore,
+        stopping: asyncio.Event | None = None,
     ) -> Finished:
-        """Capture one source and write its WARC file; what failed is recorded too."""
+        """Capture one source and write its WARC file; what failed is recorded too.
+        Raises :class:`Stopped` when ``stopping`` is set before the file is complete."""
         exchanges: list[Exchange] = []
         workdirs: list[Path] = []
-        try:
+
+        async def network() -> CaptureInput:
             async with gate:
                 capture = await self._observe(source, fetcher, browser, exchanges)
-                capture = await self._platform(source, capture, fetcher, exchanges, workdirs)
+                return await self._platform(source, capture, fetcher, exchanges, workdirs)
+
+        try:
+            capture = await bounded(network(), should_stop=stopping)
             written = await asyncio.get_running_loop().run_in_executor(
-                self._warc_writers, functools.partial(self._write, capture)
+                self._warc_writers, functools.partial(self._write, capture, stopping)
             )
             # Only now, with its WARC file sealed, may the snapshot's row be written.
             return Finished(source, written)
+        except (Stopped, SnapshotAbandoned) as exc:
+            log.debug("capture of source %d (%s) abandoned: stopping", source.id, source.url)
+            raise Stopped() from exc
         except Exception as exc:
             log.exception("capture of source %d (%s) failed", source.id, source.url)
             return Finished(source, error=error_text(exc))
@@ -400,8 +419,9 @@ class CaptureRunner:
             self._with_session = (session, self._settings_secrets | session.secrets)
         return self._with_session[1]
 
-    def _write(self, capture: CaptureInput) -> WrittenSnapshot:
-        """The WARC file (in a WARC thread), and the manifest its seal will sign."""
+    def _write(self, capture: CaptureInput, stopping: asyncio.Event | None) -> WrittenSnapshot:
+        """The WARC file (in a WARC thread), and the manifest its seal will sign; given
+        up once ``stopping`` is set (a flag read from this thread)."""
         written = write_snapshot(
             self.settings.storage.root,
             capture,
@@ -410,6 +430,7 @@ class CaptureRunner:
             max_bytes=self.settings.capture.max_snapshot_bytes,
             compress_level=self.settings.capture.warc_compression_level,
             secrets=self._secrets(),
+            abandoned=None if stopping is None else stopping.is_set,
         )
         return written if self.sealer is None else self.sealer.prepare(written)
 

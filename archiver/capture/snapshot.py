@@ -339,10 +339,12 @@ def write_snapshot(
     max_bytes: int | None = None,
     compress_level: int = 6,
     secrets: Secrets = NO_SECRETS,
+    abandoned: Callable[[], bool] | None = None,
 ) -> WrittenSnapshot:
     """Write the capture to a new WARC file under ``storage_root``; return its summary.
     ``secrets`` are replaced wherever they occur (listed in the provenance's
-    ``secrets_redacted``, where and never what)."""
+    ``secrets_redacted``, where and never what). Once ``abandoned()`` is true the file
+    is given up (``SnapshotAbandoned``): the process is stopping."""
     snapshot_uuid = id_factory()
     relpath = snapshot_relpath(capture.source_id, snapshot_uuid, capture.started_at)
     main = describe_main(capture)
@@ -361,6 +363,7 @@ def write_snapshot(
         id_factory=id_factory,
         compress_level=compress_level,
         secrets=secrets,
+        abandoned=abandoned,
     ) as writer:
         writer.write_warcinfo(operator=operator, settings=capture.settings)
         records += 1

@@ -2,10 +2,12 @@
 
 A run's row is written when its batch starts and finished when the batch is recorded,
 in one transaction; a process that dies in between leaves ``finished_at`` NULL for
-ever. Every run records who runs it (``owner``: host, pid and a random token of the
-process), and at the start of each run and daemon pass the unfinished runs whose
-process is gone are closed: ``finished_at`` set, ``abandoned_reason`` saying why. Their
-checks were never recorded, so nothing else needs mending.
+ever (a process that is asked to stop closes its own run, :func:`close_stopped_run`,
+with the same effect). Every run records who runs it (``owner``: host, pid and a
+random token of the process), and at the start of each run and daemon pass the
+unfinished runs whose process is gone are closed: ``finished_at`` set,
+``abandoned_reason`` saying why. Their checks were never recorded, so nothing else
+needs mending.
 
 Whether a run's process is gone:
 
@@ -105,6 +107,20 @@ def abandoned_reason(
         hours = (now - started_at).total_seconds() / 3600
         return f"abandoned: still unfinished {hours:.0f} h after it started ({who})"
     return None
+
+
+STOPPED = "abandoned: its process was stopping (SIGTERM or SIGINT) before the run finished"
+
+
+def close_stopped_run(db: Database, run_id: int, now: datetime) -> None:
+    """Close the run this process abandons because it is stopping: its checks are not
+    recorded (the sources are checked again when due)."""
+    with db.session() as session:
+        run = session.get(CheckRun, run_id)
+        if run is not None and run.finished_at is None:
+            run.finished_at = now
+            run.abandoned_reason = STOPPED
+    log.info("check run %d abandoned: stopping; its sources are checked again when due", run_id)
 
 
 def close_abandoned_runs(

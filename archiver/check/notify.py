@@ -6,6 +6,13 @@ Events go into an outbox table in the same transaction as the change they report
 e-mail), and on failure retries the batch later with exponential back-off, up to
 ``notify.max_attempts``. Secrets (SMTP password, webhook URL credentials) are never
 logged.
+
+Each delivery (one POST, one e-mail) ends ``notify.timeout`` seconds after it starts,
+whatever the server does: a total deadline, not per read (a server answering one byte
+at a time never trips a per-read timeout), counted as a failed attempt. A process that
+is stopping (``should_stop``) abandons the delivery in flight: nothing is recorded for
+it, and the batch is sent at the next start (a webhook that did receive it then gets it
+twice: events carry their ``id``).
 """
 
 from __future__ import annotations
@@ -14,7 +21,11 @@ import asyncio
 import json
 import logging
 import smtplib
-from collections.abc import Callable, Mapping, Sequence
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -24,6 +35,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archiver.bounded import STOP_POLL, Stopped, run_bounded
 from archiver.config import NotifySettings
 from archiver.errors import NotifyError
 from archiver.models import Notification
@@ -84,16 +96,20 @@ class Notifier:
         db: Database,
         *,
         clock: Callable[[], datetime],
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.clock = clock
         self._transport = transport
+        self.should_stop = should_stop
 
     def flush(self, *, force: bool = False) -> dict[str, int]:
         """Send every due batch (``force``: also those still inside their batch window).
-        Returns events delivered per channel. Never raises for a delivery failure."""
+        Returns events delivered per channel. Never raises for a delivery failure; once
+        ``should_stop()`` is true, the delivery in flight is abandoned (not counted as an
+        attempt) and no other is made."""
         delivered: dict[str, int] = {}
         for channel in channels(self.settings):
             with self.db.session() as session:
@@ -111,6 +127,9 @@ class Notifier:
                 events = [{"id": r.id, "event": r.event, **r.payload} for r in rows]
                 try:
                     self._send(channel, events, now)
+                except Stopped:
+                    log.info("notification by %s abandoned: stopping; sent later", channel)
+                    return delivered
                 except NotifyError as exc:
                     log.warning(
                         "notification by %s failed (%d events): %s", channel, len(rows), exc
@@ -138,11 +157,20 @@ class Notifier:
 
     def _post(self, document: dict[str, Any]) -> None:
         url = self.settings.webhook_url
-        try:
-            with httpx.Client(
-                timeout=self.settings.timeout, transport=self._transport, trust_env=False
+        timeout = self.settings.timeout
+
+        async def post() -> httpx.Response:
+            async with httpx.AsyncClient(
+                timeout=timeout, transport=self._transport, trust_env=False
             ) as client:
-                response = client.post(url, json=document)
+                return await client.post(url, json=document)
+
+        try:
+            response = run_bounded(post, deadline=timeout, should_stop=self.should_stop)
+        except TimeoutError as exc:
+            raise NotifyError(
+                f"webhook {_redacted(url)}: no answer within {timeout:g}s (notify.timeout)"
+            ) from exc
         except httpx.HTTPError as exc:
             raise NotifyError(f"webhook {_redacted(url)}: {type(exc).__name__}") from exc
         if not 200 <= response.status_code < 300:
@@ -161,16 +189,56 @@ class Notifier:
             subtype="json",
             filename="events.json",
         )
-        try:
-            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout) as smtp:
-                if s.smtp_starttls:
-                    smtp.starttls()
-                if s.smtp_user:
-                    smtp.login(s.smtp_user, s.smtp_password)
-                smtp.send_message(message)
-        except (smtplib.SMTPException, OSError) as exc:
-            # The exception text never holds the password; the type and code are enough.
-            raise NotifyError(f"e-mail via {s.smtp_host}:{s.smtp_port}: {exc}") from exc
+        smtp = smtplib.SMTP(timeout=s.timeout)  # connected below, under the guard
+        with _cut_off(smtp, s.timeout, self.should_stop) as why:
+            try:
+                with smtp:
+                    code, greeting = smtp.connect(s.smtp_host, s.smtp_port)
+                    if code != 220:
+                        raise smtplib.SMTPConnectError(code, greeting)
+                    if s.smtp_starttls:
+                        smtp.starttls()
+                    if s.smtp_user:
+                        smtp.login(s.smtp_user, s.smtp_password)
+                    smtp.send_message(message)
+            except (smtplib.SMTPException, OSError) as exc:
+                if why and why[0] == "stop":
+                    raise Stopped() from exc
+                if why:
+                    exc = TimeoutError(f"no answer within {s.timeout:g}s (notify.timeout)")
+                # The exception text never holds the password; the type and code are enough.
+                raise NotifyError(f"e-mail via {s.smtp_host}:{s.smtp_port}: {exc}") from exc
+
+
+@contextmanager
+def _cut_off(
+    smtp: smtplib.SMTP, deadline: float, should_stop: Callable[[], bool] | None
+) -> Iterator[list[str]]:
+    """smtplib's timeout is per read: a thread shuts the connection down ``deadline``
+    seconds from now, or when ``should_stop()`` turns true; the list yielded then says
+    why ("deadline" or "stop"), and the blocked call fails at once."""
+    why: list[str] = []
+    done = threading.Event()
+    ends = time.monotonic() + deadline
+
+    def watch() -> None:
+        while not done.wait(STOP_POLL):
+            stopping = should_stop is not None and should_stop()
+            if stopping or time.monotonic() >= ends:
+                why.append("stop" if stopping else "deadline")
+                sock = smtp.sock
+                if sock is not None:
+                    with suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
+
+    watcher = threading.Thread(target=watch, name="smtp-deadline", daemon=True)
+    watcher.start()
+    try:
+        yield why
+    finally:
+        done.set()
+        watcher.join()
 
 
 def _mail_text(document: Mapping[str, Any]) -> str:

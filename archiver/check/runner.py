@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from archiver.bounded import Stopped, unless_stopped
 from archiver.capture.http import Fetcher
 from archiver.check import _store
-from archiver.check.abandoned import close_abandoned_runs, this_process
+from archiver.check.abandoned import close_abandoned_runs, close_stopped_run, this_process
 from archiver.check.classify import (
     Baseline,
     ClassifyPolicy,
@@ -157,7 +158,9 @@ class CheckRunner:
         progress: Callable[[CheckOutcome], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> list[RunReport]:
-        """Check ``sources`` in batches of ``check.batch_size``; one report per batch."""
+        """Check ``sources`` in batches of ``check.batch_size``; one report per batch.
+        Once ``should_stop()`` is true, a batch still probing is abandoned (nothing of it
+        recorded, its run closed as abandoned: checked again when due) and none starts."""
         # Runs a dead process left unfinished are closed first (archiver.check.abandoned).
         await asyncio.to_thread(close_abandoned_runs, self.db, self.clock())
         reports = []
@@ -178,11 +181,13 @@ class CheckRunner:
                 async with self.claims.holding(s.id for s in batch) as held:
                     batch = [s for s in batch if s.id in held]  # others: another runner's
                     if batch:
-                        reports.append(
-                            await self._run_batch(
-                                batch, probe, by_platform, trigger, progress, controls
+                        try:
+                            report = await self._run_batch(
+                                batch, probe, by_platform, trigger, progress, controls, should_stop
                             )
-                        )
+                        except Stopped:
+                            break
+                        reports.append(report)
         return reports
 
     async def _run_batch(
@@ -193,6 +198,7 @@ class CheckRunner:
         trigger: str,
         progress: Callable[[CheckOutcome], None] | None,
         controls: ControlProbes | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> RunReport:
         run_id, baselines, fields, profiles, history = await asyncio.to_thread(
             self._prepare, batch, trigger
@@ -213,7 +219,12 @@ class CheckRunner:
                 )
 
         # Our own network is looked at beside the first probes and after the last.
-        probed, rounds = await alongside(controls, asyncio.gather(*(one(s) for s in batch)))
+        probing = alongside(controls, asyncio.gather(*(one(s) for s in batch)))
+        try:
+            probed, rounds = await unless_stopped(probing, should_stop)
+        except Stopped:
+            await asyncio.to_thread(close_stopped_run, self.db, run_id, self.clock())
+            raise
         judgement = judge_batch(
             [
                 (host_of(p.source.url), p.result.failure if p.result is not None else None)
@@ -227,7 +238,7 @@ class CheckRunner:
         for item in probed:
             self._decide(item, history.get(item.source.id, []), judgement)
         if not judgement.degraded and self.settings.check.recapture_altered:
-            await self._recapture([p for p in probed if _confirmed_altered(p)])
+            await self._recapture([p for p in probed if _confirmed_altered(p)], should_stop)
         outcomes = await asyncio.to_thread(
             self._record, run_id, probed, judgement, list(new_profiles.values()), baselines
         )
@@ -335,7 +346,7 @@ class CheckRunner:
             run += 1
         item.unseen_in_a_row = run
 
-    async def _recapture(self, items: Sequence[_Probed]) -> None:
+    async def _recapture(self, items: Sequence[_Probed], should_stop: Callable[[], bool]) -> None:
         if not items:
             return
         if self._capture_runner is not None:
@@ -346,7 +357,7 @@ class CheckRunner:
             runner = CaptureRunner(self.settings, self.db, clock=self.clock)
         runner.claims = self.claims  # this batch holds the sources: the capture shares it
         due = await asyncio.to_thread(runner.due_sources, source_ids=[p.source.id for p in items])
-        outcomes = await runner.run(due)
+        outcomes = await runner.run(due, should_stop=should_stop)  # stopping: abandoned
         by_id = {o.source_id: o.snapshot_id for o in outcomes}
         for item in items:
             item.snapshot_id = by_id.get(item.source.id)

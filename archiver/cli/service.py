@@ -3,6 +3,8 @@ API, and report ``feed``s the daemon polls (docs/web.md)."""
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 from archiver.cli._base import (
@@ -26,8 +28,16 @@ def run(ctx: click.Context) -> None:
 
     settings = settings_of(ctx)
     setup_logging(settings.daemon.log_level)
+    # Until the daemon takes the signals over (archiver.schedule.daemon), a stop while
+    # starting (migrations: a transaction each) ends the command at once, status 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop_while_starting)
     with open_archive(ctx) as archive, errors_reported():
         run_daemon(archive)
+
+
+def _stop_while_starting(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @main.group()

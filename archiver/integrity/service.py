@@ -103,15 +103,18 @@ class Integrity:
         interval = timedelta(seconds=self.settings.integrity.custody_head_interval)
         return top > last.seq and self.clock() - last.sealed_at >= interval
 
-    def stamp_pending(self, *, limit: int = 200) -> StampSummary:
+    def stamp_pending(
+        self, *, limit: int = 200, should_stop: Callable[[], bool] | None = None
+    ) -> StampSummary:
         """The follow-up pass: seal a custody head when one is due, then ask the TSAs
-        for every due pending stamp."""
+        for every due pending stamp; once ``should_stop()`` is true the request in
+        flight is abandoned and no other made (they stay due)."""
         # Loaded here: the TSA client (x509, http) is not needed to capture or check.
         from archiver.integrity.stamping import stamp_due, timestamp_client
 
         if self.custody_head_due():
             self.seal_custody_head()
-        client = timestamp_client(self.settings, self.clock)
+        client = timestamp_client(self.settings, self.clock, should_stop=should_stop)
         try:
             return stamp_due(self.db, client, self.clock, limit=limit)
         finally:

@@ -7,7 +7,11 @@ into a row that is still pending (``WHERE status = 'pending'``): a stored token 
 never replaced.
 
 TSAs are reached through ``network.proxy`` like every other fetcher, except a TSA on
-the loopback interface (a proxy cannot reach the archiver's own host).
+the loopback interface (a proxy cannot reach the archiver's own host). Each request ends
+at ``integrity.tsa_timeout`` whatever the TSA does (a total deadline, not per read).
+A pass that is stopping (``should_stop``) abandons the request in flight and asks no
+more: the stamps it did not get are left as they were, due, and asked for again by the
+next pass (an abandoned request is not counted as an attempt).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import or_, select, update
 
+from archiver.bounded import Stopped
 from archiver.config import Settings
 from archiver.integrity.timestamp import (
     PendingTimestamp,
@@ -45,6 +50,8 @@ class StampSummary:
     granted: int = 0
     pending: int = 0
     errors: list[str] = field(default_factory=list)
+    # Stopping: the pass ended early, leaving due stamps for the next one.
+    abandoned: bool = False
 
 
 def _is_loopback(url: str) -> bool:
@@ -57,23 +64,38 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def timestamp_client(settings: Settings, clock: Callable[[], datetime]) -> TimestampClient:
+def timestamp_client(
+    settings: Settings,
+    clock: Callable[[], datetime],
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> TimestampClient:
     """A client for the configured TSAs, through ``network.proxy`` when one is set."""
     proxy = settings.network.proxy or None
-    mounts: dict[str, httpx.BaseTransport | None] = {}
-    if proxy:
-        for url in settings.integrity.tsa_urls:
-            parts = urlsplit(url)
-            if _is_loopback(url):
-                mounts[f"{parts.scheme}://{parts.netloc}"] = httpx.HTTPTransport()
-    http = httpx.Client(
-        timeout=settings.integrity.tsa_timeout,
-        proxy=proxy,
-        mounts=mounts or None,
-        headers={"User-Agent": settings.network.user_agent},
-        trust_env=False,
+    timeout = settings.integrity.tsa_timeout
+
+    def http() -> httpx.AsyncClient:
+        mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+        if proxy:
+            for url in settings.integrity.tsa_urls:
+                parts = urlsplit(url)
+                if _is_loopback(url):
+                    mounts[f"{parts.scheme}://{parts.netloc}"] = httpx.AsyncHTTPTransport()
+        return httpx.AsyncClient(
+            timeout=timeout,
+            proxy=proxy,
+            mounts=mounts or None,
+            headers={"User-Agent": settings.network.user_agent},
+            trust_env=False,
+        )
+
+    return TimestampClient(
+        settings.integrity.tsa_urls,
+        http=http,
+        timeout=timeout,
+        clock=clock,
+        should_stop=should_stop,
     )
-    return TimestampClient(settings.integrity.tsa_urls, http=http, clock=clock)
 
 
 def stamp_due(
@@ -113,7 +135,11 @@ def stamp_due(
         if down is not None:
             results.append((row_id, pending, replace(down, attempts=pending.attempts)))
             continue
-        [result] = client.retry([pending])
+        try:
+            [result] = client.retry([pending])
+        except Stopped:  # what was obtained is stored; the rest stays due
+            summary.abandoned = True
+            break
         if isinstance(result, PendingTimestamp):
             failed[pending.tsa_url] = result
         results.append((row_id, pending, result))

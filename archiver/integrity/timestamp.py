@@ -10,8 +10,9 @@ certificate chains to a trusted root is a question for the verifier of an export
 (``openssl ts -verify -CAfile``), not for receipt: the archiver keeps what it got.
 
 The archiver must work offline: :class:`TimestampClient` never raises for a TSA that
-cannot be reached or answers badly; it returns a :class:`PendingTimestamp` that a
-later :meth:`TimestampClient.retry` turns into a token.
+cannot be reached, answers badly or too slowly (``integrity.tsa_timeout``, a total
+deadline per request); it returns a :class:`PendingTimestamp` that a later
+:meth:`TimestampClient.retry` turns into a token.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from archiver.bounded import PrivateLoop, bounded
 from archiver.errors import TimestampError
 from archiver.integrity import _der as der
 from archiver.integrity._der import Node
@@ -326,49 +328,75 @@ def _find_signer(sid: Node, certificates: list[x509.Certificate]) -> x509.Certif
 class TimestampClient:
     """Asks every configured TSA for a stamp of a digest; failures become pending.
 
-    ``http`` is injectable so the caller can route through ``network.proxy``.
+    Each request ends ``timeout`` seconds after it starts, whatever the TSA does (a
+    total deadline: httpx's timeout is per read, and a TSA sending one byte at a time
+    never trips it). ``should_stop``: once it is true, the request in flight is
+    abandoned and :class:`~archiver.bounded.Stopped` raised (the process is stopping;
+    nothing was obtained, the stamp stays pending). ``http`` makes the
+    ``httpx.AsyncClient`` (injectable so the caller can route through
+    ``network.proxy``); its requests run on an event loop of this client's own, so the
+    methods are blocking calls, and connections live on between them until
+    :meth:`close`.
     """
 
     def __init__(
         self,
         urls: Sequence[str],
         *,
-        http: httpx.Client | None = None,
+        http: Callable[[], httpx.AsyncClient] | None = None,
         timeout: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         nonce_factory: Callable[[], int] = new_nonce,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.urls = tuple(urls)
-        self._http = http or httpx.Client(timeout=timeout)
+        self.timeout = timeout
+        self._make_http = http or (lambda: httpx.AsyncClient(timeout=timeout))
+        self._http: httpx.AsyncClient | None = None
+        self._loop = PrivateLoop()
         self._clock = clock
         self._nonce = nonce_factory
+        self._should_stop = should_stop
 
     def stamp(self, digest_hex: str) -> list[TimestampResult]:
         """One result per configured TSA, in configuration order."""
-        return [self._ask(url, digest_hex, attempts=1) for url in self.urls]
+        return self._asks([(url, digest_hex, 1) for url in self.urls])
 
     def retry(self, pending: Sequence[PendingTimestamp]) -> list[TimestampResult]:
         """Ask again for stamps that are still pending."""
-        return [self._ask(p.tsa_url, p.digest, attempts=p.attempts + 1) for p in pending]
+        return self._asks([(p.tsa_url, p.digest, p.attempts + 1) for p in pending])
 
-    def _ask(self, url: str, digest_hex: str, *, attempts: int) -> TimestampResult:
+    def _asks(self, asks: Sequence[tuple[str, str, int]]) -> list[TimestampResult]:
+        async def all_of_them() -> list[TimestampResult]:
+            if self._http is None:
+                self._http = self._make_http()
+            return [await self._ask(self._http, *ask) for ask in asks]
+
+        return self._loop.run(all_of_them, should_stop=self._should_stop)
+
+    async def _ask(
+        self, http: httpx.AsyncClient, url: str, digest_hex: str, attempts: int
+    ) -> TimestampResult:
         digest = bytes.fromhex(digest_hex)
         nonce = self._nonce()
         try:
-            reply = self._http.post(
+            post = http.post(
                 url,
                 content=build_request(digest, nonce),
                 headers={"Content-Type": QUERY_TYPE, "Accept": REPLY_TYPE},
             )
+            reply = await bounded(post, deadline=self.timeout)
             if reply.status_code != 200:
                 raise TimestampError(f"HTTP {reply.status_code} from TSA")
             return verify_response(
                 reply.content, digest, nonce, tsa_url=url, received_at=self._clock()
             )
+        except TimeoutError:
+            reason = f"no answer within {self.timeout:g}s (integrity.tsa_timeout)"
         except (httpx.HTTPError, TimestampError) as exc:
-            return PendingTimestamp(
-                url, digest_hex, f"{type(exc).__name__}: {exc}", self._clock(), attempts
-            )
+            reason = f"{type(exc).__name__}: {exc}"
+        return PendingTimestamp(url, digest_hex, reason, self._clock(), attempts)
 
     def close(self) -> None:
-        self._http.close()
+        http, self._http = self._http, None
+        self._loop.close(http.aclose if http is not None else None)

@@ -104,7 +104,10 @@ class CheckScheduler:
         return done
 
     async def _notify_job(self) -> None:
-        notifier = Notifier(self.archive.settings.notify, self.archive.db, clock=self.archive.clock)
+        archive = self.archive
+        notifier = Notifier(
+            archive.settings.notify, archive.db, clock=archive.clock, should_stop=self.should_stop
+        )
         try:
             await notifier.aflush()
         except Exception:  # the job boundary: the outbox keeps the events

@@ -3,25 +3,40 @@
 Everything shares one asyncio event loop: report intake from the inbox folder and the
 capture of every source not yet preserved (two loops), and, under APScheduler, the
 re-check of due sources (``check.tick``) and the sending of notifications
-(``notify.batch_window``). Blocking work (harvest, database writes) runs in threads. SIGTERM and SIGINT stop it cleanly: no new work starts, the report in
-hand is finished (its transaction is all-or-nothing), and captures in flight finish
-within their page budget (their WARC is written atomically; an abandoned one leaves no
-file under a final name and no row).
+(``notify.batch_window``). Blocking work (harvest, database writes) runs in threads.
+
+SIGTERM and SIGINT stop it within :data:`STOP_WITHIN` seconds, with status 0, whatever
+is in flight (``docker stop`` kills after 10 s): no new work starts; captures, checks,
+timestamp requests and notifications in flight are abandoned (a WARC file not yet
+complete is given up, its temporary file removed; nothing abandoned is recorded, so it
+is done again after the restart, and this process's claims on sources are released);
+the report in hand is finished (its transaction is all-or-nothing); web requests get
+at most :data:`WEB_GRACE` seconds. Whatever cannot be interrupted (a thread in a C call,
+yt-dlp) is left behind: the process exits at the deadline all the same.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from pathlib import Path
 
 from archiver.app import Archive
+from archiver.bounded import exit_after
 from archiver.harvest.inbox import process_inbox
 from archiver.schedule.checks import CheckScheduler
+from archiver.store.leases import release_this_process
 
 log = logging.getLogger(__name__)
+
+# From SIGTERM or SIGINT to the exit, at most (below the 10 s of docker stop), the
+# releasing of claims included (archiver.bounded.LAST_WORDS).
+STOP_WITHIN = 7.5
+# Of which web requests in flight get at most this (web.shutdown_timeout, capped).
+WEB_GRACE = 5.0
 
 
 class Daemon:
@@ -39,6 +54,14 @@ class Daemon:
             self._stop.set()
             self._work.set()
 
+    def _on_signal(self, name: str) -> None:
+        if not self._stop.is_set():
+            # The last resort, should something not stop in time: this process's claims
+            # on sources are released on the way out all the same.
+            release = functools.partial(release_this_process, self.archive.db)
+            exit_after(STOP_WITHIN, f"archiver run ({name})", last=release)
+        self.request_stop(name)
+
     async def _pause(self, event: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout=seconds)
@@ -46,7 +69,7 @@ class Daemon:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.request_stop, sig.name)
+            loop.add_signal_handler(sig, self._on_signal, sig.name)
         settings = self.archive.settings
         log.info(
             "archiver daemon started: storage %s, database %s, inbox %s",
@@ -103,7 +126,10 @@ class Daemon:
         batch = settings.capture.concurrency * 4
         while not self._stop.is_set():
             self._work.clear()
-            await asyncio.to_thread(self.archive.stamp_pending)  # stamps, custody heads
+            # Stamps and custody heads; a request in flight is abandoned on stopping.
+            await asyncio.to_thread(
+                self.archive.integrity.stamp_pending, should_stop=self._stop.is_set
+            )
             # Claimed (archiver.store.leases): another runner's sources are left to it.
             due, skipped = await asyncio.to_thread(runner.take, limit=batch)
             if skipped:
@@ -154,5 +180,6 @@ def web_and_feed_tasks(
         from archiver.web.server import check_exposure
 
         check_exposure(archive, archive.settings)
-        tasks.append(asyncio.create_task(serve(archive, archive.settings, stop=stop)))
+        serving = serve(archive, archive.settings, stop=stop, grace=WEB_GRACE)
+        tasks.append(asyncio.create_task(serving))
     return tasks

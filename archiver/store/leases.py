@@ -112,6 +112,21 @@ def release_rows(session: Session, ids: Sequence[int], owner: str) -> None:
         )
 
 
+def release_this_process(db: Database) -> None:
+    """Clear every claim a runner of this process holds (owners :func:`new_owner` made
+    here: this host and pid), for a process about to exit before its runners released
+    them (``archiver run`` cut off at its stop deadline): its sources are free at once
+    for the next start instead of after ``lease``."""
+    mine = new_owner()
+    prefix = mine[: mine.rindex(":") + 1]
+    with db.session() as session:
+        session.execute(
+            update(Source)
+            .where(Source.lease_owner.startswith(prefix, autoescape=True))
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
 def renew_rows(session: Session, owner: str, until: datetime) -> set[int]:
     """Move every claim of ``owner`` on to ``until``; the sources it still holds."""
     result = session.scalars(

@@ -24,11 +24,15 @@ def create_app(archive: Archive, settings: Settings | None = None) -> FastAPI:
 
 
 async def serve(
-    archive: Archive, settings: Settings | None = None, *, stop: asyncio.Event | None = None
+    archive: Archive,
+    settings: Settings | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+    grace: float | None = None,
 ) -> None:
     from archiver.web.server import serve as run
 
-    await run(archive, settings or archive.settings, stop=stop)
+    await run(archive, settings or archive.settings, stop=stop, grace=grace)
 
 
 __all__ = ["create_app", "serve"]

@@ -2,7 +2,8 @@
 
 The daemon owns the signals: it sets ``stop`` on SIGTERM/SIGINT, and the server then
 stops accepting connections and gives requests in flight ``web.shutdown_timeout``
-seconds to finish. Run alone (``stop`` not given), it handles the signals itself.
+seconds to finish (at most ``grace``: the daemon's own stop is bounded). Run alone
+(``stop`` not given), it handles the signals itself.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _config(archive: Archive, settings: Settings) -> uvicorn.Config:
+def _config(archive: Archive, settings: Settings, grace: float | None = None) -> uvicorn.Config:
+    shutdown = settings.web.shutdown_timeout
+    if grace is not None:
+        shutdown = min(shutdown, grace)
     return uvicorn.Config(
         create_app(archive, settings),
         host=settings.web.host,
@@ -67,14 +71,20 @@ def _config(archive: Archive, settings: Settings) -> uvicorn.Config:
         access_log=False,
         proxy_headers=False,
         server_header=False,
-        timeout_graceful_shutdown=max(1, int(settings.web.shutdown_timeout)),
+        timeout_graceful_shutdown=max(1, int(shutdown)),
         lifespan="off",
     )
 
 
-async def serve(archive: Archive, settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+async def serve(
+    archive: Archive,
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    grace: float | None = None,
+) -> None:
     check_exposure(archive, settings)
-    server = _Server(_config(archive, settings))
+    server = _Server(_config(archive, settings, grace))
     own_signals = stop is None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -69,3 +71,72 @@ def serve(routes: dict[str, Route]) -> Iterator[LocalServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class DripServer:
+    """See :func:`drip_server`. ``connections``: accepted; ``requests``: connections
+    whose request was read."""
+
+    port: int
+    connections: int = 0
+    requests: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+
+HTTP_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    b"Content-Length: 100000\r\n\r\n" + b"x" * 100_000
+)
+SMTP_GREETING = b"220 mail.example.org ESMTP ready, slowly" + b"." * 1000 + b"\r\n"
+
+
+@contextmanager
+def drip_server(
+    *, every: float = 0.2, lasting: float = 60.0, answer: bytes = HTTP_ANSWER
+) -> Iterator[DripServer]:
+    """A server that sends ``answer`` one byte every ``every`` seconds for ``lasting``
+    seconds (an HTTP answer, status line and headers included, after reading the
+    request; any other answer, such as :data:`SMTP_GREETING`, at once): every read a
+    client makes returns well within any per-read timeout, so only a total deadline ends
+    the exchange before ``lasting``."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    holder = DripServer(server.getsockname()[1])
+
+    def serve_one(conn: socket.socket) -> None:
+        with conn, suppress(OSError):
+            conn.settimeout(lasting)
+            if answer.startswith(b"HTTP/"):
+                conn.recv(65536)
+                holder.requests += 1
+            ends = time.monotonic() + lasting
+            for byte in answer:
+                if stop.is_set() or time.monotonic() > ends:
+                    return
+                conn.sendall(bytes([byte]))
+                time.sleep(every)
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            holder.connections += 1
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield holder
+    finally:
+        stop.set()
+        server.close()
+        thread.join(5)

@@ -20,7 +20,7 @@ from ._body import Body
 from ._headers import Truncated, artefact_uri, format_record_id, format_warc_date
 from .http_head import dechunk, format_http_head, note_transfer_decoding
 from .layout import snapshot_relpath
-from .snapshot_file import SealedWarc, SnapshotWriter, open_snapshot
+from .snapshot_file import SealedWarc, SnapshotAbandoned, SnapshotWriter, open_snapshot
 from .verify import DigestCheck, RecordCheck, RecordInfo, VerifyReport, list_records, verify_warc
 from .warcinfo import Redactor, default_redact
 from .writer import Clock, IdFactory, WarcWriter, WrittenRecord
@@ -34,6 +34,7 @@ __all__ = [
     "RecordInfo",
     "Redactor",
     "SealedWarc",
+    "SnapshotAbandoned",
     "SnapshotWriter",
     "Truncated",
     "VerifyReport",

@@ -9,7 +9,10 @@ Losing or overwriting a snapshot is among the worst failures this system can hav
   overwrite a snapshot; the folder is fsynced so the new name survives a power cut;
 - on an exception the temporary file is removed and nothing exists under the final
   name. A killed process leaves only a ``.part`` file, which `archiver verify --store` reports
-  and `--quarantine-orphans` moves aside (never deletes).
+  and `--quarantine-orphans` moves aside (never deletes);
+- ``abandoned`` (asked at every write, before the fsync and before the link): once it
+  says so, the file is given up (:class:`SnapshotAbandoned`) and its temporary file
+  removed. A process that is stopping thus never finishes a file it would not record.
 
 The file's sha256 and size are computed while the bytes are written (by the writer),
 not by reading the file back, and checked against the file's size on disk.
@@ -21,11 +24,11 @@ import errno
 import os
 import stat
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from archiver.clock import utc_now
 from archiver.errors import WarcError
@@ -38,6 +41,28 @@ from .writer import Clock, IdFactory, WarcWriter
 PART_SUFFIX = ".part"
 # Filesystems without hard links (some FUSE and network mounts) answer these.
 _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
+class SnapshotAbandoned(WarcError):
+    """The snapshot was given up before it was complete (the process is stopping); its
+    temporary file is removed and nothing exists under its final name."""
+
+
+class _Abandonable:
+    """The file as the writer sees it: every write first asks ``abandoned``."""
+
+    def __init__(self, handle: BinaryIO, abandoned: Callable[[], bool], final: Path) -> None:
+        self._handle = handle
+        self._abandoned = abandoned
+        self._final = final
+
+    def check(self) -> None:
+        if self._abandoned():
+            raise SnapshotAbandoned(f"{self._final}: abandoned before it was complete")
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.check()
+        return self._handle.write(data)
 
 
 @dataclass(frozen=True)
@@ -87,6 +112,7 @@ def open_snapshot(
     spool_dir: str | os.PathLike[str] | None = None,
     compress_level: int = COMPRESS_LEVEL,
     secrets: Secrets = NO_SECRETS,
+    abandoned: Callable[[], bool] | None = None,
 ) -> Iterator[SnapshotWriter]:
     """Write one snapshot WARC to ``final_path`` atomically; refuse to overwrite.
 
@@ -106,17 +132,20 @@ def open_snapshot(
         raise WarcError(
             f"cannot create a snapshot in {final.parent}: {exc.strerror or exc}"
         ) from exc
+    guard = _Abandonable(handle, abandoned or (lambda: False), final)
     try:
         with handle:
             writer = SnapshotWriter(
-                handle, final, clock=clock, id_factory=id_factory,
+                cast(BinaryIO, guard), final, clock=clock, id_factory=id_factory,
                 spool_dir=final.parent if spool_dir is None else spool_dir,
                 compress_level=compress_level, secrets=secrets,
             )  # fmt: skip
             yield writer
             if writer.bytes_written == 0:
                 raise WarcError(f"{final}: no record was written; an empty snapshot is not kept")
+            guard.check()
             _flush_to_disk(handle, writer.bytes_written, final)
+        guard.check()  # the last moment: once linked, the file is complete and kept
         _link_no_replace(temp, final)
         temp.unlink(missing_ok=True)
         _fsync_dir(final.parent)

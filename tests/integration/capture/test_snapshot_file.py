@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.capture.warc import SealedWarc, open_snapshot, verify_warc
+from archiver.capture.warc import SealedWarc, SnapshotAbandoned, open_snapshot, verify_warc
 from archiver.errors import WarcError
 from tests.conftest import FixedClock
 from tests.integration.capture.conftest import Snapshot
@@ -131,3 +131,66 @@ def test_a_killed_writer_leaves_only_a_part_file(tmp_path: Path) -> None:
     # What the crash left is recognisably incomplete.
     report = verify_warc(parts[0])
     assert not report.ok and any("truncated" in line for line in report.failures())
+
+
+# -- abandoned: the process is stopping -----------------------------------------------------
+
+
+def test_abandoned_mid_record_leaves_no_file_and_no_temp(tmp_path: Path, clock: FixedClock) -> None:
+    """A big body being written when the process is told to stop: given up within a
+    chunk, nothing under the final name, its temporary file removed."""
+    final = tmp_path / "s.warc.gz"
+    written: list[int] = []
+
+    def body() -> object:  # a video, say, arriving in 1 MiB pieces
+        for _ in range(64):
+            written.append(1)
+            yield os.urandom(1 << 20)
+
+    stopping = iter([False] * 8 + [True] * 1000)
+    with (
+        pytest.raises(SnapshotAbandoned),
+        open_snapshot(final, clock=clock, abandoned=lambda: next(stopping)) as w,
+    ):
+        w.write_warcinfo(operator="op")
+        w.write_resource("urn:video:https://example.org/", "video/mp4", body())  # type: ignore[arg-type]
+    assert os.listdir(tmp_path) == []
+    assert len(written) == 64  # spooled for its digest first, then cut while written
+
+
+@pytest.mark.parametrize("moment", ["last write", "before the fsync", "before the link"])
+def test_abandoned_at_the_last_moments_leaves_nothing(
+    tmp_path: Path, clock: FixedClock, moment: str
+) -> None:
+    """Asked at every write, then before the fsync and before the link: turning true at
+    any of those, the file is given up."""
+    final = tmp_path / "s.warc.gz"
+    asked: list[int] = []
+
+    def counting() -> bool:
+        asked.append(1)
+        return False
+
+    with open_snapshot(final, clock=clock, abandoned=counting) as w:
+        w.write_warcinfo(operator="op")
+    final.unlink()
+    turns = len(asked) - 3 + ["last write", "before the fsync", "before the link"].index(moment)
+    answers = iter([False] * turns + [True] * 10)
+    with (
+        pytest.raises(SnapshotAbandoned),
+        open_snapshot(final, clock=clock, abandoned=lambda: next(answers)) as w,
+    ):
+        w.write_warcinfo(operator="op")
+    assert os.listdir(tmp_path) == []
+
+
+def test_abandoned_once_complete_keeps_the_file(tmp_path: Path, clock: FixedClock) -> None:
+    """Once linked under its final name, the file is complete: a stop that comes later
+    changes nothing (the caller records it)."""
+    final = tmp_path / "s.warc.gz"
+    stopping = False
+    with open_snapshot(final, clock=clock, abandoned=lambda: stopping) as w:
+        w.write_warcinfo(operator="op")
+    stopping = True
+    assert verify_warc(final, expected_sha256=w.sealed.sha256).ok
+    assert os.listdir(tmp_path) == ["s.warc.gz"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from archiver.app import Archive
@@ -11,6 +14,7 @@ from archiver.check.notify import Notifier, enqueue
 from archiver.config import Settings
 from archiver.models import Notification
 from tests.conftest import FixedClock
+from tests.support.httpserver import HTTP_ANSWER, SMTP_GREETING, drip_server
 from tests.support.sinks import smtp_server, webhook_server
 
 
@@ -91,3 +95,88 @@ def test_undeliverable_gives_up_after_max_attempts(
             row = session.scalars(select(Notification)).one()
             assert row.attempts == 2 and row.delivered_at is None
             assert "webhook http://127.0.0.1/nothing-listens-here" in (row.last_error or "")
+
+
+# -- bounded deliveries ------------------------------------------------------------------
+
+MARGIN = 5.0  # beyond the deadline; the drip goes on for a minute
+
+
+def _rows(archive: Archive) -> list[Notification]:
+    with archive.db.session() as session:
+        rows = list(session.scalars(select(Notification).order_by(Notification.id)))
+        session.expunge_all()
+        return rows
+
+
+@pytest.mark.parametrize("channel", ["webhook", "email"])
+def test_a_dripping_server_is_given_up_at_notify_timeout(
+    make_settings: Callable[..., Settings], clock: FixedClock, channel: str
+) -> None:
+    """Each read comes well within the timeout; only a total deadline ends it."""
+    with drip_server(answer=SMTP_GREETING if channel == "email" else HTTP_ANSWER) as server:
+        where = (
+            {"notify__webhook_url": server.url}
+            if channel == "webhook"
+            else {
+                "notify__smtp_host": "127.0.0.1",
+                "notify__smtp_port": str(server.port),
+                "notify__smtp_starttls": "false",
+                "notify__email_to": '["monitor@example.org"]',
+            }
+        )
+        settings = make_settings(notify__timeout="1", **where)
+        with Archive.open(settings, clock=clock) as archive:
+            with archive.db.session() as session:
+                enqueue(session, settings.notify, "state_change", change(1), clock())
+            started = time.monotonic()
+            assert Notifier(settings.notify, archive.db, clock=clock).flush(force=True) == {}
+            took = time.monotonic() - started
+            [row] = _rows(archive)
+    assert took < 1 + MARGIN, took
+    assert row.attempts == 1 and row.delivered_at is None
+    assert "no answer within 1s (notify.timeout)" in (row.last_error or ""), row.last_error
+    assert row.next_attempt_at > clock()  # retried with back-off
+
+
+@pytest.mark.parametrize("channel", ["webhook", "email"])
+def test_a_stopping_process_abandons_the_delivery_in_flight(
+    make_settings: Callable[..., Settings], clock: FixedClock, channel: str
+) -> None:
+    with drip_server(answer=SMTP_GREETING if channel == "email" else HTTP_ANSWER) as server:
+        where = (
+            {"notify__webhook_url": server.url}
+            if channel == "webhook"
+            else {
+                "notify__smtp_host": "127.0.0.1",
+                "notify__smtp_port": str(server.port),
+                "notify__smtp_starttls": "false",
+                "notify__email_to": '["monitor@example.org"]',
+            }
+        )
+        settings = make_settings(notify__timeout="60", **where)
+        with Archive.open(settings, clock=clock) as archive:
+            with archive.db.session() as session:
+                enqueue(session, settings.notify, "state_change", change(1), clock())
+            [queued] = _rows(archive)
+            stopping = threading.Event()
+
+            def stop_once_connected() -> None:
+                end = time.monotonic() + 60
+                while server.connections == 0 and time.monotonic() < end:
+                    time.sleep(0.01)
+                stopping.set()
+
+            threading.Thread(target=stop_once_connected, daemon=True).start()
+            notifier = Notifier(
+                settings.notify, archive.db, clock=clock, should_stop=stopping.is_set
+            )
+            started = time.monotonic()
+            assert notifier.flush(force=True) == {}
+            took = time.monotonic() - started
+            [row] = _rows(archive)
+    assert server.connections == 1
+    assert took < MARGIN, took
+    # Not an attempt: sent at the next start as if nothing had happened.
+    assert (row.attempts, row.last_error, row.delivered_at) == (0, None, None)
+    assert row.next_attempt_at == queued.next_attempt_at

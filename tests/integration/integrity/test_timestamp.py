@@ -168,8 +168,16 @@ def test_ec_tsa_key_verifies_too(tmp_path: Path) -> None:
 
 def test_client_uses_injected_http_client(local_tsa: LocalTsa) -> None:
     seen: list[str] = []
-    http = httpx.Client(event_hooks={"request": [lambda r: seen.append(r.headers["content-type"])]})
+
+    async def note(request: httpx.Request) -> None:
+        seen.append(request.headers["content-type"])
+
+    def http() -> httpx.AsyncClient:
+        return httpx.AsyncClient(event_hooks={"request": [note]})
+
     client = TimestampClient([local_tsa.url], http=http, clock=lambda: NOW)
     [result] = client.stamp(DIGEST)
-    assert isinstance(result, TimestampToken)
-    assert seen == ["application/timestamp-query"]
+    [again] = client.stamp(DIGEST)  # the same client, on the same loop
+    client.close()
+    assert isinstance(result, TimestampToken) and isinstance(again, TimestampToken)
+    assert seen == ["application/timestamp-query"] * 2
