@@ -41,10 +41,17 @@ def export_command(ctx: click.Context, source: str, snapshot_id: str | None, out
     """Write the evidence package of a source (id or cited URL): WACZ, signed manifest,
     timestamps, custody log, certificate and VERIFY.md, in one zip."""
     from archiver.integrity.export import default_actor
+    from archiver.integrity.pending import package_stamped
 
     with open_archive(ctx) as archive, errors_reported():
         path = archive.export(source, out, snapshot_id=snapshot_id, actor=default_actor())
     click.echo(f"{path}: {path.stat().st_size} bytes; check it with: archiver verify {path}")
+    if not package_stamped(path):
+        click.echo(
+            f"warning: {path.name} has no trusted timestamp: its manifest's RFC 3161 stamps "
+            "are still pending (no TSA answered). The package proves integrity from its "
+            "signature only; export it again once archiver stamp has obtained one."
+        )
 
 
 @main.command("verify")
@@ -201,13 +208,18 @@ def keys_rotate(ctx: click.Context, reason: str | None) -> None:
 @click.option("--head", "seal_head", is_flag=True, help="Seal a signed custody head now.")
 @click.pass_context
 def stamp_command(ctx: click.Context, seal_head: bool) -> None:
-    """Fetch pending RFC 3161 timestamps (the daemon does this on its own)."""
+    """Fetch every pending RFC 3161 timestamp now, whatever its back-off (the daemon
+    does this on its own, backing off from TSAs that fail)."""
+    from archiver.integrity.pending import pending_summary
+
     with open_archive(ctx) as archive, errors_reported():
         if seal_head:
             head = archive.integrity.seal_custody_head()
             if head is not None:
                 click.echo(f"custody head {head.id}: entry {head.seq}, {head.head_hash}")
-        summary = archive.stamp_pending()
-    click.echo(f"timestamps: {summary.granted} obtained, {summary.pending} still pending")
+        summary = archive.integrity.stamp_all()
+        with archive.db.session() as session:
+            left = pending_summary(session)["pending"]
+    click.echo(f"timestamps: {summary.granted} obtained, {left} still pending")
     for error in summary.errors[:10]:
         click.echo(f"  {error}", err=True)

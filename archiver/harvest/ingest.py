@@ -24,6 +24,7 @@ from archiver.errors import StoreError
 from archiver.harvest import classify_url, harvest, normalize_url
 from archiver.harvest.model import Format, HarvestResult
 from archiver.integrity import custody
+from archiver.integrity.report_seal import citations_document, seal_details
 from archiver.models import Citation, Report, Source
 from archiver.store.db import Database
 from archiver.store.files import sha256_hex, store_content
@@ -92,7 +93,8 @@ def ingest_report(
     actor: str = "system",
 ) -> IngestOutcome:
     """Harvest and store one report. Adding the same bytes twice is a no-op. A new
-    report gets a ``report_added`` custody entry by ``actor`` in its own transaction."""
+    report gets a ``report_added`` custody entry by ``actor`` in its own transaction,
+    sealing its bytes and its citations (archiver.integrity.report_seal)."""
     digest = sha256_hex(data)
     with db.session() as session:
         existing = session.scalar(select(Report).where(Report.sha256 == digest))
@@ -136,6 +138,9 @@ def _record(
         if existing is not None:
             return _summarise_existing(session, existing, origin)
         normalized = [normalize_url(c.url) for c in result.citations]
+        claims = citations_document(
+            (c.position, c.marker, c.url, c.context) for c in result.citations
+        )
         sources, created = _sources_for(session, normalized, now)
         report = Report(
             sha256=digest,
@@ -177,7 +182,12 @@ def _record(
             action="report_added",
             subject_type="report",
             subject_id=str(report.id),
-            details={"sha256": digest, "origin": origin},
+            # The claims are sealed with the bytes (archiver.integrity.report_seal).
+            details={
+                "sha256": digest,
+                "origin": origin,
+                **seal_details(size, str(result.format), claims),
+            },
         )
         unique = {sources[u] for u in normalized}
         return IngestOutcome(

@@ -60,6 +60,21 @@ def _missing_text(incomplete: Sequence[Mapping[str, Any]] | None) -> str:
     return "; ".join(f"{p['artefact']} missing: {p['reason']}" for p in incomplete)
 
 
+CLAIMS_NOTE = (
+    "Each claim is quoted from the citing report's own file, included in this package, "
+    "as its citations were sealed when the report was added (claims.json, custody "
+    "entry); archiver verify checks every quote against that file."
+)
+UNSEALED = "not sealed when the report was added (an older archiver)"
+
+
+def _report_file(citation: Mapping[str, Any]) -> str:
+    if not citation.get("report_file"):
+        return ""
+    entry = citation.get("custody_entry")
+    return f"; {citation['report_file']}" + (f", custody entry {entry}" if entry else "")
+
+
 def _stamp_text(stamp: Mapping[str, Any]) -> str:
     if stamp["status"] == "granted":
         return (
@@ -87,14 +102,15 @@ def render_html(facts: Facts, screenshot: bytes | None) -> bytes:
     out.append("</table><h2>Trusted timestamps (RFC 3161)</h2><ul>")
     out += [f"<li>{e(_stamp_text(s))}</li>" for s in facts["timestamps"]] or ["<li>none</li>"]
     out.append(
-        "</ul><h2>Cited in</h2><table><tr><th>Report</th><th>Footnote</th>"
-        "<th>URL as cited</th><th>Claim (context)</th></tr>"
+        f"</ul><h2>Cited in</h2><p>{e(CLAIMS_NOTE)}</p><table><tr><th>Report</th>"
+        "<th>Footnote</th><th>URL as cited</th><th>Claim (context)</th></tr>"
     )
     for c in facts["citations"]:
+        unsealed = "" if c.get("sealed", True) else f"<br><em>{e(UNSEALED)}</em>"
         out.append(
             f"<tr><td>{e(c['report_title'] or c['report_origin'])}<br>sha256 "
-            f"{e(c['report_sha256'])}</td><td>{e(c['marker'] or '-')}</td>"
-            f"<td>{e(c['url_as_cited'])}</td><td>{e(c['context'])}</td></tr>"
+            f"{e(c['report_sha256'])}{e(_report_file(c))}</td><td>{e(c['marker'] or '-')}</td>"
+            f"<td>{e(c['url_as_cited'])}</td><td>{e(c['context'])}{unsealed}</td></tr>"
         )
     out.append(
         "</table><h2>Observations (capture and re-check history)</h2><table>"
@@ -193,15 +209,17 @@ def render_pdf(facts: Facts, screenshot: bytes | None) -> bytes:
     ]
     story += [p(_stamp_text(s)) for s in facts["timestamps"]] or [p("none")]
     story.append(Paragraph("Cited in", head))
+    story.append(p(CLAIMS_NOTE))
     story.append(
         table(
             [("Report", "Footnote", "URL as cited", "Claim (context)")]
             + [
                 (
-                    f"{c['report_title'] or c['report_origin']} (sha256 {c['report_sha256']})",
+                    f"{c['report_title'] or c['report_origin']} (sha256 {c['report_sha256']})"
+                    + _report_file(c),
                     c["marker"] or "-",
                     c["url_as_cited"],
-                    c["context"],
+                    c["context"] + ("" if c.get("sealed", True) else f" ({UNSEALED})"),
                 )
                 for c in facts["citations"]
             ],

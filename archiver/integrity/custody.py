@@ -7,9 +7,11 @@ entry (``seq``, ``at``, ``actor``, ``action``, ``subject_type``, ``subject_id``,
 (64 zeros for the first). So editing any field, deleting an entry or swapping two
 breaks a hash or a link that :func:`verify_chain` points at by ``seq``.
 
-What a chain alone cannot show: entries cut off the *end*. Anchor the head hash
-(:attr:`ChainReport.head_hash`) outside the database: in exports, in a signed and
-timestamped manifest, or with the operator.
+What a chain alone cannot show: entries cut off the *end*. So the chain is anchored
+outside it: every signed manifest records the position (``seq`` and hash) it was sealed
+at (:func:`chain_end`), and signed custody heads are kept in the database and as files
+under the storage root (:mod:`.anchors`); ``archiver verify --store`` fails when the
+log is shorter than any anchor or no longer has an anchored hash.
 
 Hashing is pure (:func:`entry_hash`, :func:`verify_chain` take plain
 :class:`CustodyEntry` values); :func:`append` and :func:`load_chain` are the database
@@ -199,17 +201,8 @@ def append_many(
         raise ValueError("naive datetime given; use an aware UTC datetime")
     if not entries:
         return []
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CUSTODY_LOCK})
-    last_seq = session.scalar(select(func.max(CustodyEvent.seq)))
-    prev_hash = GENESIS
-    if last_seq is not None:
-        prev_hash = session.scalars(
-            select(CustodyEvent.entry_hash).where(CustodyEvent.seq == last_seq)
-        ).one()
+    seq, prev_hash = chain_end(session)
     chained: list[CustodyEntry] = []
-    seq = last_seq or 0
     for new in entries:
         seq += 1
         entry = CustodyEntry(
@@ -247,6 +240,22 @@ def append_many(
         ],
     )
     return chained
+
+
+def chain_end(session: Session) -> tuple[int, str]:
+    """``(seq, entry_hash)`` of the last entry (``(0, GENESIS)`` for an empty log), read
+    under the append lock: in the caller's transaction, nothing can be appended between
+    this and the caller's own appends (a seal records it as the position it was made at).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CUSTODY_LOCK})
+    last_seq = session.scalar(select(func.max(CustodyEvent.seq)))
+    if last_seq is None:
+        return 0, GENESIS
+    last_hash = session.scalars(
+        select(CustodyEvent.entry_hash).where(CustodyEvent.seq == last_seq)
+    ).one()
+    return int(last_seq), str(last_hash)
 
 
 def load_chain(session: Session) -> list[CustodyEntry]:

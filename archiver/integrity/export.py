@@ -16,11 +16,13 @@ SHA256SUMS is signed, so changing any byte of any file is detectable)::
     timestamps/timestamps.json every stamp asked for: granted (file) or pending
     timestamps/*.tsr           RFC 3161 tokens (DER); *-certs.pem the certificates in them
     custody/chain.jsonl        {"seq", "prev_hash", "entry_hash"} of every entry up to the head
-    custody/entries/<seq>.json this source's entries, as the exact bytes that were hashed
+    custody/entries/<seq>.json this source's and its reports' entries, the exact bytes hashed
     custody/entries.sha256     sha256sum -c lines tying each entry file to the chain
     custody/head.json|.sig     the signed custody head covering this export
     certificate.html|.pdf      the Berkeley Protocol items, readable
     screenshot.png             when the capture made one
+    claims.json                the citing reports and the claims quoted, as sealed
+    reports/report-<id>.*      each citing report's original file, and its sealed citations
 
 The export is itself a custody event ("export"), appended before the package is built,
 so the package carries the record of its own making.
@@ -48,6 +50,13 @@ from archiver.capture.warc import list_records
 from archiver.errors import ArchiverError, IntegrityError
 from archiver.integrity import custody
 from archiver.integrity._certificate import render_html, render_pdf
+from archiver.integrity._claims import (
+    ReportEvidence,
+    certificate_citations,
+    gather_reports,
+    is_report_entry,
+    write_reports,
+)
 from archiver.integrity._package import (
     CHAIN,
     ENTRIES_DIR,
@@ -73,10 +82,8 @@ from archiver.integrity.keys import KeyStore
 from archiver.integrity.manifest import utc_text
 from archiver.integrity.tsa_roots import write_timestamps
 from archiver.models import (
-    Citation,
     CustodyHead,
     Observation,
-    Report,
     Snapshot,
     SnapshotSeal,
     Source,
@@ -142,6 +149,8 @@ def export_package(
             f"{warc}: not the file that was captured (sha256 differs); nothing exported. "
             "Run archiver verify --store."
         )
+    # The citing reports, checked against what was sealed when they were added.
+    reports = gather_reports(archive, source_id)
     # Stamps still pending get one more try now: a package with a token beats one without.
     integrity.stamp_subject("snapshot", snap_id)
     with archive.db.session() as session:
@@ -164,7 +173,7 @@ def export_package(
     work = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     work.mkdir()
     try:
-        evidence = _gather(archive, source_id, snap_id, head.id)
+        evidence = _gather(archive, source_id, snap_id, head.id, reports)
         _write_package(
             work,
             evidence,
@@ -224,9 +233,12 @@ class _Evidence:
     observations: list[dict[str, Any]]
     chain: list[custody.CustodyEntry]  # the whole log up to the head
     entries: list[custody.CustodyEntry]  # this source's (and the keys') entries
+    reports: list[ReportEvidence]  # the citing reports, as sealed (archiver.integrity._claims)
 
 
-def _gather(archive: Archive, source_id: int, snap_id: str, head_id: int) -> _Evidence:
+def _gather(
+    archive: Archive, source_id: int, snap_id: str, head_id: int, reports: list[ReportEvidence]
+) -> _Evidence:
     with archive.db.session() as session:
         source = session.get(Source, source_id)
         snap = session.get(Snapshot, snap_id)
@@ -239,14 +251,11 @@ def _gather(archive: Archive, source_id: int, snap_id: str, head_id: int) -> _Ev
         of_head = (TimestampRecord.subject_type == "custody_head") & (
             TimestampRecord.subject_id == str(head_id)
         )
+        # Not retired ones: their TSA is no longer configured and was replaced.
         stamps = session.scalars(
-            select(TimestampRecord).where(of_snapshot | of_head).order_by(TimestampRecord.id)
-        ).all()
-        citations = session.execute(
-            select(Citation, Report)
-            .join(Citation.report)
-            .where(Citation.source_id == source_id)
-            .order_by(Report.id, Citation.position)
+            select(TimestampRecord)
+            .where(of_snapshot | of_head, TimestampRecord.status != "retired")
+            .order_by(TimestampRecord.id)
         ).all()
         observations = session.scalars(
             select(Observation)
@@ -284,17 +293,8 @@ def _gather(archive: Archive, source_id: int, snap_id: str, head_id: int) -> _Ev
                 )
                 for s in stamps
             ],
-            citations=[
-                dict(
-                    report_title=r.title,
-                    report_origin=r.origin,
-                    report_sha256=r.sha256,
-                    marker=c.marker,
-                    url_as_cited=c.url_as_cited,
-                    context=c.context,
-                )
-                for c, r in citations
-            ],
+            # Quoted from the sealed citations, never from an editable row.
+            citations=certificate_citations(reports),
             observations=[
                 dict(
                     observed_at=utc_text(o.observed_at),
@@ -307,7 +307,12 @@ def _gather(archive: Archive, source_id: int, snap_id: str, head_id: int) -> _Ev
                 for o in observations
             ],
             chain=chain,
-            entries=[e for e in chain if _belongs(e, source_id, snapshot_ids)],
+            entries=[
+                e
+                for e in chain
+                if _belongs(e, source_id, snapshot_ids) or is_report_entry(e, reports)
+            ],
+            reports=reports,
         )
 
 
@@ -387,6 +392,7 @@ def _write_package(
         "custody_head": {"seq": len(ev.chain), "head_hash": ev.chain[-1].entry_hash},
     }
     _write(work, "export.json", json.dumps(exported, indent=2, ensure_ascii=False).encode() + b"\n")
+    write_reports(work, ev.reports, _write)
     verify = verify_md(
         manifest, listing, ev.warc.name, keys.fingerprint, manifest_key, package=package
     )

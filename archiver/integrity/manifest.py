@@ -15,6 +15,7 @@ document written into the WARC's metadata record).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,6 +117,17 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
 
 def manifest_sha256(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(manifest_bytes(manifest)).hexdigest()
+
+
+def with_custody(data: bytes, seq: int, head_hash: str) -> bytes:
+    """The manifest ``data`` with the custody position it is sealed at: ``custody``,
+    ``{"seq", "head_hash"}`` of the log's last entry before this snapshot's capture
+    entry (``seq`` 0 for an empty log). A signed manifest thereby anchors the log
+    outside the database: a log later shorter than ``seq``, or whose entry ``seq`` has
+    another hash, was cut or rewritten. Manifests sealed before this field have none."""
+    manifest = json.loads(data)
+    manifest["custody"] = {"seq": seq, "head_hash": head_hash}
+    return manifest_bytes(manifest)
 
 
 def input_from_snapshot(written: WrittenSnapshot, document: Mapping[str, Any]) -> ManifestInput:

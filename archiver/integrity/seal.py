@@ -27,7 +27,7 @@ from archiver.errors import CustodyError
 from archiver.integrity import custody
 from archiver.integrity.canonical import canonical_json
 from archiver.integrity.keys import KeyStore
-from archiver.integrity.manifest import snapshot_manifest, utc_text
+from archiver.integrity.manifest import snapshot_manifest, utc_text, with_custody
 from archiver.models import CustodyHead, SnapshotSeal, TimestampRecord
 from archiver.store.db import insert_rows
 
@@ -95,8 +95,11 @@ class Sealer:
         seals: list[dict[str, Any]] = []
         stamps: list[dict[str, Any]] = []
         sealed: list[SealedSnapshot] = []
+        # The custody position every manifest of the batch is sealed at (under the
+        # append lock, held until the batch's entries follow it in this transaction).
+        seq, head_hash = custody.chain_end(session)
         for _source_id, written in snapshots:
-            data = written.manifest or snapshot_manifest(written)
+            data = with_custody(written.manifest or snapshot_manifest(written), seq, head_hash)
             digest = hashlib.sha256(data).hexdigest()
             signature = self.keys.sign(data)
             seals.append(

@@ -86,7 +86,16 @@ class Integrity:
             head = seal_custody_head(session, keys, self.settings.integrity.tsa_urls, self.clock())
             if head is None:
                 return None
-            return HeadInfo(head.id, head.seq, head.head_hash, head.key_fingerprint)
+            info = HeadInfo(head.id, head.seq, head.head_hash, head.key_fingerprint)
+        self.write_anchors()  # what fails to be written is retried by each stamping pass
+        return info
+
+    def write_anchors(self) -> list[str]:
+        """Every sealed custody head, and its tokens, as files under the storage root
+        (archiver.integrity.anchors); returns what could not be written."""
+        from archiver.integrity.anchors import sync_head_files
+
+        return sync_head_files(self.settings.storage.root, self.db)
 
     def custody_head_due(self) -> bool:
         """True when the log has grown since the last head and that head is older
@@ -110,22 +119,48 @@ class Integrity:
         for every due pending stamp; once ``should_stop()`` is true the request in
         flight is abandoned and no other made (they stay due)."""
         # Loaded here: the TSA client (x509, http) is not needed to capture or check.
+        from archiver.integrity.pending import retarget
         from archiver.integrity.stamping import stamp_due, timestamp_client
 
         if self.custody_head_due():
             self.seal_custody_head()
+        # Stamps pending against TSAs no longer configured are asked of the current ones.
+        retarget(self.db, self.settings.integrity.tsa_urls, self.clock())
         client = timestamp_client(self.settings, self.clock, should_stop=should_stop)
         try:
-            return stamp_due(self.db, client, self.clock, limit=limit)
+            summary = stamp_due(self.db, client, self.clock, limit=limit)
         finally:
             client.close()
+        summary.errors += self.write_anchors()
+        return summary
+
+    def stamp_all(self, *, limit: int = 200) -> StampSummary:
+        """``archiver stamp`` by hand: every pending stamp is asked for now, its back-off
+        waived, in passes of ``limit`` until none is left or a pass obtains nothing."""
+        from archiver.integrity.pending import make_due
+        from archiver.integrity.stamping import StampSummary
+
+        total = StampSummary()
+        make_due(self.db, self.clock())
+        while True:
+            done = self.stamp_pending(limit=limit)
+            total.granted += done.granted
+            total.pending += done.pending
+            total.errors += done.errors
+            if not done.granted or done.granted + done.pending < limit:
+                return total
 
     def stamp_subject(self, subject_type: str, subject_id: str) -> StampSummary:
         """Ask now for the pending stamps of one subject (an export's custody head)."""
+        from archiver.integrity.pending import retarget
         from archiver.integrity.stamping import stamp_due, timestamp_client
 
+        retarget(self.db, self.settings.integrity.tsa_urls, self.clock())
         client = timestamp_client(self.settings, self.clock)
         try:
-            return stamp_due(self.db, client, self.clock, subject=(subject_type, subject_id))
+            summary = stamp_due(self.db, client, self.clock, subject=(subject_type, subject_id))
         finally:
             client.close()
+        if subject_type == "custody_head":
+            summary.errors += self.write_anchors()
+        return summary

@@ -21,6 +21,7 @@ from typing import Any
 
 from archiver.capture.warc import list_records, verify_warc
 from archiver.errors import ArchiverError, CanonicalizationError, KeyStoreError, TimestampError
+from archiver.integrity._claims import check_claims
 from archiver.integrity._package import (
     CHAIN,
     ENTRIES_DIR,
@@ -153,6 +154,8 @@ def _verify_package_dir(root: Path, trusted: Sequence[str] = ()) -> Findings:
         _check_wacz(root / WACZ, manifest, found)
     # 4. Custody entries, chain and head.
     _check_custody(root, pem, manifest, found)
+    # The citing reports and the claims quoted, against what was sealed.
+    check_claims(root, found)
     # 5. Which keys signed, when each came into use, and whether they are the pinned ones
     # (last: without a pin, the line naming the key is the one to read).
     if fingerprint is not None and manifest is not None:

@@ -1,8 +1,10 @@
 """``archiver verify --store``: every snapshot's WARC against its recorded sha256 and its
 signed manifest, every stored timestamp token, the custody chain and its sealed heads,
-and files under warcs/ that no snapshot refers to (a crash between sealing a file and
-recording its row) or leftover ``.part`` files (a capture killed while writing): those
-fail, with the command that moves them to quarantine (:mod:`archiver.integrity.strays`)."""
+the log against its anchors outside the database, captures and reports
+(:mod:`.verify_custody`), and files under warcs/ that no snapshot refers to (a crash
+between sealing a file and recording its row) or leftover ``.part`` files (a capture
+killed while writing): those fail, with the command that moves them to quarantine
+(:mod:`archiver.integrity.strays`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from archiver.integrity.pins import check_store_keys
 from archiver.integrity.strays import GRACE_SECONDS, find_strays, report_strays
 from archiver.integrity.timestamp import verify_token
 from archiver.integrity.verify import Findings, _check_warc_against
+from archiver.integrity.verify_custody import check_store_custody
 from archiver.models import CustodyHead, Snapshot, SnapshotSeal, TimestampRecord
 
 if TYPE_CHECKING:
@@ -112,6 +115,8 @@ def verify_store(
     pending = 0
     for stamp in stamps:
         item = f"timestamp {stamp.id} ({stamp.subject_type} {stamp.subject_id}, {stamp.tsa_url})"
+        if stamp.status == "retired":  # its TSA is no longer configured: asked again
+            continue
         if stamp.status != "granted" or stamp.token is None:
             pending += 1
             continue
@@ -135,6 +140,8 @@ def verify_store(
             "custody log",
             f"{report.entries} entries, hashes and links intact, head {report.head_hash}",
         )
+    # The log against its anchors, captures and reports (and the reverse).
+    check_store_custody(found, archive, chain, snapshots, seals, lambda fp: _pem(keys, fp, pems))
     report_strays(found, find_strays(root, referenced, grace=grace), grace)
     # Last: without a pin, the line naming the key is the one to read.
     check_store_keys(found, chain, snapshots, seals, heads, trusted)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from archiver.integrity.pending import stamp_counts
 from archiver.models import Citation, Observation, PlatformRecord, Report, Snapshot, Source
 from archiver.store.db import Database
 from archiver.store.source_facts import (
@@ -64,6 +65,8 @@ CSV_COLUMNS = (
     "baseline_snapshot",
     "baseline_warc",
     "incomplete",
+    # Added (issue 21): RFC 3161 stamps of the source's snapshots still pending.
+    "timestamps_pending",
 )
 
 
@@ -110,6 +113,8 @@ def build_status(
         snapshots = session.scalars(snapshot_query).all()
         histories = _histories(session, [s.id for s in sources])
         media = _media(session, [s.id for s in snapshots if s.incomplete is None])
+        some = report_ids is not None or source_ids is not None
+        stamps = stamp_counts(session, [s.id for s in snapshots] if some else None)
 
     by_report: dict[int, list[Citation]] = defaultdict(list)
     by_source: dict[int, list[Citation]] = defaultdict(list)
@@ -135,6 +140,7 @@ def build_status(
         for s in sources
     }
     tried = {s.id for s in sources if s.capture_attempts > 0}
+    shown = [stamps[s.id] for s in snapshots if s.id in stamps]
     return {
         "generated_at": _iso(clock()),
         "summary": {
@@ -148,6 +154,15 @@ def build_status(
             "not_captured_yet": sum(1 for s in sources if s.id not in tried),
             "suspected": sum(1 for f in facts.values() if f["suspected"] is not None),
             "by_platform": dict(sorted(Counter(s.platform for s in sources).items())),
+            # RFC 3161 stamps of the snapshots counted here (archiver stamp asks again).
+            "timestamps": {
+                "granted": sum(c["granted"] for c in shown),
+                "pending": sum(c["pending"] for c in shown),
+                "unstamped_snapshots": sum(1 for c in shown if c["pending"] and not c["granted"]),
+                "pending_since": _iso(
+                    min((c["pending_since"] for c in shown if c["pending_since"]), default=None)
+                ),
+            },
         },
         "reports": [
             {
@@ -188,15 +203,19 @@ def build_status(
                 "capture_failure": facts[s.id]["capture_failure"],
                 "capture_attempts": s.capture_attempts,
                 "next_capture_at": _iso(s.next_capture_at),
-                **_snapshots(by_snapshot_source[s.id], media),
+                **_snapshots(by_snapshot_source[s.id], media, stamps),
             }
             for s in sources
         ],
     }
 
 
-def _snapshots(rows: list[Snapshot], media: dict[str, tuple[str, str | None]]) -> dict[str, Any]:
-    snapshots = [_snapshot(snap, media.get(snap.id)) for snap in rows]
+def _snapshots(
+    rows: list[Snapshot],
+    media: dict[str, tuple[str, str | None]],
+    stamps: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    snapshots = [_snapshot(snap, media.get(snap.id), stamps.get(snap.id)) for snap in rows]
     latest = next((s["id"] for s in reversed(snapshots) if s["preserved"]), None)
     return {
         "snapshots": snapshots,
@@ -257,7 +276,11 @@ def _media(session: Session, snapshot_ids: list[str]) -> dict[str, tuple[str, st
     return {snapshot_id: (status, error) for snapshot_id, status, error in rows}
 
 
-def _snapshot(snapshot: Snapshot, media: tuple[str, str | None] | None = None) -> dict[str, Any]:
+def _snapshot(
+    snapshot: Snapshot,
+    media: tuple[str, str | None] | None = None,
+    stamps: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     incomplete = snapshot.incomplete
     if incomplete is None:  # written before it was recorded: what the row tells
         incomplete = derived_incomplete(
@@ -287,6 +310,12 @@ def _snapshot(snapshot: Snapshot, media: tuple[str, str | None] | None = None) -
         ],
         "preserved": is_preserving(snapshot.http_status),
         "incomplete": list(incomplete),
+        # Its manifest's RFC 3161 stamps: obtained, and still pending (a snapshot with
+        # none granted has no trusted time yet).
+        "timestamps": {
+            "granted": stamps["granted"] if stamps else 0,
+            "pending": stamps["pending"] if stamps else 0,
+        },
     }
 
 
@@ -316,6 +345,9 @@ def status_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
                     "snapshots": len(source["snapshots"]),
                     "last_snapshot_at": (source["snapshots"] or [{}])[-1].get("captured_at", ""),
                     "last_snapshot_warc": (source["snapshots"] or [{}])[-1].get("warc", ""),
+                    "timestamps_pending": sum(
+                        snap.get("timestamps", {}).get("pending", 0) for snap in source["snapshots"]
+                    ),
                     **_known(source),
                 }
             )
@@ -345,6 +377,18 @@ def _known(source: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _timestamps_line(stamps: dict[str, Any] | None) -> str:
+    if not stamps:
+        return "timestamps: none"
+    line = f"timestamps: {stamps['granted']} obtained, {stamps['pending']} pending"
+    if stamps["pending"]:
+        line += (
+            f" since {stamps['pending_since']} ({stamps['unstamped_snapshots']} snapshots "
+            "without a trusted time yet; archiver stamp asks again now)"
+        )
+    return line
+
+
 def status_table(status: dict[str, Any], *, width: int = 120) -> str:
     """A plain-text overview: summary, reports, then one line per source."""
     summary = status["summary"]
@@ -355,6 +399,7 @@ def status_table(status: dict[str, Any], *, width: int = 120) -> str:
         f"{summary['sources']} sources ({platforms or 'none'}); "
         f"preserved {summary['preserved']}/{summary['sources']}",
         f"states: {states or 'none'}",
+        _timestamps_line(summary.get("timestamps")),
         "",
     ]
     for report in status["reports"]:

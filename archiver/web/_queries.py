@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 from sqlalchemy import func, select
 
+from archiver.integrity.pending import pending_summary
 from archiver.models import CheckResult, Citation, Observation, Report, Snapshot, Source
 from archiver.store.db import Database
 from archiver.store.status import STATES, _iso, build_status
@@ -126,6 +127,7 @@ def overview(db: Database, clock: Callable[[], datetime]) -> Overview:
             .where(Source.capture_attempts > 0, Source.id.not_in(preserved_ids))
         )
         report_rows = session.scalars(select(Report).order_by(Report.id.desc())).all()
+        stamps = pending_summary(session)
         counts = dict(
             session.execute(
                 select(Citation.report_id, func.count()).group_by(Citation.report_id)
@@ -146,6 +148,7 @@ def overview(db: Database, clock: Callable[[], datetime]) -> Overview:
         "never_preserved": never_preserved or 0,
         "by_state": {state: by_state.get(state, 0) for state in STATES},
         "by_platform": dict(sorted(by_platform.items())),
+        "timestamps": {k: iso(v) if isinstance(v, datetime) else v for k, v in stamps.items()},
     }
     reports = [
         {

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 
 from archiver.app import Archive
 from archiver.errors import HarvestError, StoreError
+from archiver.integrity.report_seal import citations_document, document_sha256
 from archiver.models import Citation, Report, Source
 from archiver.store.files import sha256_hex
 from tests.conftest import REPORT_001, REPORTS, FixedClock
@@ -172,5 +173,23 @@ def test_a_new_report_is_logged_in_custody_once_by_who_added_it(archive: Archive
         "report",
         str(outcome.report_id),
     )
-    assert entry.details == {"sha256": outcome.sha256, "origin": str(REPORT_001)}
+    # The entry seals the report's bytes and its claims (archiver.integrity.report_seal).
+    report = archive.status()["reports"][0]
+    claims = [
+        (c.position, c.marker, c.url_as_cited, c.context)
+        for c in _citation_rows(archive, outcome.report_id)
+    ]
+    assert entry.details == {
+        "sha256": outcome.sha256,
+        "origin": str(REPORT_001),
+        "size": REPORT_001.stat().st_size,
+        "format": report["format"],
+        "citations": outcome.citations,
+        "citations_sha256": document_sha256(citations_document(claims)),
+    }
     assert verify_chain(chain).first_problem is None
+
+
+def _citation_rows(archive: Archive, report_id: int) -> list[Citation]:
+    with archive.db.session() as session:
+        return list(session.scalars(select(Citation).where(Citation.report_id == report_id)))

@@ -207,7 +207,7 @@ def test_export_is_logged_and_the_certificate_names_claim_and_history(
         exported["actor"] == "cli:lawyer"
         and exported["exported_at"] == "2026-01-02T04:04:10.000000Z"
     )
-    assert len(entries) == 3  # key created, capture, export
+    assert len(entries) == 4  # report added, key created, capture, export
 
 
 def test_export_refuses_to_overwrite_and_names_unknown_things(
@@ -276,7 +276,7 @@ def test_after_a_key_rotation_both_keys_are_in_the_package_and_it_verifies(
         json.loads(p.read_bytes())["action"]
         for p in sorted((folder / "custody" / "entries").iterdir())
     ]
-    assert actions == ["key_created", "capture", "key_rotated", "export"]
+    assert actions == ["report_added", "key_created", "capture", "key_rotated", "export"]
     _save_tsa_root(folder, (folder / "VERIFY.md").read_text(), sqlite_sealed.tsa.ca)
     script = _commands((folder / "VERIFY.md").read_text())
     script = "\n".join(

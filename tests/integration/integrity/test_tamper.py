@@ -29,12 +29,13 @@ from tests.integration.integrity.package_fixtures import Sealed, sealed_archive
 # Every file of the package the fixture exports (plain HTTP capture: no screenshot).
 PACKAGE_FILES = [
     "SHA256SUMS", "SHA256SUMS.sig", "VERIFY.md", "certificate.html", "certificate.pdf",
-    "custody/chain.jsonl", "custody/entries.sha256", "custody/entries/00000002.json",
+    "claims.json", "custody/chain.jsonl", "custody/entries.sha256",
+    "custody/entries/00000001.json", "custody/entries/00000002.json",
     "custody/entries/00000003.json", "custody/entries/00000004.json", "custody/head.json",
     "custody/head.sig", "export.json", "key/fingerprint.txt", "key/public.pem", "manifest.json",
-    "manifest.sig", "snapshot.wacz", "timestamps/custody-head-1-certs.pem",
-    "timestamps/custody-head-1.tsr", "timestamps/manifest-1-certs.pem",
-    "timestamps/manifest-1.tsr", "timestamps/timestamps.json",
+    "manifest.sig", "reports/report-1.citations.json", "reports/report-1.txt", "snapshot.wacz",
+    "timestamps/custody-head-1-certs.pem", "timestamps/custody-head-1.tsr",
+    "timestamps/manifest-1-certs.pem", "timestamps/manifest-1.tsr", "timestamps/timestamps.json",
 ]  # fmt: skip
 CUSTODY_FIELDS = ["seq", "at", "actor", "action", "subject_type", "subject_id", "details", "prev_hash", "entry_hash"]  # fmt: skip
 
