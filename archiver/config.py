@@ -306,6 +306,10 @@ class IntegritySettings(_Section):
     # package bundles the root of each of its tokens, so they verify years later. Without
     # one, a root the token carries or the system's trust store is used, if any.
     tsa_roots: tuple[Path, ...] = ()
+    # Who captures: the organisation and the person (or team) running the archiver,
+    # written into every snapshot's manifest and WARC warcinfo with the OS account.
+    organisation: str | None = None
+    operator: str | None = None
 
     @field_validator("tsa_urls")
     @classmethod

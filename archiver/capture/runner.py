@@ -46,6 +46,7 @@ from archiver.capture.snapshot import (
     write_snapshot,
 )
 from archiver.capture.warc import SnapshotAbandoned
+from archiver.capture.who import captured_by
 from archiver.capture.workers import (
     Send,
     WorkerSet,
@@ -124,6 +125,7 @@ class CaptureRunner:
         self.sealer = sealer
         # Identical for every snapshot of this run: built once.
         self._settings_record = capture_settings_record(settings)
+        self._captured_by = captured_by(settings)
         # Platforms (issue 4): YouTube/Facebook steps, set up per run when wanted.
         self._platforms: PlatformStep | None = None
         self._recording = CaptureRecorder(settings, db, clock=clock, sealer=sealer)
@@ -427,6 +429,7 @@ class CaptureRunner:
             capture,
             clock=self.clock,
             id_factory=self.id_factory,
+            captured_by=self._captured_by,
             max_bytes=self.settings.capture.max_snapshot_bytes,
             compress_level=self.settings.capture.warc_compression_level,
             secrets=self._secrets(),

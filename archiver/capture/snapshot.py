@@ -336,6 +336,7 @@ def write_snapshot(
     clock: Callable[[], datetime],
     id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
     operator: str | None = None,
+    captured_by: Mapping[str, str | None] | None = None,
     max_bytes: int | None = None,
     compress_level: int = 6,
     secrets: Secrets = NO_SECRETS,
@@ -344,7 +345,10 @@ def write_snapshot(
     """Write the capture to a new WARC file under ``storage_root``; return its summary.
     ``secrets`` are replaced wherever they occur (listed in the provenance's
     ``secrets_redacted``, where and never what). Once ``abandoned()`` is true the file
-    is given up (``SnapshotAbandoned``): the process is stopping."""
+    is given up (``SnapshotAbandoned``): the process is stopping. ``captured_by``
+    (``organisation``, ``operator``, ``os_account``) goes into the warcinfo record and
+    the provenance (the manifest takes it from there)."""
+    who = dict(captured_by or {})
     snapshot_uuid = id_factory()
     relpath = snapshot_relpath(capture.source_id, snapshot_uuid, capture.started_at)
     main = describe_main(capture)
@@ -365,7 +369,12 @@ def write_snapshot(
         secrets=secrets,
         abandoned=abandoned,
     ) as writer:
-        writer.write_warcinfo(operator=operator, settings=capture.settings)
+        writer.write_warcinfo(
+            operator=who.get("operator") or operator,
+            organisation=who.get("organisation"),
+            os_account=who.get("os_account"),
+            settings=capture.settings,
+        )
         records += 1
         for exchange in exchanges:
             response_id = None
@@ -406,6 +415,8 @@ def write_snapshot(
         incomplete = snapshot_incomplete(capture)
         # The WARC itself says what the snapshot lacks, and why.
         document["incomplete"] = incomplete
+        if captured_by is not None:
+            document["captured_by"] = who
         if budget.cut:
             document["limits_hit"].append(
                 f"max_snapshot_bytes: {len(budget.cut)} response bodies cut at {max_bytes} bytes"

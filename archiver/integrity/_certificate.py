@@ -37,6 +37,8 @@ def _rows(facts: Facts) -> list[tuple[str, str]]:
         ("TLS certificate verified", {None: "n/a", True: "yes", False: "no"}[snap["tls_verified"]]),
         ("Truncated by a limit", "yes" if snap["truncated"] else "no"),
         ("Parts missing", _missing_text(snap.get("incomplete"))),
+        ("Captured by", _who_text(facts.get("captured_by"))),
+        ("Server address", _server_text(facts.get("network"))),
         ("Snapshot id", snap["id"]),
         ("WARC file", f"{snap['warc_name']} ({snap['warc_size']} bytes)"),
         ("WARC sha256", snap["warc_sha256"]),
@@ -51,13 +53,52 @@ def _rows(facts: Facts) -> list[tuple[str, str]]:
     return rows
 
 
+# What each missing part means, in words ("the video could not be downloaded: HTTP 403").
+_MISSING = {
+    "video": "the video could not be downloaded",
+    "screenshot": "no screenshot of the page could be made",
+    "dom": "the page as the browser rendered it (DOM) could not be saved",
+    "pdf": "no PDF of the page could be made",
+}
+
+
 def _missing_text(incomplete: Sequence[Mapping[str, Any]] | None) -> str:
     """Every part the capture should have made and did not, with why; never silence."""
     if incomplete is None:
         return "not recorded (the snapshot predates this record)"
     if not incomplete:
-        return "none"
-    return "; ".join(f"{p['artefact']} missing: {p['reason']}" for p in incomplete)
+        return "none: every part the capture method makes was kept"
+    parts = []
+    for part in incomplete:
+        kind = str(part["artefact"])
+        words = _MISSING.get(kind, f"the {kind} could not be kept")
+        parts.append(f"{words}: {part['reason']}")
+    return "; ".join(parts) + ". The package holds only what is listed in the manifest."
+
+
+def _who_text(who: Mapping[str, Any] | None) -> str:
+    if who is None:
+        return "not recorded (the manifest predates this record)"
+    named = [
+        f"{label} {who[key]}"
+        for key, label in (
+            ("organisation", "organisation"),
+            ("operator", "operator"),
+            ("os_account", "OS account"),
+        )
+        if who.get(key)
+    ]
+    return "; ".join(named) or "not configured (integrity.organisation, integrity.operator)"
+
+
+def _server_text(network: Mapping[str, Any] | None) -> str:
+    if network is None:
+        return "not recorded (the manifest predates this record)"
+    if network.get("server_ip"):
+        return str(network["server_ip"])
+    if network.get("proxy"):
+        return f"unknown: reached through the proxy {network['proxy']}"
+    return "unknown"
 
 
 CLAIMS_NOTE = (

@@ -356,7 +356,10 @@ def _write_package(
     facts = {
         "source": {"id": ev.source_id, "url": ev.source_url},
         "cited_as": manifest["source"]["cited_as"],
-        "snapshot": snap,
+        # What the snapshot lacks as sealed in its manifest (the row's for older ones).
+        "snapshot": {**snap, "incomplete": manifest.get("incomplete", snap["incomplete"])},
+        "captured_by": manifest.get("captured_by"),
+        "network": manifest.get("network"),
         "software": manifest["software"],
         "user_agent": manifest["settings"].get("network", {}).get("user_agent"),
         "manifest_sha256": hashlib.sha256(ev.manifest).hexdigest(),

@@ -9,7 +9,9 @@ exact signed bytes from the data.
 
 Building it is a pure function of :class:`ManifestInput`; :func:`input_from_snapshot`
 fills that from what the capture step returns (``WrittenSnapshot`` and the provenance
-document written into the WARC's metadata record).
+document written into the WARC's metadata record). Fields added since the first
+format (``incomplete``, ``captured_by``, ``network``, ``custody``) are absent from older
+manifests, whose signed bytes are unchanged and still verify.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ class ManifestInput:
     content_type: str | None = None
     truncated: bool = False
     artefacts: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    # Added later (absent from older manifests when None): what the snapshot lacks
+    # ([{"artefact", "reason"}], archiver.capture.completeness), who captured
+    # ({"organisation", "operator", "os_account"}) and how the server was reached
+    # ({"server_ip", "proxy"}: the address connected to, None through a proxy).
+    incomplete: Sequence[Mapping[str, str]] | None = None
+    captured_by: Mapping[str, str | None] | None = None
+    network: Mapping[str, str | None] | None = None
 
 
 def utc_text(moment: datetime) -> str:
@@ -80,7 +89,7 @@ def build_manifest(data: ManifestInput) -> dict[str, Any]:
             }
         )
     artefacts.sort(key=lambda a: (a["kind"], a["uri"]))
-    return {
+    manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "snapshot_id": data.snapshot_id,
         "source": {
@@ -108,6 +117,22 @@ def build_manifest(data: ManifestInput) -> dict[str, Any]:
         "artefacts": artefacts,
         "warc": {"path": data.warc_path, "sha256": data.warc_sha256, "size": data.warc_size},
     }
+    if data.incomplete is not None:
+        manifest["incomplete"] = [
+            {"artefact": str(p["artefact"]), "reason": str(p["reason"])} for p in data.incomplete
+        ]
+    if data.captured_by is not None:
+        manifest["captured_by"] = _who(data.captured_by)
+    if data.network is not None:
+        manifest["network"] = {
+            "server_ip": data.network.get("server_ip"),
+            "proxy": data.network.get("proxy"),
+        }
+    return manifest
+
+
+def _who(captured_by: Mapping[str, str | None]) -> dict[str, str | None]:
+    return {k: captured_by.get(k) for k in ("organisation", "operator", "os_account")}
 
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
@@ -134,6 +159,9 @@ def input_from_snapshot(written: WrittenSnapshot, document: Mapping[str, Any]) -
     """Fill a :class:`ManifestInput` from a written snapshot and its provenance record
     (``archiver.capture.snapshot.provenance``): the URL as cited, settings, software."""
     source = document.get("source", {})
+    # The main document's hops as recorded in the provenance (with their addresses).
+    chain = document.get("redirect_chain") or written.main.chain
+    proxy = document.get("settings", {}).get("network", {}).get("proxy")
     return ManifestInput(
         snapshot_id=written.id,
         source_url=str(source.get("url", "")),
@@ -154,6 +182,12 @@ def input_from_snapshot(written: WrittenSnapshot, document: Mapping[str, Any]) -
         content_type=written.main.content_type,
         truncated=written.truncated,
         artefacts=tuple(written.artefacts),
+        incomplete=tuple(written.incomplete),
+        captured_by=document.get("captured_by"),
+        network={
+            "server_ip": chain[-1].get("ip_address") if chain else None,
+            "proxy": proxy or None,
+        },
     )
 
 

@@ -91,6 +91,8 @@ PLAIN = {
     "integrity.custody_head_interval",
     "integrity.trusted_keys",
     "integrity.tsa_roots",
+    "integrity.organisation",
+    "integrity.operator",
     "daemon.inbox_poll_interval",
     "daemon.capture",
     "daemon.check",

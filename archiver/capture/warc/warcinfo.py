@@ -38,7 +38,7 @@ _SECRET_PARAM = re.compile(
     r"[^=&;#\s]*)=)[^&;#\s]*",
     re.IGNORECASE,
 )
-_RESERVED = {"software", "format", "conformsTo", "operator"}
+_RESERVED = {"software", "format", "conformsTo", "operator", "organisation", "os-account"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -56,32 +56,38 @@ def warcinfo_block(
     settings: Mapping[str, object],
     software: str = SOFTWARE,
     redact: Redactor = default_redact,
+    organisation: str | None = None,
+    os_account: str | None = None,
 ) -> bytes:
-    """The ``application/warc-fields`` block: fixed fields first, then the settings
+    """The ``application/warc-fields`` block: fixed fields first (who captured:
+    ``operator``, ``organisation``, ``os-account`` when known), then the settings
     flattened to dotted keys in sorted order (so equal settings give equal bytes).
 
     Every snapshot of a run has the same settings, so blocks are remembered by value
     (flattening, JSON and the redaction patterns cost more than the gzip of the block)."""
+    who = (operator, organisation, os_account)
     try:
         # As JSON, the settings are a key (and JSON tells 1, 1.0 and true apart).
         key = json.dumps(settings, sort_keys=True, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):  # built the long way, which names the bad setting
-        return _build(operator, settings, software, redact)
-    return _cached(operator, key, software, redact)
+        return _build(who, settings, software, redact)
+    return _cached(who, key, software, redact)
+
+
+Who = tuple[str | None, str | None, str | None]  # operator, organisation, os-account
 
 
 @functools.lru_cache(maxsize=32)
-def _cached(operator: str | None, settings_json: str, software: str, redact: Redactor) -> bytes:
-    return _build(operator, json.loads(settings_json), software, redact)
+def _cached(who: Who, settings_json: str, software: str, redact: Redactor) -> bytes:
+    return _build(who, json.loads(settings_json), software, redact)
 
 
-def _build(
-    operator: str | None, settings: Mapping[str, object], software: str, redact: Redactor
-) -> bytes:
+def _build(who: Who, settings: Mapping[str, object], software: str, redact: Redactor) -> bytes:
     fields: list[tuple[str, str]] = [("software", software), ("format", FORMAT)]
     fields.append(("conformsTo", CONFORMS_TO))
-    if operator:
-        fields.append(("operator", operator))
+    for name, value in zip(("operator", "organisation", "os-account"), who, strict=True):
+        if value:
+            fields.append((name, value))
     for key, value in sorted(_flatten(settings, "")):
         if key in _RESERVED:
             raise WarcError(f"setting {key!r} would shadow a standard warcinfo field")

@@ -140,12 +140,20 @@ class WarcWriter:
         redact: Redactor = default_redact,
         date: datetime | None = None,
         record_id: str | None = None,
+        organisation: str | None = None,
+        os_account: str | None = None,
     ) -> WrittenRecord:
-        """Software, format, operator and (redacted) capture settings."""
+        """Software, format, who captured (operator, organisation, OS account) and
+        (redacted) capture settings."""
         if self._offset or self._warcinfo_id:
             raise WarcError("the warcinfo record must be the first record of the file")
         block = warcinfo_block(
-            operator=operator, settings=settings, software=software, redact=redact
+            operator=operator,
+            settings=settings,
+            software=software,
+            redact=redact,
+            organisation=organisation,
+            os_account=os_account,
         )
         filename = filename or self._filename
         fields = [("WARC-Filename", filename)] if filename else []

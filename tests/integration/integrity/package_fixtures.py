@@ -53,13 +53,21 @@ def integrity_settings(root: Path, database_url: str, tsa_urls: list[str]) -> Se
 
 @contextmanager
 def sealed_archive(
-    root: Path, database_url: str, clock: FixedClock, tsa: LocalTsa
+    root: Path,
+    database_url: str,
+    clock: FixedClock,
+    tsa: LocalTsa,
+    integrity: dict[str, object] | None = None,
 ) -> Iterator[Sealed]:
-    """Capture one article, then stamp it (and the first custody head)."""
+    """Capture one article, then stamp it (and the first custody head). ``integrity``:
+    integrity settings to change (organisation, operator...)."""
     page = Response(200, ARTICLE, {"Content-Type": "text/html; charset=utf-8"})
     with serve({"/news/1.html": page}) as server:
         url = server.url("/news/1.html")
         settings = integrity_settings(root / "storage", database_url, [tsa.url])
+        if integrity:
+            changed = settings.integrity.model_copy(update=integrity)
+            settings = settings.model_copy(update={"integrity": changed})
         report = root / "digest.txt"
         report.write_text(f"Monitoring digest\n\n{CLAIM}[1].\n\n[1] {url}\n", encoding="utf-8")
         with Archive.open(settings, clock=clock) as archive:

@@ -99,3 +99,21 @@ def test_blocks_are_remembered_by_value_not_by_object() -> None:
 def test_unserialisable_setting_still_named_in_the_error() -> None:
     with pytest.raises(WarcError, match=r"capture\.when"):
         warcinfo_block(operator=None, settings={"capture": {"when": object()}})
+
+
+def test_who_captured_follows_the_operator_and_cannot_be_shadowed() -> None:
+    block = warcinfo_block(
+        operator="Documentation team",
+        organisation="Example Monitor",
+        os_account="archiver",
+        settings={"a": 1},
+    ).decode()
+    assert block.splitlines()[3:6] == [
+        "operator: Documentation team",
+        "organisation: Example Monitor",
+        "os-account: archiver",
+    ]
+    # Unset fields are left out; each is a distinct cache key.
+    assert "organisation" not in warcinfo_block(operator=None, settings={"a": 1}).decode()
+    with pytest.raises(WarcError):
+        warcinfo_block(operator=None, settings={"os-account": "forged"})

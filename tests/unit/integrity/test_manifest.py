@@ -149,3 +149,45 @@ def test_input_from_a_written_snapshot_and_its_provenance() -> None:
     }  # fmt: skip
     assert manifest["warc"] == {"path": "warcs/a.warc.gz", "sha256": "cd" * 32, "size": 99}
     assert manifest["settings"] == {"user_agent": "ua"}
+
+
+def test_manifest_says_what_is_missing_who_captured_and_which_server() -> None:
+    main = MainDocument(
+        status=200, final_url="https://x/", chain=[{"url": "https://x/", "status": 200, "failure": None}],
+        payload_sha256=SHA, payload_size=9, content_type="text/html", failure_kind=None,
+        failure_message=None, tls_verified=True, title="t",
+    )  # fmt: skip
+    missing = [{"artefact": "video", "reason": "HTTP Error 403: Forbidden"}]
+    written = WrittenSnapshot(
+        id="snap-1", relpath=PurePosixPath("warcs/a.warc.gz"), sha256="cd" * 32, size=99,
+        records=4, main=main, truncated=False, started_at=START, finished_at=START,
+        methods=("browser",), artefacts=[], incomplete=missing,
+    )  # fmt: skip
+    who = {"organisation": "Example Monitor", "operator": "Team A", "os_account": "archiver"}
+    provenance = {
+        "source": {"id": 1, "url": "https://x/", "cited_as": []},
+        "settings": {"network": {"proxy": "http://[redacted]@proxy:3128"}},
+        "captured_by": who,
+        "redirect_chain": [{"url": "https://x/", "ip_address": "192.0.2.7"}],
+    }
+    manifest = build_manifest(input_from_snapshot(written, provenance))
+    assert manifest["incomplete"] == missing
+    assert manifest["captured_by"] == who
+    # The address connected to is known: it is the server; the proxy is named as used.
+    assert manifest["network"] == {
+        "server_ip": "192.0.2.7",
+        "proxy": "http://[redacted]@proxy:3128",
+    }
+    # A complete snapshot says so (an empty list), and through a proxy the IP is None.
+    complete = dataclasses.replace(written, incomplete=[])
+    proxied = {**provenance, "redirect_chain": [{"url": "https://x/", "ip_address": None}]}
+    manifest = build_manifest(input_from_snapshot(complete, proxied))
+    assert manifest["incomplete"] == []
+    assert manifest["network"]["server_ip"] is None
+
+
+def test_manifests_built_without_the_new_fields_keep_their_bytes() -> None:
+    """Old manifests (no incomplete, captured_by, network) are signed bytes that must
+    still verify: built from the same input, the bytes are the same as before."""
+    manifest = build_manifest(_input())
+    assert not {"incomplete", "captured_by", "network"} & set(manifest)
