@@ -9,7 +9,10 @@ then streamed from disk into the snapshot's WARC as resource records by
 :func:`archiver.capture.snapshot.write_snapshot`; the folder is removed afterwards. yt-dlp
 itself downloads in chunks to disk, so memory stays bounded whatever the video's size.
 
-yt-dlp is blocking: :func:`download_media` runs in a worker thread.
+yt-dlp is blocking: :func:`download_media` runs in a worker thread. Its requests go
+through the capture's own fetcher (:mod:`archiver.capture._ytdlp_route`): guarded,
+proxied, polite, TLS verified (and recorded when it does not verify), every exchange
+kept for the snapshot, the whole download within ``platforms.video_deadline``.
 """
 
 from __future__ import annotations
@@ -17,18 +20,23 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from archiver.capture.exchange import Exchange
 from archiver.capture.session import NO_SECRETS, SessionSecrets
-from archiver.config import NetworkSettings, PlatformsSettings
+from archiver.config import CaptureSettings, NetworkSettings, PlatformsSettings
 from archiver.errors import FetchError
 from archiver.net.guard import check_destination
 from archiver.platforms import PlatformSignal, classify_ytdlp_error
 from archiver.platforms.markers import Markers
+
+if TYPE_CHECKING:
+    from archiver.capture._ytdlp_route import VideoRoute
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +90,9 @@ class MediaResult:
     status: str = "none"  # saved, failed, skipped, none
     summary: dict[str, Any] = field(default_factory=dict)
     ytdlp_version: str | None = None
+    # yt-dlp's own requests as the fetcher made them (become request/response records).
+    exchanges: list[Exchange] = field(default_factory=list)
+    deadline_hit: bool = False
 
 
 class _Logger:
@@ -150,9 +161,14 @@ def ytdlp_options(
         "js_runtimes": {"deno": {}, "node": {"path": node} if (node := node_path()) else {}},
         "proxy": network.proxy or None,
         "socket_timeout": network.timeout,
-        # Certificates are not checked by yt-dlp (recorded in provenance): evidence is
-        # captured even behind an intercepting proxy, as the page capture does.
+        # A download's requests go through the archiver's fetcher, which verifies and
+        # records (archiver.capture._ytdlp_route). yt-dlp's own handlers, used by the
+        # re-check's metadata probe only, do not check certificates: a probe is read,
+        # not kept, and must work behind an intercepting proxy as the capture does.
         "nocheckcertificate": True,
+        # HLS and DASH segments by yt-dlp itself (through the fetcher), never by an
+        # ffmpeg that would connect on its own.
+        "hls_prefer_native": True,
         "http_headers": {"User-Agent": network.user_agent},
         "cookiefile": str(cookie_file) if cookie_file else None,
         "retries": 2,
@@ -213,30 +229,57 @@ def download_media(
     *,
     cookie_file: Path | None = None,
     secrets: SessionSecrets = NO_SECRETS,
+    route: VideoRoute | None = None,
+    capture: CaptureSettings | None = None,
 ) -> MediaResult:
     """Download the video of ``url`` (with info JSON, thumbnail, subtitles) into
-    ``workdir``. Never raises for the source's problems: they are in the result."""
+    ``workdir``, every request through ``route`` (a capture run's fetcher); without
+    one, through a fetcher of its own made from ``network`` and ``capture``. Never
+    raises for the source's problems: they are in the result."""
+    if route is None:
+        from archiver.capture._ytdlp_route import standalone_route
+
+        with standalone_route(
+            network,
+            capture or CaptureSettings(),
+            seconds=settings.video_deadline,
+            max_bytes=media_response_limit(settings),
+            spool_dir=workdir,
+        ) as own:
+            return download_media(
+                url, workdir, settings, network, markers,
+                cookie_file=cookie_file, secrets=secrets, route=own,
+            )  # fmt: skip
     result = MediaResult(ytdlp_version=ytdlp_version())
     if result.ytdlp_version is None:
         result.error, result.status = "yt-dlp is not installed", "failed"
         return result
     import yt_dlp  # loaded only when a video is wanted
 
+    from archiver.capture._ytdlp_handler import route_ytdlp
+    from archiver.capture._ytdlp_route import deadline_message
+
     workdir.mkdir(parents=True, exist_ok=True)
     logger = _Logger(secrets)
     options = ytdlp_options(workdir, settings, network, cookie_file=cookie_file)
     options["logger"] = logger
+    result.exchanges = route.exchanges
     try:
         _guard(url, network)
         with yt_dlp.YoutubeDL(options) as ydl:
+            route_ytdlp(ydl, route, max_redirects=network.max_redirects)
             info = ydl.extract_info(url, download=True)
             clean = ydl.sanitize_info(info) if isinstance(info, dict) else None
     except FetchError as exc:
         result.error, result.status = str(exc), "failed"
         return result
     except yt_dlp.utils.DownloadError as exc:
+        result.status = "failed"
+        if route.deadline_hit:
+            result.deadline_hit, result.error = True, deadline_message(route.seconds)
+            return result
         message = secrets.redact_text(str(exc))
-        result.error, result.status = message, "failed"
+        result.error = message
         result.signal = _as_platform_signal(classify_ytdlp_error(message, markers=markers))
         return result
     if not isinstance(clean, dict):
@@ -254,6 +297,9 @@ def download_media(
     result.summary = _summary(redacted)
     if any(f.kind == "video" for f in result.files):
         result.status = "saved"
+    elif route.deadline_hit:
+        result.status, result.deadline_hit = "failed", True
+        result.error = deadline_message(route.seconds)
     else:
         skipped = [m for m in logger.messages if "max-filesize" in m or "larger than" in m]
         result.status = "skipped" if skipped else "failed"
@@ -263,6 +309,45 @@ def download_media(
             else "yt-dlp wrote no video file"
         )
     return result
+
+
+def media_response_limit(settings: PlatformsSettings) -> int:
+    """The most one response of a video download may bring: the video's cap, and some
+    room for a response that is not the video (the watch page, the player's API)."""
+    return settings.video_max_bytes + 16 * 1024 * 1024
+
+
+def media_exchanges(exchanges: Sequence[Exchange]) -> dict[str, Any]:
+    """For the media record: which servers answered yt-dlp (URL, status, IP address,
+    bytes) and whether their certificates verified (``tls_verified``: None without
+    HTTPS, False when any did not verify; ``tls_errors`` says why, per host)."""
+    unverified: dict[str, str] = {}
+    https = False
+    listed: list[dict[str, Any]] = []
+    for exchange in exchanges:
+        tls = exchange.tls
+        if tls is not None:
+            https = True
+            if not tls.verified:
+                host = urlsplit(exchange.url).hostname or exchange.url
+                unverified.setdefault(host, tls.verify_error or "did not verify")
+        listed.append(
+            {
+                "url": exchange.url,
+                "method": exchange.method,
+                "status": exchange.status,
+                "ip_address": exchange.ip_address,
+                "bytes": exchange.body.size if exchange.body is not None else 0,
+                "truncated": exchange.truncated,
+                "failure": exchange.failure.message if exchange.failure else None,
+                "tls_verified": None if tls is None else tls.verified,
+            }
+        )
+    return {
+        "tls_verified": (not unverified) if https else None,
+        "tls_errors": [{"host": h, "verify_error": e} for h, e in unverified.items()],
+        "exchanges": listed,
+    }
 
 
 def _as_platform_signal(signal: object) -> PlatformSignal | None:

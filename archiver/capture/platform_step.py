@@ -6,7 +6,10 @@
    duration; a Facebook post's text and its pictures.
 3. Full-size pictures of a Facebook post, fetched by the archiver's own client (they
    become request/response records of the snapshot like the page's own requests).
-4. The video through yt-dlp (:mod:`archiver.capture.media`), in a worker thread.
+4. The video through yt-dlp (:mod:`archiver.capture.media`), in a worker thread, its
+   requests sent by the capture's fetcher (:mod:`archiver.capture._ytdlp_route`): they
+   become request/response records beside the video's resource record, and the media
+   record says which servers answered and whether their certificates verified.
 5. With an operator session: every place its values could have reached the snapshot
    (request and response heads and bodies, the rendered DOM) is scrubbed, and each
    redaction is listed in the provenance.
@@ -32,7 +35,14 @@ from typing import Any
 from archiver.capture._browser_types import PageCapture
 from archiver.capture.decode import decode_body
 from archiver.capture.exchange import Body, Exchange
-from archiver.capture.media import MediaResult, download_media, ytdlp_version
+from archiver.capture.http import Fetcher
+from archiver.capture.media import (
+    MediaResult,
+    download_media,
+    media_exchanges,
+    media_response_limit,
+    ytdlp_version,
+)
 from archiver.capture.policy import platform_steps
 from archiver.capture.session import (
     REDACTED,
@@ -185,6 +195,7 @@ class PlatformStep:
         page: PageCapture | None,
         fetch_image: FetchImage,
         workdir: Path,
+        fetcher: Fetcher | None = None,
     ) -> PlatformCapture:
         steps = set(platform_steps(platform, kind, self._settings.platforms))
         session = self.session_for(platform)
@@ -222,7 +233,8 @@ class PlatformStep:
         media = MediaResult(ytdlp_version=ytdlp_version())
         worth_trying = signal is None or signal.implied_state in ("live", None)
         if ("video" in steps or ("video_if_present" in steps and has_video)) and worth_trying:
-            media = await self._video(url, workdir, session)
+            media = await self._video(url, workdir, session, fetcher)
+            capture.exchanges.extend(media.exchanges)
             capture.artefacts = [
                 ExtraArtefact(f.kind, f.target, f.content_type, f.path) for f in media.files
             ]
@@ -255,7 +267,8 @@ class PlatformStep:
                 "files": [
                     {"kind": f.kind, "name": f.path.name, "note": f.note} for f in media.files
                 ],
-                "tls_verified": None if media.status == "none" else False,
+                **media_exchanges(media.exchanges),
+                "deadline_hit": media.deadline_hit,
             },
             "ytdlp_version": media.ytdlp_version,
             "ytdlp_ejs_version": ytdlp_version("yt-dlp-ejs"),
@@ -263,6 +276,7 @@ class PlatformStep:
                 "video": self._settings.platforms.video,
                 "video_max_height": self._settings.platforms.video_max_height,
                 "video_max_bytes": self._settings.platforms.video_max_bytes,
+                "video_deadline": self._settings.platforms.video_deadline,
                 "subtitle_languages": list(self._settings.platforms.subtitle_languages),
                 "facebook_max_images": self._settings.platforms.facebook_max_images,
             },
@@ -284,6 +298,7 @@ class PlatformStep:
         spool: Path,
         exchanges: list[Exchange],
         workdirs: list[Path],
+        fetcher: Fetcher | None = None,
     ) -> CaptureInput:
         """``capture`` with the step's findings added. The work folder is appended to
         ``workdirs`` (the caller removes it once the WARC is sealed) and new requests to
@@ -299,6 +314,7 @@ class PlatformStep:
                 page=capture.page if isinstance(capture.page, PageCapture) else None,
                 fetch_image=fetch_image,
                 workdir=workdir,
+                fetcher=fetcher,
             )
         except Exception as exc:  # a platform step's bug must not cost the page's snapshot
             log.exception("platform step for %s failed", url)
@@ -313,9 +329,29 @@ class PlatformStep:
             platform=found.record,
         )
 
-    async def _video(self, url: str, workdir: Path, session: OperatorSession | None) -> MediaResult:
+    async def _video(
+        self,
+        url: str,
+        workdir: Path,
+        session: OperatorSession | None,
+        fetcher: Fetcher | None,
+    ) -> MediaResult:
+        """yt-dlp in a worker thread, its requests sent by ``fetcher`` on this loop (a
+        fetcher of its own without one: a platform step run outside a capture)."""
+        from archiver.capture._ytdlp_route import VideoRoute
+
         settings = self._settings
         started = time.monotonic()
+        route = (
+            None
+            if fetcher is None
+            else VideoRoute(
+                fetcher,
+                asyncio.get_running_loop(),
+                seconds=settings.platforms.video_deadline,
+                max_bytes=media_response_limit(settings.platforms),
+            )
+        )
 
         def download(cookie_file: Path | None) -> MediaResult:
             return download_media(
@@ -326,6 +362,8 @@ class PlatformStep:
                 self._markers,
                 cookie_file=cookie_file,
                 secrets=session.secrets if session else SessionSecrets(frozenset()),
+                route=route,
+                capture=settings.capture,
             )
 
         if session is None:

@@ -1,0 +1,180 @@
+"""Where the video came from (issue 21, point 8): yt-dlp's requests are sent by the
+archiver's fetcher and kept as request/response records beside the video's resource
+record; certificates are verified and a failure recorded, not refused; the whole
+download has a deadline, and running out of it is listed in ``incomplete``.
+
+Real yt-dlp (its generic extractor) against the simulated web, real media by ffmpeg."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
+
+from archiver.app import Archive
+from archiver.config import Settings
+from archiver.models import PlatformRecord, Snapshot
+from tests.conftest import FixedClock
+from tests.integration.platforms.test_media import CLIP, PAGE, _add, serve_video
+from tests.simweb import SimulatedWeb
+from tests.simweb.behaviours import SlowBody
+from tests.support.verify_tools import warcio_check
+
+pytestmark = pytest.mark.slow
+
+
+def _settings(
+    make_settings: Callable[..., Settings], web: SimulatedWeb, *, trust_ca: bool = True, **more: str
+) -> Settings:
+    extra = {"capture__extra_ca_file": str(web.ca_pem_path)} if trust_ca else {}
+    return make_settings(
+        network__proxy=web.proxy_url,
+        capture__per_host_interval="0",
+        capture__modes='{default = ["http"]}',
+        **extra,
+        **more,
+    )
+
+
+def _capture(settings: Settings, clock: FixedClock, tmp_path: Path) -> tuple[Path, Any, Any]:
+    with Archive.open(settings, clock=clock) as archive:
+        _add(archive, tmp_path, PAGE, "youtube", "video")
+        assert [o.error for o in archive.capture()] == [None]
+        with archive.db.session() as session:
+            snapshot = session.scalars(select(Snapshot)).one()
+            record = session.scalars(select(PlatformRecord)).one()
+            session.expunge_all()
+        status = archive.status()
+    return settings.storage.root / snapshot.warc_path, snapshot, (record, status)
+
+
+def _records(warc: Path) -> list[dict[str, Any]]:
+    found = []
+    with warc.open("rb") as handle:
+        for record in ArchiveIterator(handle):
+            headers = dict(record.rec_headers.headers)
+            http = record.http_headers
+            found.append(
+                {
+                    "type": record.rec_type,
+                    "uri": headers.get("WARC-Target-URI"),
+                    "headers": headers,
+                    "status": http.get_statuscode() if http is not None else None,
+                    "http": dict(http.headers) if http is not None else {},
+                    "body": record.content_stream().read(),
+                }
+            )
+    return found
+
+
+def _provenance(records: list[dict[str, Any]]) -> dict[str, Any]:
+    found = next(r for r in records if r["uri"] == f"urn:provenance:{PAGE}")
+    return json.loads(found["body"])  # type: ignore[no-any-return]
+
+
+def test_ytdlp_requests_are_request_and_response_records_beside_the_video(
+    simweb: SimulatedWeb,
+    media_files: dict[str, bytes],
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    serve_video(simweb, media_files)
+    warc, snapshot, (record, _) = _capture(_settings(make_settings, simweb), clock, tmp_path)
+    records = _records(warc)
+    clip = media_files["clip"]
+    digest = "sha256:" + hashlib.sha256(clip).hexdigest()
+    # The video as yt-dlp assembled it (what a reader plays) ...
+    video = next(r for r in records if r["uri"] == f"urn:video:{PAGE}")
+    assert (video["type"], video["body"]) == ("resource", clip)
+    # ... and the format URL it fetched: who answered, with which head and bytes.
+    responses = [r for r in records if r["uri"] == CLIP and r["type"] == "response"]
+    requests = [r for r in records if r["uri"] == CLIP and r["type"] == "request"]
+    assert len(responses) == 1 and len(requests) == 1
+    response, request = responses[0], requests[0]
+    assert response["status"] == "200"
+    assert response["http"].get("Content-Type") == "video/mp4"
+    assert response["body"] == clip
+    assert response["headers"]["WARC-Payload-Digest"] == digest
+    # Through a proxy the server's address is the proxy's to know (no WARC-IP-Address;
+    # the manifest names the proxy); direct, the fetcher writes it.
+    assert request["headers"]["WARC-Concurrent-To"] == response["headers"]["WARC-Record-ID"]
+    assert request["body"] == b"" and request["http"].get("User-Agent")
+    # The page yt-dlp read again, through the same fetcher, is there too.
+    assert [r for r in records if r["type"] == "request" and r["uri"] == PAGE]
+    media = _provenance(records)["platform"]["media"]
+    assert media["status"] == "saved" and media["deadline_hit"] is False
+    assert media["tls_verified"] is True and media["tls_errors"] == []
+    fetched = {e["url"]: e for e in media["exchanges"]}
+    assert fetched[CLIP]["status"] == 200 and fetched[CLIP]["bytes"] == len(clip)
+    assert record.media_status == "saved"
+    assert snapshot.incomplete == []
+    check = warcio_check(warc)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_certificate_that_does_not_verify_is_recorded_and_the_video_kept(
+    simweb: SimulatedWeb,
+    media_files: dict[str, bytes],
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """The simulated servers' certificates come from a self-signed CA the archiver is
+    not told of here: yt-dlp's requests do not verify, the download goes on, and the
+    media record says so with the reason, per host."""
+    serve_video(simweb, media_files)
+    settings = _settings(make_settings, simweb, trust_ca=False)
+    warc, snapshot, (record, _) = _capture(settings, clock, tmp_path)
+    records = _records(warc)
+    media = _provenance(records)["platform"]["media"]
+    assert media["status"] == "saved" and record.media_status == "saved"
+    assert media["tls_verified"] is False
+    errors = {e["host"]: e["verify_error"] for e in media["tls_errors"]}
+    assert set(errors) == {"video.example.org"}
+    assert errors["video.example.org"].startswith("certificate did not verify: ")
+    assert "self-signed" in errors["video.example.org"]
+    assert all(e["tls_verified"] is False for e in media["exchanges"] if e["status"])
+    response = next(r for r in records if r["uri"] == CLIP and r["type"] == "response")
+    assert response["body"] == media_files["clip"]
+    assert snapshot.incomplete == []
+    check = warcio_check(warc)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_slow_video_server_hits_the_deadline_and_the_snapshot_says_so(
+    simweb: SimulatedWeb,
+    media_files: dict[str, bytes],
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """The video trickles at 500 bytes a second (a minute and more for the clip); the
+    deadline is 3 s. No sleeping here: the server's pace decides."""
+    serve_video(simweb, media_files)
+    clip = media_files["clip"]
+    assert len(clip) > 30 * 500
+    simweb.page(CLIP, SlowBody(clip, 500, content_type="video/mp4"))
+    settings = _settings(make_settings, simweb, platforms__video_deadline="3")
+    warc, snapshot, (record, status) = _capture(settings, clock, tmp_path)
+    reason = "the video download ran out of time after 3 s (platforms.video_deadline)"
+    assert snapshot.incomplete == [{"artefact": "video", "reason": reason}]
+    assert (record.media_status, record.media_error) == ("failed", reason)
+    (source,) = status["sources"]
+    assert source["snapshots"][0]["incomplete"] == [{"artefact": "video", "reason": reason}]
+    records = _records(warc)
+    media = _provenance(records)["platform"]["media"]
+    assert media["deadline_hit"] is True
+    # What arrived before the deadline is kept, marked as cut by time.
+    cut = [r for r in records if r["uri"] == CLIP and r["type"] == "response"]
+    assert cut and cut[0]["headers"].get("WARC-Truncated") == "time"
+    assert 0 < len(cut[0]["body"]) < len(clip)
+    assert not [r for r in records if r["uri"] == f"urn:video:{PAGE}"]
+    check = warcio_check(warc)
+    assert check.returncode == 0, check.stdout + check.stderr
