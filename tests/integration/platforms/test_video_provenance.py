@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
@@ -178,3 +182,52 @@ def test_a_slow_video_server_hits_the_deadline_and_the_snapshot_says_so(
     assert not [r for r in records if r["uri"] == f"urn:video:{PAGE}"]
     check = warcio_check(warc)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_format_url_replays_from_the_warc_in_pywb(
+    simweb: SimulatedWeb,
+    media_files: dict[str, bytes],
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """pywb indexes the snapshot's WARC, and serves the format URL yt-dlp fetched back
+    with the bytes the server sent (the records are ordinary request/response pairs)."""
+    serve_video(simweb, media_files)
+    warc, snapshot, _ = _capture(_settings(make_settings, simweb), clock, tmp_path)
+    tools = Path(__file__).resolve().parents[3] / ".venv-tools" / "bin"
+    if not (tools / "wayback").exists():
+        pytest.fail("pywb is not installed in .venv-tools (./dev test installs it)")
+    collections = tmp_path / "pywb"
+    collections.mkdir()
+    for step in (["init", "evidence"], ["add", "evidence", str(warc)]):
+        subprocess.run(
+            [str(tools / "wb-manager"), *step], cwd=collections, check=True, capture_output=True
+        )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = subprocess.Popen(
+        [str(tools / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
+        cwd=collections,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        stamp = snapshot.started_at.strftime("%Y%m%d%H%M%S")
+        replay = f"http://127.0.0.1:{port}/evidence/{stamp}id_/{CLIP}"
+        started = time.monotonic()
+        while True:  # until pywb listens
+            try:
+                response = httpx.get(replay, timeout=10)
+                break
+            except httpx.TransportError:
+                if time.monotonic() - started > 60:
+                    raise
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.content == media_files["clip"]
+        assert response.headers["content-type"] == "video/mp4"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
