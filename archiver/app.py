@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from archiver.harvest.ingest import IngestOutcome
     from archiver.integrity.service import Integrity
     from archiver.integrity.stamping import StampSummary
+    from archiver.witnesses.service import Witnesses
 
 # The harvest (lxml, pypdf) and capture (playwright) stacks are imported where used, so
 # a command that needs one does not pay for loading the other.
@@ -271,6 +272,20 @@ class Archive:
         """Follow-up integrity pass (the daemon runs it between capture batches): seal
         a custody head when one is due, then fetch every due pending RFC 3161 stamp."""
         return self.integrity.stamp_pending()
+
+    # -- witnesses (issue 18): copies held by public web archives ------------------------
+
+    @property
+    def witnesses(self) -> Witnesses:
+        """Earlier copies from public web archives (archiver.witnesses, docs/witnesses.md)."""
+        from archiver.witnesses.service import Witnesses
+
+        return Witnesses(
+            self.settings,
+            self.db,
+            clock=self.clock,
+            sealer=lambda: self.integrity.sealer("witnesses"),
+        )
 
     def export(
         self, source_ref: str, out: Path, *, snapshot_id: str | None = None, actor: str = "system"

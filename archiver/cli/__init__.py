@@ -3,10 +3,11 @@
 Every error the archiver raises on purpose is printed as one line (``error: ...``) with
 exit status 1 (2 for bad usage or configuration); never a traceback. The commands live
 by what they work on: ``sources`` (add, capture, check, status), ``evidence`` (export,
-verify, keys, stamp), ``service`` (run, token, feed).
+verify, keys, stamp), ``service`` (run, token, feed), ``witnesses`` (copies held by
+public web archives).
 """
 
-from archiver.cli import evidence, service, sources
+from archiver.cli import evidence, service, sources, witnesses
 from archiver.cli._base import main
 
-__all__ = ["evidence", "main", "service", "sources"]
+__all__ = ["evidence", "main", "service", "sources", "witnesses"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -89,9 +89,13 @@ class Sealer:
         session: Session,
         snapshots: Sequence[tuple[int, WrittenSnapshot]],
         now: datetime,
+        *,
+        details: Mapping[str, Any] | None = None,
     ) -> list[SealedSnapshot]:
         """Manifest, signature, pending stamps and a "capture" custody entry for each
-        ``(source_id, written)``; rows go in as bulk inserts, like the snapshots."""
+        ``(source_id, written)``; rows go in as bulk inserts, like the snapshots.
+        ``details`` are added to every custody entry (a third-party copy says whose
+        copy it is there too)."""
         seals: list[dict[str, Any]] = []
         stamps: list[dict[str, Any]] = []
         sealed: list[SealedSnapshot] = []
@@ -131,6 +135,7 @@ class Sealer:
                         "warc_sha256": written.sha256,
                         "manifest_sha256": seal.manifest_sha256,
                         "key": seal.key_fingerprint,
+                        **(details or {}),
                     },
                 )
                 for (source_id, written), seal in zip(snapshots, sealed, strict=True)

@@ -290,7 +290,8 @@ def _request_url(head: RequestHead, tunnel: _Tunnel | None) -> str:
     inside a tunnel (or to a client using the proxy as if it were the origin), completed
     from the Host header or the tunnel's CONNECT authority."""
     target = head.target
-    if "://" in target:
+    # An origin-form path may itself hold a URL (web archives: /web/2022.../https://...).
+    if "://" in target and not target.startswith("/"):
         return normalize_url(target)
     if not target.startswith("/"):
         raise BadRequest(f"unsupported request target {target!r}")

@@ -23,9 +23,21 @@ from archiver.config_display import (
 )
 
 # Whole value hidden: "(set)", or "" when unset.
-SECRET = {"notify.smtp_password", "web.session_secret"}
+SECRET = {
+    "notify.smtp_password",
+    "web.session_secret",
+    "witnesses.save_page_now_access_key",
+    "witnesses.save_page_now_secret_key",
+}
 # URLs: shown without user:password and without query values.
-URLS = {"network.proxy", "storage.database_url", "integrity.tsa_urls"}
+URLS = {
+    "network.proxy",
+    "storage.database_url",
+    "integrity.tsa_urls",
+    "witnesses.timemaps",
+    "witnesses.cdx_urls",
+    "witnesses.save_page_now_url",
+}
 # URLs whose path is a secret too (Slack, Discord and most webhook services).
 SECRET_PATH_URLS = {"notify.webhook_url"}
 
@@ -46,6 +58,12 @@ FIELDS = _fields(Settings)
 # Reviewed one by one: none of these holds a credential. (A path to a file that holds
 # one, such as platforms.facebook_session, is not itself a secret.)
 PLAIN = {
+    "witnesses.enabled",
+    "witnesses.lookup_unpreserved",
+    "witnesses.timeout",
+    "witnesses.max_tries",
+    "witnesses.save_page_now",
+    "witnesses.save_page_now_max_attempts",
     "storage.root",
     "harvest.max_report_bytes",
     "harvest.fetch_deadline",

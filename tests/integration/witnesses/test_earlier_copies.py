@@ -1,0 +1,261 @@
+"""Issue 18: sources already gone get the copy a public web archive holds, kept as a
+third-party copy. The archive is real: pywb serving corpus pages under the host
+web.archive.org, through the simulated web (tests/integration/witnesses/archive.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from archiver.app import Archive
+from archiver.capture.warc import verify_warc
+from archiver.config import Settings
+from archiver.models import CustodyEvent, Snapshot, SnapshotSeal, ThirdPartyCopy, WitnessLookup
+from archiver.witnesses.service import WitnessesDisabled
+from tests.conftest import FixedClock
+from tests.integration.witnesses.archive import TOOLS, Copy, pywb_archive, serve_as_wayback
+from tests.simweb import SimulatedWeb, status
+from tests.simweb.corpus import read_manifest
+from tests.simweb.fixtures import simweb  # noqa: F401
+from tests.support.verify_tools import warcio_check
+
+GONE = "https://rus.azattyq.org/a/32063459.html"
+NEVER_ARCHIVED = "https://kaztag.kz/ru/news/never-archived"
+NEAR = datetime(2022, 10, 5, 14, 2, 11, tzinfo=UTC)
+REPORT = f"""# Monitoring of political persecution from October 1 to October 31, 2022
+
+October 4, Almaty: an activist was detained [^1]. Another case [^2].
+
+[^1]: {GONE}
+[^2]: {NEVER_ARCHIVED}
+"""
+
+
+def _corpus_page() -> bytes:
+    entry = next(e for e in read_manifest() if e.platform == "news" and e.http_status == 200)
+    return entry.body()
+
+
+PAGE = _corpus_page()
+COPIES = (
+    Copy(GONE, datetime(2022, 9, 1, 8, 0, tzinfo=UTC), PAGE + b"<!-- crawl 1 -->"),
+    Copy(GONE, NEAR, PAGE + b"<!-- crawl 2 -->"),
+    Copy(GONE, datetime(2023, 3, 1, 0, 0, tzinfo=UTC), PAGE + b"<!-- crawl 3 -->"),
+)
+
+
+@pytest.fixture(scope="module")
+def wayback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with pywb_archive(tmp_path_factory.mktemp("pywb"), COPIES) as base:
+        yield base
+
+
+@pytest.fixture
+def web(simweb: SimulatedWeb, wayback: str) -> SimulatedWeb:  # noqa: F811
+    simweb.page(GONE, "<h1>Not found</h1>", status=404)
+    simweb.page(NEVER_ARCHIVED, "<h1>Not found</h1>", status=404)
+    serve_as_wayback(simweb, wayback)
+    return simweb
+
+
+@pytest.fixture
+def archive(
+    web: SimulatedWeb, make_settings: Callable[..., Settings], clock: FixedClock, tmp_path: Path
+) -> Iterator[Archive]:
+    settings = make_settings(
+        network__proxy=web.proxy_url,
+        capture__per_host_interval="0",
+        capture__extra_ca_file=str(web.ca_pem_path),
+        capture__modes='{default = ["http"]}',
+        integrity__tsa_urls="[]",
+    )
+    report = tmp_path / "report.md"
+    report.write_text(REPORT, encoding="utf-8")
+    with Archive.open(settings, clock=clock) as opened:
+        opened.add(str(report))
+        opened.capture()
+        yield opened
+
+
+def _source_id(archive: Archive, url: str) -> int:
+    [source_id] = archive.find_sources([url])
+    return source_id
+
+
+def test_a_source_gone_at_capture_gets_the_copy_nearest_the_report_date(
+    archive: Archive, web: SimulatedWeb
+) -> None:
+    gone = _source_id(archive, GONE)
+    assert gone in archive.witnesses.due()
+    [outcome] = archive.witnesses.look_up([gone])
+    assert outcome.outcome == "found", outcome.asked
+    assert outcome.archive == "web.archive.org"
+    assert outcome.memento_datetime == NEAR
+    # The report names its period ("... to October 31, 2022"): the copy nearest it.
+    assert outcome.target_basis == "report_text"
+    assert outcome.message == "copy held by web.archive.org, captured 2022-10-05 14:02 UTC"
+    # The default aggregator is not on this (simulated) network: it says so, and the
+    # Wayback Machine's own TimeMap still answers.
+    hosts = [a["archive"] for a in outcome.asked]
+    assert hosts[0] == "timetravel.mementoweb.org" and "failed" in outcome.asked[0]["result"]
+    assert {"archive": "web.archive.org", "url": f"https://web.archive.org/web/timemap/link/{GONE}",
+            "result": "3 copies"} in outcome.asked  # fmt: skip
+    assert web.hits(f"https://web.archive.org/web/20221005140211id_/{GONE}") == 1
+
+    with archive.db.session() as session:
+        snapshot = session.get(Snapshot, outcome.snapshot_id)
+        copy = session.get(ThirdPartyCopy, outcome.snapshot_id)
+        seal = session.get(SnapshotSeal, outcome.snapshot_id)
+        custody = session.scalars(
+            select(CustodyEvent).where(CustodyEvent.subject_id == outcome.snapshot_id)
+        ).one()
+        assert snapshot is not None and copy is not None and seal is not None
+        # Never our own capture: no status of ours, the archive's status apart.
+        assert snapshot.http_status is None and copy.original_status == 200
+        assert copy.memento_url == f"https://web.archive.org/web/20221005140211mp_/{GONE}"
+        assert copy.raw_url == f"https://web.archive.org/web/20221005140211id_/{GONE}"
+        warc = archive.settings.storage.root / snapshot.warc_path
+        manifest = json.loads(seal.manifest)
+        assert custody.action == "capture" and custody.details["kind"] == "third_party"
+    assert manifest["kind"] == "third_party"
+    assert manifest["third_party"]["archive"] == "web.archive.org"
+    assert manifest["third_party"]["memento_datetime"] == "2022-10-05T14:02:11.000000Z"
+    assert manifest["source"]["http_status"] is None
+    # The copy's bytes as the archive holds them (crawl 2), digested as received.
+    assert snapshot.payload_sha256 is not None
+    assert verify_warc(warc, expected_sha256=snapshot.warc_sha256).ok
+    checked = warcio_check(warc)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_stored_copy_replays_in_pywb(archive: Archive, tmp_path: Path) -> None:
+    [outcome] = archive.witnesses.look_up([_source_id(archive, GONE)])
+    with archive.db.session() as session:
+        snapshot = session.get(Snapshot, outcome.snapshot_id)
+        assert snapshot is not None
+        warc = archive.settings.storage.root / snapshot.warc_path
+    replay_root = tmp_path / "replay"
+    replay_root.mkdir()
+    subprocess.run([str(TOOLS / "wb-manager"), "init", "evidence"], cwd=replay_root, check=True,
+                   capture_output=True)  # fmt: skip
+    added = subprocess.run([str(TOOLS / "wb-manager"), "add", "evidence", str(warc)],
+                           cwd=replay_root, capture_output=True, text=True)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    index = (replay_root / "collections" / "evidence" / "indexes" / "index.cdxj").read_text()
+    # Indexed at the URL we fetched (the archive's), never at the source's own URL.
+    assert "web.archive.org/web/20221005140211id_/" in index
+    assert not any(
+        line.startswith("org,azattyq,rus)/a/32063459.html ") for line in index.splitlines()
+    )
+    from tests.integration.witnesses.archive import _free_port
+
+    port = _free_port()
+    server = subprocess.Popen([str(TOOLS / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
+                              cwd=replay_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        stamp = snapshot.started_at.strftime("%Y%m%d%H%M%S")
+        target = f"https://web.archive.org/web/20221005140211id_/{GONE}"
+        url = f"http://127.0.0.1:{port}/evidence/{stamp}id_/{target}"
+        response = _get_when_up(url, server)
+        assert response.status_code == 200
+        assert response.content == PAGE + b"<!-- crawl 2 -->"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _get_when_up(url: str, server: subprocess.Popen[bytes]) -> httpx.Response:
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:  # readiness: the first answer ends the wait
+        try:
+            return httpx.get(url, timeout=10)
+        except httpx.TransportError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.1)
+
+
+def test_status_json_calls_it_a_third_party_copy(archive: Archive) -> None:
+    gone = _source_id(archive, GONE)
+    [outcome] = archive.witnesses.look_up([gone])
+    status_doc = archive.status()
+    source = next(s for s in status_doc["sources"] if s["id"] == gone)
+    assert source["preserved"] is False
+    assert source["preserved_by_third_party"] is True
+    [copy] = [s for s in source["snapshots"] if s["kind"] == "third_party"]
+    assert copy["id"] == outcome.snapshot_id
+    assert copy["archive"] == "web.archive.org"
+    assert copy["memento_url"] == f"https://web.archive.org/web/20221005140211mp_/{GONE}"
+    assert copy["memento_datetime"] == "2022-10-05T14:02:11Z"
+    assert copy["retrieved_at"] == "2026-01-02T03:04:05Z"
+    assert copy["preserved"] is False
+    assert all(s["kind"] == "own" for s in source["snapshots"] if s["id"] != copy["id"])
+    assert source["baseline_snapshot"] is None
+    assert status_doc["summary"]["preserved"] == 0
+    assert status_doc["summary"]["preserved_by_third_party"] == 1
+    assert source["witness_lookup"]["outcome"] == "found"
+
+
+def test_no_copy_anywhere_says_which_archives_were_asked(archive: Archive) -> None:
+    never = _source_id(archive, NEVER_ARCHIVED)
+    [outcome] = archive.witnesses.look_up([never])
+    assert outcome.outcome == "none"
+    assert outcome.snapshot_id is None
+    assert outcome.message.startswith("no earlier copy found (archives asked: ")
+    assert "timetravel.mementoweb.org: failed" in outcome.message
+    assert "web.archive.org: no copy" in outcome.message
+    source = next(s for s in archive.status()["sources"] if s["id"] == never)
+    assert source["witness_lookup"]["message"] == outcome.message
+    assert source["preserved_by_third_party"] is False
+    # Asked once; not again this week.
+    assert never not in archive.witnesses.due()
+
+
+def test_an_archive_answering_503_is_no_copy_and_says_so(
+    archive: Archive, web: SimulatedWeb
+) -> None:
+    web.override_host("web.archive.org", status(503))
+    [outcome] = archive.witnesses.look_up([_source_id(archive, GONE)])
+    assert outcome.outcome == "failed"
+    assert "web.archive.org: answered HTTP 503" in outcome.message
+    assert outcome.message.startswith("no earlier copy found (archives asked: ")
+    with archive.db.session() as session:
+        assert session.scalars(select(ThirdPartyCopy)).all() == []
+        [lookup] = session.scalars(select(WitnessLookup)).all()
+        assert lookup.outcome == "failed"
+
+
+def test_cdx_fallback_when_no_timemap_lists_a_copy(
+    archive: Archive, web: SimulatedWeb, make_settings: Callable[..., Settings], clock: FixedClock
+) -> None:
+    settings = archive.settings.model_copy(
+        update={"witnesses": archive.settings.witnesses.model_copy(update={"timemaps": ()})}
+    )
+    with Archive.open(settings, clock=clock) as other:
+        [outcome] = other.witnesses.look_up([_source_id(other, GONE)])
+    assert outcome.outcome == "found", outcome.message
+    assert outcome.memento_datetime == NEAR
+    assert outcome.memento_url == f"https://web.archive.org/web/20221005140211/{GONE}"
+    assert outcome.asked[0]["archive"] == "web.archive.org"
+    assert outcome.asked[0]["result"] == "3 copies"
+
+
+def test_no_archive_is_contacted_when_witnesses_are_disabled(
+    archive: Archive, web: SimulatedWeb, clock: FixedClock
+) -> None:
+    settings = archive.settings.model_copy(
+        update={"witnesses": archive.settings.witnesses.model_copy(update={"enabled": False})}
+    )
+    web.clear_log()
+    with Archive.open(settings, clock=clock) as other, pytest.raises(WitnessesDisabled):
+        other.witnesses.look_up([_source_id(other, GONE)])
+    assert not [r for r in web.requests if "archive.org" in r.url or "mementoweb" in r.url]
