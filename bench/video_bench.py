@@ -7,8 +7,10 @@ for the WARC writer). Then, each in its own subprocess, peak RSS from ``wait4``:
 
 - peer: the ``yt-dlp`` command line downloading the same video through the proxy;
 - archiver: ``Archive.capture()`` of a source classed as a YouTube video: page, platform
-  step (yt-dlp as a library, generic extractor), the video streamed into the snapshot's
-  WARC as a resource record, database rows.
+  step (yt-dlp as a library, generic extractor, its requests sent by the archiver's
+  fetcher), the video streamed into the snapshot's WARC as a resource record beside
+  the request/response records of yt-dlp's requests (the response keeps the bytes as
+  served, within capture.max_snapshot_bytes), database rows.
 
 Afterwards this process re-reads the WARC record and checks that its bytes, their sha256
 and the sha256 in the database (platform_records.media_sha256) all agree with the file
@@ -150,6 +152,27 @@ def make_video(path: Path, size_mb: int) -> str:
     return digest.hexdigest()
 
 
+def format_responses(warc: Path) -> dict[str, object]:
+    """The response records of the video's URL (yt-dlp's requests): how many, their
+    payload size and WARC-Truncated values."""
+    from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
+
+    found: list[tuple[int, str | None]] = []
+    with warc.open("rb") as handle:
+        for record in ArchiveIterator(handle):
+            uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+            if record.rec_type == "response" and uri == VIDEO:
+                stream, size = record.content_stream(), 0
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                found.append((size, record.rec_headers.get_header("WARC-Truncated")))
+    return {
+        "records": len(found),
+        "payload_mib": round(sum(size for size, _ in found) / CHUNK, 1),
+        "truncated": [t for _, t in found if t],
+    }
+
+
 def warc_video(warc: Path) -> tuple[str, int]:
     """sha256 and size of the urn:video: record's bytes, read back in chunks."""
     from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
@@ -248,6 +271,7 @@ def main() -> None:
                 "peak_rss_mib": cap_rss,
                 "media_status": status,
                 "warc_file_mib": round(warc.stat().st_size / CHUNK, 1),
+                "format_url_responses": format_responses(warc),
             },
             "sha256_db_equals_warc_equals_served": agree,
             "sha256": media_sha256,
