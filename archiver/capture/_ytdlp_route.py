@@ -83,7 +83,9 @@ class VideoRoute:
     deadline: float = 0.0
     exchanges: list[Exchange] = field(default_factory=list)
     deadline_hit: bool = False
+    closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pending: set[concurrent.futures.Future[Exchange]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.deadline:
@@ -91,7 +93,9 @@ class VideoRoute:
 
     def fetch(self, url: str, method: str, headers: list[tuple[str, str]], body: bytes) -> Exchange:
         """One exchange, sent from yt-dlp's thread; raises VideoDeadlineError past the
-        deadline (and records that it was hit)."""
+        deadline (and records that it was hit), RouteClosedError once closed."""
+        if self.closed:
+            raise RouteClosedError("the capture stopped")
         if time.monotonic() >= self.deadline:
             self.deadline_hit = True
             raise VideoDeadlineError(deadline_message(self.seconds))
@@ -124,6 +128,10 @@ class VideoRoute:
         except RuntimeError as exc:  # the loop is closed: the capture was stopped
             request.close()
             raise RouteClosedError("the capture stopped") from exc
+        with self._lock:
+            self._pending.add(future)
+        if self.closed:  # closed while this request was being handed over
+            future.cancel()
         wait = max(0.0, self.deadline - time.monotonic()) + _GRACE
         try:
             return future.result(timeout=wait)
@@ -133,6 +141,18 @@ class VideoRoute:
             raise VideoDeadlineError(deadline_message(self.seconds)) from exc
         except concurrent.futures.CancelledError as exc:
             raise RouteClosedError("the capture stopped") from exc
+        finally:
+            with self._lock:
+                self._pending.discard(future)
+
+    def close(self) -> None:
+        """No more requests: the one under way is cancelled, later ones fail at once (the
+        capture was stopped; yt-dlp's thread then ends at its next request)."""
+        self.closed = True
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.cancel()
 
 
 @contextmanager

@@ -366,11 +366,16 @@ class PlatformStep:
                 capture=settings.capture,
             )
 
-        if session is None:
-            result = await asyncio.to_thread(download, None)
-        else:
-            with session.cookie_file() as cookies:
-                result = await asyncio.to_thread(download, cookies)
+        try:
+            if session is None:
+                result = await asyncio.to_thread(download, None)
+            else:
+                with session.cookie_file() as cookies:
+                    result = await asyncio.to_thread(download, cookies)
+        except asyncio.CancelledError:
+            if route is not None:
+                route.close()  # yt-dlp's thread stops at its next request
+            raise
         result.summary["seconds"] = round(time.monotonic() - started, 3)
         return result
 

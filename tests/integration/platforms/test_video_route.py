@@ -4,13 +4,16 @@ HTTP error reaches yt-dlp as its own. Real yt-dlp against the simulated web."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+from archiver.capture._ytdlp_route import standalone_route
 from archiver.capture.media import MediaResult, download_media
-from archiver.config import Settings
+from archiver.config import CaptureSettings, Settings
 from archiver.platforms.markers import load_markers
 from tests.integration.platforms.test_media import CLIP, PAGE, serve_video
 from tests.simweb import SimulatedWeb, status
+from tests.simweb.behaviours import SlowBody
 from tests.simweb.messages import Request
 
 PRIVATE_CLIP = "http://10.0.0.7/media/clip.mp4"
@@ -83,3 +86,39 @@ def test_an_http_error_of_the_format_url_is_yt_dlps_error_and_on_record(
     assert not result.deadline_hit
     forbidden = [e for e in result.exchanges if e.url == CLIP]
     assert forbidden and forbidden[0].status == 403 and forbidden[0].response_head
+
+
+def test_a_stopped_capture_stops_yt_dlp_at_its_request_under_way(
+    simweb: SimulatedWeb, media_files: dict[str, bytes], tmp_path: Path
+) -> None:
+    """The run stops while the video trickles in (the deadline is far): the request
+    under way is cancelled and yt-dlp's thread ends instead of downloading on."""
+    serve_video(simweb, media_files)
+    arrived = threading.Event()
+
+    def clip(request: Request) -> SlowBody:
+        arrived.set()
+        return SlowBody(media_files["clip"], 100, content_type="video/mp4")
+
+    simweb.page(CLIP, clip)
+    settings = Settings()
+    network = settings.network.model_copy(update={"proxy": simweb.proxy_url})
+    found: list[MediaResult] = []
+    with standalone_route(network, CaptureSettings(), seconds=3600, max_bytes=10**8) as route:
+
+        def download() -> None:
+            work = tmp_path / "work"
+            markers = load_markers()
+            found.append(
+                download_media(PAGE, work, settings.platforms, network, markers, route=route)
+            )
+
+        thread = threading.Thread(target=download)
+        thread.start()
+        assert arrived.wait(120)
+        route.close()
+        thread.join(120)  # a guard against a hang, not a measure
+    assert not thread.is_alive()
+    (result,) = found
+    assert result.status == "failed" and not result.deadline_hit
+    assert result.error is not None and "the capture stopped" in result.error
