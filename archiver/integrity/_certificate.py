@@ -21,9 +21,24 @@ _FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 Facts = Mapping[str, Any]
 
 
+def _minute(value: str | None) -> str:
+    return "an unknown time" if not value else value.replace("T", " ")[:16] + " UTC"
+
+
+def third_party_text(third_party: Mapping[str, Any], retrieved_at: str) -> str:
+    """ "copy held by web.archive.org, captured 2022-10-05 14:02 UTC; retrieved by us on
+    ...": a third-party copy is never presented as our capture."""
+    return (
+        f"copy held by {third_party.get('archive')}, captured "
+        f"{_minute(third_party.get('memento_datetime'))}; retrieved by us on "
+        f"{_minute(retrieved_at)}"
+    )
+
+
 def _rows(facts: Facts) -> list[tuple[str, str]]:
     snap = facts["snapshot"]
     rows = [
+        *_third_party_rows(facts),
         ("Source URL", facts["source"]["url"]),
         ("Cited as", ", ".join(facts["cited_as"]) or "-"),
         ("Final URL", snap["final_url"] or "-"),
@@ -37,7 +52,10 @@ def _rows(facts: Facts) -> list[tuple[str, str]]:
         ("TLS certificate verified", {None: "n/a", True: "yes", False: "no"}[snap["tls_verified"]]),
         ("Truncated by a limit", "yes" if snap["truncated"] else "no"),
         ("Parts missing", _missing_text(snap.get("incomplete"))),
-        ("Captured by", _who_text(facts.get("captured_by"))),
+        (
+            "Retrieved by" if facts.get("third_party") else "Captured by",
+            _who_text(facts.get("captured_by")),
+        ),
         ("Server address", _server_text(facts.get("network"))),
         ("Snapshot id", snap["id"]),
         ("WARC file", f"{snap['warc_name']} ({snap['warc_size']} bytes)"),
@@ -51,6 +69,23 @@ def _rows(facts: Facts) -> list[tuple[str, str]]:
             (f"{artefact['kind']} sha256", f"{artefact['sha256']} ({artefact['size']} bytes)")
         )
     return rows
+
+
+def _third_party_rows(facts: Facts) -> list[tuple[str, str]]:
+    third_party = facts.get("third_party")
+    if not third_party:
+        return []
+    return [
+        ("Third-party copy", third_party_text(third_party, facts["snapshot"]["started_at"])),
+        ("Not our capture", "the archive captured the page; we retrieved its copy (see below)"),
+        ("Memento URL", str(third_party.get("memento_url"))),
+        ("Memento-Datetime", str(third_party.get("memento_datetime"))),
+        ("Status recorded by the archive", str(third_party.get("original_status") or "-")),
+        (
+            "Chosen nearest to",
+            f"{third_party.get('target_at')} ({third_party.get('target_basis')})",
+        ),
+    ]
 
 
 # What each missing part means, in words ("the video could not be downloaded: HTTP 403").

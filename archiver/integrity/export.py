@@ -360,6 +360,8 @@ def _write_package(
         "snapshot": {**snap, "incomplete": manifest.get("incomplete", snap["incomplete"])},
         "captured_by": manifest.get("captured_by"),
         "network": manifest.get("network"),
+        # A copy held by a public web archive (issue 18): whose copy, from when.
+        "third_party": manifest.get("third_party"),
         "software": manifest["software"],
         "user_agent": manifest["settings"].get("network", {}).get("user_agent"),
         "manifest_sha256": hashlib.sha256(ev.manifest).hexdigest(),

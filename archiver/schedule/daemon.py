@@ -26,6 +26,7 @@ from pathlib import Path
 
 from archiver.app import Archive
 from archiver.bounded import exit_after
+from archiver.errors import ArchiverError
 from archiver.harvest.inbox import process_inbox
 from archiver.schedule.checks import CheckScheduler
 from archiver.store.leases import release_this_process
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 STOP_WITHIN = 7.5
 # Of which web requests in flight get at most this (web.shutdown_timeout, capped).
 WEB_GRACE = 5.0
+# Sources looked up in web archives per idle pass of the capture loop.
+WITNESS_BATCH = 10
 
 
 class Daemon:
@@ -154,8 +157,25 @@ class Daemon:
                     or "-",
                 )
                 continue
-            # Nothing due: wait for new sources, or for retry times to come.
+            # Nothing due: earlier copies of sources we could not preserve (issue 18),
+            # a few at a time, then wait for new sources or for retry times to come.
+            if await self._witness_pass():
+                continue
             await self._pause(self._work, settings.daemon.inbox_poll_interval * 6)
+
+    async def _witness_pass(self) -> int:
+        """Look up earlier copies for up to :data:`WITNESS_BATCH` sources; how many."""
+        try:
+            outcomes = await self.archive.witnesses.look_up_due(
+                WITNESS_BATCH, should_stop=self._stop.is_set
+            )
+        except ArchiverError as exc:
+            log.warning("earlier copies not looked up: %s", exc)
+            return 0
+        found = sum(1 for o in outcomes if o.outcome == "found")
+        if outcomes:
+            log.info("looked up %d sources in web archives: %d copies kept", len(outcomes), found)
+        return len(outcomes)
 
 
 def run_daemon(archive: Archive) -> None:

@@ -123,6 +123,12 @@ def preservation_text(source: Mapping[str, Any]) -> str:
         parts.append(f"not preserved: capture failed ({failure['reason']})")
     else:
         parts.append("not captured yet")
+    # Issue 18: a public web archive's copy, or whom we asked for one.
+    lookup = source.get("witness_lookup")
+    if source.get("third_party_statement"):
+        parts.append(f"third-party copy: {source['third_party_statement']}")
+    elif lookup is not None and lookup["outcome"] != "found":
+        parts.append(lookup["message"])
     suspicion = source.get("suspected")
     if suspicion is not None:
         parts.append(

@@ -79,11 +79,15 @@ def annotate(status: dict[str, Any], facts: WitnessFacts) -> dict[str, Any]:
             snapshot["kind"] = "third_party" if copy is not None else "own"
             if copy is not None:
                 snapshot.update(copy)
+                snapshot["statement"] = copy_text(snapshot)
                 latest = snapshot["id"]
         by_third_party = latest is not None and not source["preserved"]
         source["preserved_by_third_party"] = by_third_party
         source["third_party_copy"] = latest
         source["witness_lookup"] = facts.lookups.get(source["id"])
+        if by_third_party:
+            copy = next(s for s in source["snapshots"] if s["id"] == latest)
+            source["third_party_statement"] = copy["statement"]
         count += by_third_party
     status["summary"]["preserved_by_third_party"] = count
     return status

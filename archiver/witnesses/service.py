@@ -171,17 +171,39 @@ class Witnesses:
         with self.db.session() as session:
             return wanting_copies(session, self.clock(), limit)
 
-    def look_up(self, source_ids: Sequence[int]) -> list[LookupOutcome]:
+    def look_up(
+        self, source_ids: Sequence[int], *, should_stop: Callable[[], bool] | None = None
+    ) -> list[LookupOutcome]:
         """Ask the archives for each source now (whatever was asked before)."""
+        return asyncio.run(self.look_up_async(source_ids, should_stop=should_stop))
+
+    async def look_up_async(
+        self, source_ids: Sequence[int], *, should_stop: Callable[[], bool] | None = None
+    ) -> list[LookupOutcome]:
+        """As :meth:`look_up`, in the caller's event loop; once ``should_stop()`` is
+        true no further source is looked up (what was found is recorded)."""
         if not self.settings.witnesses.enabled:
             raise WitnessesDisabled("witnesses.enabled is false: no archive is contacted")
         if not source_ids:
             return []
         with self.db.session() as session:
             jobs = [_job(self.settings, session, sid) for sid in source_ids]
-        return asyncio.run(self._run(jobs))
+        return await self._run(jobs, should_stop or (lambda: False))
 
-    async def _run(self, jobs: Sequence[_Job]) -> list[LookupOutcome]:
+    async def look_up_due(
+        self, limit: int, *, should_stop: Callable[[], bool] | None = None
+    ) -> list[LookupOutcome]:
+        """The daemon's pass: sources our capture did not preserve, when the settings
+        ask for it (``witnesses.enabled`` and ``witnesses.lookup_unpreserved``)."""
+        witnesses = self.settings.witnesses
+        if not (witnesses.enabled and witnesses.lookup_unpreserved):
+            return []
+        due = await asyncio.to_thread(self.due, limit)
+        return await self.look_up_async(due, should_stop=should_stop)
+
+    async def _run(
+        self, jobs: Sequence[_Job], should_stop: Callable[[], bool]
+    ) -> list[LookupOutcome]:
         spool = self.settings.storage.root / "tmp"
         spool.mkdir(parents=True, exist_ok=True)
         sealer = self._sealer()
@@ -191,6 +213,8 @@ class Witnesses:
         ) as fetcher:
             lookup = ArchiveLookup(self.settings.witnesses, fetcher)
             for job in jobs:
+                if should_stop():
+                    break
                 started = self.clock()
                 found = await lookup.find(job.url, job.target_at)
                 try:

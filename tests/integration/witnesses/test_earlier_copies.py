@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,68 +19,10 @@ from archiver.config import Settings
 from archiver.models import CustodyEvent, Snapshot, SnapshotSeal, ThirdPartyCopy, WitnessLookup
 from archiver.witnesses.service import WitnessesDisabled
 from tests.conftest import FixedClock
-from tests.integration.witnesses.archive import TOOLS, Copy, pywb_archive, serve_as_wayback
+from tests.integration.witnesses.archive import TOOLS
+from tests.integration.witnesses.conftest import GONE, NEAR, NEVER_ARCHIVED, PAGE
 from tests.simweb import SimulatedWeb, status
-from tests.simweb.corpus import read_manifest
-from tests.simweb.fixtures import simweb  # noqa: F401
 from tests.support.verify_tools import warcio_check
-
-GONE = "https://rus.azattyq.org/a/32063459.html"
-NEVER_ARCHIVED = "https://kaztag.kz/ru/news/never-archived"
-NEAR = datetime(2022, 10, 5, 14, 2, 11, tzinfo=UTC)
-REPORT = f"""# Monitoring of political persecution from October 1 to October 31, 2022
-
-October 4, Almaty: an activist was detained [^1]. Another case [^2].
-
-[^1]: {GONE}
-[^2]: {NEVER_ARCHIVED}
-"""
-
-
-def _corpus_page() -> bytes:
-    entry = next(e for e in read_manifest() if e.platform == "news" and e.http_status == 200)
-    return entry.body()
-
-
-PAGE = _corpus_page()
-COPIES = (
-    Copy(GONE, datetime(2022, 9, 1, 8, 0, tzinfo=UTC), PAGE + b"<!-- crawl 1 -->"),
-    Copy(GONE, NEAR, PAGE + b"<!-- crawl 2 -->"),
-    Copy(GONE, datetime(2023, 3, 1, 0, 0, tzinfo=UTC), PAGE + b"<!-- crawl 3 -->"),
-)
-
-
-@pytest.fixture(scope="module")
-def wayback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with pywb_archive(tmp_path_factory.mktemp("pywb"), COPIES) as base:
-        yield base
-
-
-@pytest.fixture
-def web(simweb: SimulatedWeb, wayback: str) -> SimulatedWeb:  # noqa: F811
-    simweb.page(GONE, "<h1>Not found</h1>", status=404)
-    simweb.page(NEVER_ARCHIVED, "<h1>Not found</h1>", status=404)
-    serve_as_wayback(simweb, wayback)
-    return simweb
-
-
-@pytest.fixture
-def archive(
-    web: SimulatedWeb, make_settings: Callable[..., Settings], clock: FixedClock, tmp_path: Path
-) -> Iterator[Archive]:
-    settings = make_settings(
-        network__proxy=web.proxy_url,
-        capture__per_host_interval="0",
-        capture__extra_ca_file=str(web.ca_pem_path),
-        capture__modes='{default = ["http"]}',
-        integrity__tsa_urls="[]",
-    )
-    report = tmp_path / "report.md"
-    report.write_text(REPORT, encoding="utf-8")
-    with Archive.open(settings, clock=clock) as opened:
-        opened.add(str(report))
-        opened.capture()
-        yield opened
 
 
 def _source_id(archive: Archive, url: str) -> int:
@@ -259,3 +200,25 @@ def test_no_archive_is_contacted_when_witnesses_are_disabled(
     with Archive.open(settings, clock=clock) as other, pytest.raises(WitnessesDisabled):
         other.witnesses.look_up([_source_id(other, GONE)])
     assert not [r for r in web.requests if "archive.org" in r.url or "mementoweb" in r.url]
+
+
+def test_the_daemon_pass_looks_up_unpreserved_sources_once(
+    archive: Archive, web: SimulatedWeb, clock: FixedClock
+) -> None:
+    import asyncio
+
+    outcomes = asyncio.run(archive.witnesses.look_up_due(10))
+    assert {o.url: o.outcome for o in outcomes} == {GONE: "found", NEVER_ARCHIVED: "none"}
+    assert asyncio.run(archive.witnesses.look_up_due(10)) == []
+    # A week later, the one without a copy is asked again; the copy is not fetched twice.
+    clock.advance(days=8)
+    [again] = asyncio.run(archive.witnesses.look_up_due(10))
+    assert again.url == NEVER_ARCHIVED
+    settings = archive.settings.model_copy(
+        update={
+            "witnesses": archive.settings.witnesses.model_copy(update={"lookup_unpreserved": False})
+        }
+    )
+    clock.advance(days=8)
+    with Archive.open(settings, clock=clock) as other:
+        assert asyncio.run(other.witnesses.look_up_due(10)) == []
