@@ -12,6 +12,7 @@ import json
 import socket
 import subprocess
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,14 @@ def test_a_slow_video_server_hits_the_deadline_and_the_snapshot_says_so(
     assert not [r for r in records if r["uri"] == f"urn:video:{PAGE}"]
     check = warcio_check(warc)
     assert check.returncode == 0, check.stdout + check.stderr
+    # The signed manifest and the certificate of the evidence package say it too.
+    with Archive.open(settings, clock=clock) as archive:
+        package = archive.export(PAGE, tmp_path / "package.zip", actor="cli:test")
+    with zipfile.ZipFile(package) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        certificate = zf.read("certificate.html").decode()
+    assert manifest["incomplete"] == [{"artefact": "video", "reason": reason}]
+    assert f"the video could not be downloaded: {reason}" in certificate
 
 
 def test_the_format_url_replays_from_the_warc_in_pywb(
