@@ -167,8 +167,11 @@ def ytdlp_options(
         # not kept, and must work behind an intercepting proxy as the capture does.
         "nocheckcertificate": True,
         # HLS and DASH segments by yt-dlp itself (through the fetcher), never by an
-        # ffmpeg that would connect on its own.
+        # ffmpeg that would connect on its own. yt-dlp hands a live stream in progress
+        # to ffmpeg whatever is asked (and it would not end): not downloaded.
         "hls_prefer_native": True,
+        "external_downloader": {"default": "native"},
+        "match_filter": not_live,
         "http_headers": {"User-Agent": network.user_agent},
         "cookiefile": str(cookie_file) if cookie_file else None,
         "retries": 2,
@@ -179,6 +182,14 @@ def ytdlp_options(
         "noprogress": True,
         "no_color": True,
     }
+
+
+LIVE_NOW = "a live stream in progress: not downloaded (yt-dlp would hand it to ffmpeg)"
+
+
+def not_live(info: dict[str, Any], *, incomplete: bool = False) -> str | None:
+    """yt-dlp's match filter: a live stream in progress is not downloaded."""
+    return LIVE_NOW if info.get("is_live") else None
 
 
 def _content_type(path: Path) -> str:
@@ -300,6 +311,8 @@ def download_media(
     elif route.deadline_hit:
         result.status, result.deadline_hit = "failed", True
         result.error = deadline_message(route.seconds)
+    elif clean.get("is_live"):
+        result.status, result.error = "skipped", LIVE_NOW
     else:
         skipped = [m for m in logger.messages if "max-filesize" in m or "larger than" in m]
         result.status = "skipped" if skipped else "failed"
@@ -392,6 +405,7 @@ def metadata_options(
             "writesubtitles": False,
             "ignore_no_formats_error": True,
             "retries": 1,
+            "match_filter": None,  # nothing is downloaded: a live stream is read too
         }
     )
     return options
@@ -406,10 +420,12 @@ def read_metadata(
     *,
     cookie_file: Path | None = None,
     secrets: SessionSecrets = NO_SECRETS,
+    route: VideoRoute | None = None,
 ) -> MetadataResult:
     """yt-dlp's ``extract_info(download=False)`` of ``url``: title, description and
-    duration, or what its error implies. Blocking; never raises for the source's
-    problems."""
+    duration, or what its error implies. With ``route``, its requests go through the
+    archiver's fetcher (guarded, polite, within the route's deadline); without, through
+    yt-dlp's own handlers. Blocking; never raises for the source's problems."""
     result = MetadataResult(ytdlp_version=ytdlp_version())
     if result.ytdlp_version is None:
         result.error = "yt-dlp is not installed"
@@ -423,6 +439,10 @@ def read_metadata(
     try:
         _guard(url, network)
         with yt_dlp.YoutubeDL(options) as ydl:
+            if route is not None:
+                from archiver.capture._ytdlp_handler import route_ytdlp
+
+                route_ytdlp(ydl, route, max_redirects=network.max_redirects)
             info = ydl.extract_info(url, download=False)
             clean = ydl.sanitize_info(info) if isinstance(info, dict) else None
     except FetchError as exc:

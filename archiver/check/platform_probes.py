@@ -3,8 +3,11 @@ Facebook's post text with the operator's session. Other sources keep the light H
 probe (:mod:`archiver.check.probe`).
 
 - :class:`YtDlpProbe`: yt-dlp's metadata of the video (``extract_info`` with
-  ``download=False``, the capture's options: proxy, TLS, user agent, JS runtime), read
-  in a worker thread while holding one of the host's politeness slots. An error is read
+  ``download=False``, the capture's options: proxy, user agent, JS runtime), read in a
+  worker thread, each of its requests sent by the check's fetcher
+  (:mod:`archiver.capture._ytdlp_route`: the address guard, TLS verification, the
+  host's politeness slot and interval per request), all within
+  ``check.probe_budget``; nothing it fetches is kept. An error is read
   by :func:`archiver.platforms.classify_ytdlp_error` (a bot check or "try again later" is
   blocked, never removed). An error that does not quote the platform (a network error,
   our proxy down, an HTTP 404 of one of its requests, "Unsupported URL") hands the check
@@ -27,11 +30,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
 from archiver.capture._http_heads import BROWSER_ACCEPT
+from archiver.capture._ytdlp_route import VideoRoute
 from archiver.capture.exchange import Exchange
 from archiver.capture.http import Fetcher
 from archiver.capture.media import read_metadata
@@ -58,21 +61,32 @@ class YtDlpProbe:
         self._spool = settings.storage.root / "tmp"
 
     async def probe(self, url: str) -> ProbeResult:
-        host = urlsplit(url).hostname or ""
-        deadline = time.monotonic() + self._settings.check.probe_budget
         workdir = Path(tempfile.mkdtemp(prefix="probe-", dir=self._spool))
+        budget = self._settings.check.probe_budget
+        route = VideoRoute(
+            self._fetcher,
+            asyncio.get_running_loop(),
+            seconds=budget,
+            max_bytes=self._settings.capture.max_response_bytes,
+            deadline=time.monotonic() + budget,
+        )
         try:
-            async with self._fetcher.limiter.slot(host, deadline=deadline):
-                found = await asyncio.to_thread(
-                    read_metadata,
-                    url,
-                    workdir,
-                    self._settings.platforms,
-                    self._settings.network,
-                    self._markers,
-                )
+            found = await asyncio.to_thread(
+                read_metadata,
+                url,
+                workdir,
+                self._settings.platforms,
+                self._settings.network,
+                self._markers,
+                route=route,
+            )
+        except asyncio.CancelledError:
+            route.close()
+            raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+            for exchange in route.exchanges:  # read, not kept
+                exchange.close()
         signal = found.signal
         if found.fields is None and (
             signal is None or signal.implied_state in _NOT_ABOUT_THE_VIDEO

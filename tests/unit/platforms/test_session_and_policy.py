@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from archiver.capture.exchange import Body, Exchange
-from archiver.capture.media import ytdlp_options
+from archiver.capture.media import LIVE_NOW, metadata_options, ytdlp_options
 from archiver.capture.platform_step import combined_signal, scrub_exchanges
 from archiver.capture.policy import platform_steps
 from archiver.capture.session import SessionSecrets, load_session, redact_logs
@@ -160,3 +160,16 @@ def test_ytdlp_options_follow_the_settings(tmp_path: Path) -> None:
     assert options["proxy"] == "socks5://127.0.0.1:9050"
     assert options["paths"]["home"] == str(tmp_path)
     assert options["cookiefile"] is None
+
+
+def test_ytdlp_never_hands_a_download_to_ffmpeg(tmp_path: Path) -> None:
+    """HLS and DASH natively (through the archiver's fetcher); a live stream in progress,
+    which yt-dlp gives to ffmpeg whatever is asked, is not downloaded; the re-check's
+    metadata probe still reads it."""
+    settings = Settings()
+    options = ytdlp_options(tmp_path, settings.platforms, settings.network)
+    assert options["hls_prefer_native"] is True
+    assert options["external_downloader"] == {"default": "native"}
+    assert options["match_filter"]({"is_live": True}) == LIVE_NOW
+    assert options["match_filter"]({"is_live": False, "was_live": True}) is None
+    assert metadata_options(tmp_path, settings.platforms, settings.network)["match_filter"] is None
