@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from archiver.integrity.service import Integrity
     from archiver.integrity.stamping import StampSummary
     from archiver.witnesses.service import Witnesses
+    from archiver.witnesses.spn import SavePageNow
 
 # The harvest (lxml, pypdf) and capture (playwright) stacks are imported where used, so
 # a command that needs one does not pay for loading the other.
@@ -286,6 +287,13 @@ class Archive:
             clock=self.clock,
             sealer=lambda: self.integrity.sealer("witnesses"),
         )
+
+    @property
+    def save_page_now(self) -> SavePageNow:
+        """The Wayback Machine's Save Page Now asked after our captures (docs/witnesses.md)."""
+        from archiver.witnesses.spn import SavePageNow
+
+        return SavePageNow(self.settings, self.db, clock=self.clock)
 
     def export(
         self, source_ref: str, out: Path, *, snapshot_id: str | None = None, actor: str = "system"

@@ -156,12 +156,28 @@ class Daemon:
                     )
                     or "-",
                 )
+                # An independent witness of what we just preserved (Save Page Now).
+                await self._save_page_now_pass()
                 continue
             # Nothing due: earlier copies of sources we could not preserve (issue 18),
             # a few at a time, then wait for new sources or for retry times to come.
             if await self._witness_pass():
                 continue
             await self._pause(self._work, settings.daemon.inbox_poll_interval * 6)
+
+    async def _save_page_now_pass(self) -> None:
+        """Ask Save Page Now for what is due; never lets a failure stop capturing."""
+        spn = self.archive.save_page_now
+        if not spn.active:
+            return
+        try:
+            done = await spn.run_due(should_stop=self._stop.is_set)
+        except ArchiverError as exc:
+            log.warning("Save Page Now not asked: %s", exc)
+            return
+        if done.asked:
+            log.info("Save Page Now: %d asked, %d captured, %d given up", done.asked, done.done,
+                     done.failed)  # fmt: skip
 
     async def _witness_pass(self) -> int:
         """Look up earlier copies for up to :data:`WITNESS_BATCH` sources; how many."""

@@ -17,13 +17,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archiver.models import ThirdPartyCopy, WitnessLookup
+from archiver.models import LiveWitness, ThirdPartyCopy, WitnessLookup
 
 
 @dataclass
 class WitnessFacts:
     copies: dict[str, dict[str, Any]] = field(default_factory=dict)
     lookups: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Snapshot id -> independent witnesses asked after it (Save Page Now).
+    live: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -64,6 +66,19 @@ def load_facts(
             "archives": lookup.archives,
             "snapshot_id": lookup.snapshot_id,
         }
+    for row in session.scalars(
+        select(LiveWitness).where(LiveWitness.source_id.in_(source_ids)).order_by(LiveWitness.id)
+    ):
+        facts.live.setdefault(row.snapshot_id, []).append(
+            {
+                "service": row.service,
+                "status": row.status,
+                "memento_url": row.memento_url,
+                "memento_datetime": iso(row.memento_datetime),
+                "attempts": row.attempts,
+                "last_error": row.last_error,
+            }
+        )
     return facts
 
 
@@ -77,6 +92,7 @@ def annotate(status: dict[str, Any], facts: WitnessFacts) -> dict[str, Any]:
         for snapshot in source["snapshots"]:
             copy = facts.copies.get(snapshot["id"])
             snapshot["kind"] = "third_party" if copy is not None else "own"
+            snapshot["witnesses"] = facts.live.get(snapshot["id"], [])
             if copy is not None:
                 snapshot.update(copy)
                 snapshot["statement"] = copy_text(snapshot)

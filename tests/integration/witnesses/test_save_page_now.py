@@ -1,0 +1,205 @@
+"""Issue 18, point 3: Save Page Now asked after our own capture, against a local server
+speaking its documented API, rate limits included (tests/integration/witnesses/spn_server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from archiver.app import Archive
+from archiver.config import Settings
+from archiver.errors import ConfigError
+from archiver.models import LiveWitness
+from archiver.witnesses.spn import PassSummary
+from tests.conftest import FixedClock
+from tests.integration.witnesses.spn_server import SavePageNowServer, rate_limited, spn_error
+from tests.simweb import SimulatedWeb
+
+LIVE = "https://www.zakon.kz/live-article.html"
+ACCESS, SECRET = "access-key-1", "secret-key-1"
+
+
+@pytest.fixture
+def spn(simweb: SimulatedWeb) -> SavePageNowServer:
+    server = SavePageNowServer(ACCESS, SECRET)
+    simweb.page(LIVE, "<title>Live</title><p>A detention in Almaty.</p>")
+    simweb.override_host("web.archive.org", server)
+    return server
+
+
+def _archive(
+    simweb: SimulatedWeb,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+    **extra: str,
+) -> Archive:
+    overrides = {
+        "network__proxy": simweb.proxy_url,
+        "capture__per_host_interval": "0",
+        "capture__extra_ca_file": str(simweb.ca_pem_path),
+        "capture__modes": '{default = ["http"]}',
+        "integrity__tsa_urls": "[]",
+        "witnesses__save_page_now": "true",
+        "witnesses__save_page_now_access_key": ACCESS,
+        "witnesses__save_page_now_secret_key": SECRET,
+        **extra,
+    }
+    archive = Archive.open(make_settings(**overrides), clock=clock)
+    report = tmp_path / "report.md"
+    report.write_text(f"A detention [^1].\n\n[^1]: {LIVE}\n", encoding="utf-8")
+    archive.add(str(report))
+    [outcome] = archive.capture()
+    assert outcome.preserved
+    return archive
+
+
+@pytest.fixture
+def archive(
+    simweb: SimulatedWeb,
+    spn: SavePageNowServer,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> Iterator[Archive]:
+    with _archive(simweb, make_settings, clock, tmp_path) as opened:
+        yield opened
+
+
+def _pass(archive: Archive) -> PassSummary:
+    return asyncio.run(archive.save_page_now.run_due())
+
+
+def _row(archive: Archive) -> LiveWitness:
+    with archive.db.session() as session:
+        row = session.scalars(select(LiveWitness)).one()
+        session.expunge(row)
+        return row
+
+
+def test_our_capture_is_witnessed_by_save_page_now(
+    archive: Archive, spn: SavePageNowServer, clock: FixedClock
+) -> None:
+    assert _pass(archive).asked == 1
+    assert spn.submitted == [LIVE]
+    assert _row(archive).status == "running"
+    # Not polled before its time: no waiting inside a pass, and no hurry.
+    assert _pass(archive).asked == 0
+    clock.advance(seconds=30)
+    _pass(archive)  # pending
+    clock.advance(seconds=30)
+    assert _pass(archive).done == 1
+    row = _row(archive)
+    assert row.status == "done"
+    assert row.memento_url == f"https://web.archive.org/web/20260102030435/{LIVE}"
+    assert row.memento_datetime == datetime(2026, 1, 2, 3, 4, 35, tzinfo=UTC)
+    assert len(spn.polls) == 2
+    [source] = archive.status()["sources"]
+    [snapshot] = source["snapshots"]
+    assert snapshot["kind"] == "own"
+    assert snapshot["witnesses"] == [
+        {
+            "service": "save_page_now",
+            "status": "done",
+            "memento_url": f"https://web.archive.org/web/20260102030435/{LIVE}",
+            "memento_datetime": "2026-01-02T03:04:35Z",
+            "attempts": 0,
+            "last_error": None,
+        }
+    ]
+    # Asked once per snapshot.
+    clock.advance(seconds=60)
+    assert _pass(archive).asked == 0
+
+
+def test_rate_limit_answers_are_respected(
+    archive: Archive, spn: SavePageNowServer, clock: FixedClock
+) -> None:
+    spn.script = [rate_limited(120), spn_error("error:user-session-limit", "Too many sessions")]
+    _pass(archive)
+    row = _row(archive)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.last_error == "HTTP 429: rate limited"
+    assert row.next_attempt_at == clock.now + timedelta(seconds=120)
+    clock.advance(seconds=119)
+    assert _pass(archive).asked == 0
+    assert spn.submitted == [LIVE]
+    clock.advance(seconds=1)
+    _pass(archive)
+    row = _row(archive)
+    assert row.last_error == "error:user-session-limit: Too many sessions"
+    assert row.next_attempt_at == clock.now + timedelta(minutes=2)  # backed off
+    clock.advance(minutes=2)
+    _pass(archive)
+    assert _row(archive).status == "running"
+    assert spn.submitted == [LIVE, LIVE, LIVE]
+
+
+def test_given_up_after_max_attempts_or_a_refusal(
+    simweb: SimulatedWeb,
+    spn: SavePageNowServer,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    spn.script = [spn_error("error:too-many-daily-captures", "Daily limit"), rate_limited(1)]
+    with _archive(
+        simweb, make_settings, clock, tmp_path, witnesses__save_page_now_max_attempts="2"
+    ) as archive:
+        _pass(archive)
+        clock.advance(minutes=5)
+        assert _pass(archive).failed == 1
+        row = _row(archive)
+        assert (row.status, row.attempts) == ("failed", 2)
+        assert row.last_error == "HTTP 429: rate limited"
+        clock.advance(days=1)
+        assert _pass(archive).asked == 0
+
+
+def test_a_refused_url_is_not_asked_again(archive: Archive, spn: SavePageNowServer) -> None:
+    spn.script = [spn_error("error:blocked-url", "This URL is excluded")]
+    assert _pass(archive).failed == 1
+    assert _row(archive).last_error == "error:blocked-url: This URL is excluded"
+
+
+def test_wrong_keys_give_up_at_once(
+    simweb: SimulatedWeb,
+    spn: SavePageNowServer,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    with _archive(
+        simweb, make_settings, clock, tmp_path, witnesses__save_page_now_secret_key="wrong"
+    ) as archive:
+        assert _pass(archive).failed == 1
+        assert _row(archive).last_error == "HTTP 401: the keys were refused"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"witnesses__save_page_now": "false"}, {"witnesses__enabled": "false"}],
+    ids=["save_page_now off (the default)", "witnesses off"],
+)
+def test_nothing_is_asked_when_off(
+    simweb: SimulatedWeb,
+    spn: SavePageNowServer,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+    extra: dict[str, str],
+) -> None:
+    with _archive(simweb, make_settings, clock, tmp_path, **extra) as archive:
+        assert _pass(archive) == PassSummary()
+    assert spn.submitted == []
+    assert not [r for r in simweb.requests if "archive.org" in r.url]
+
+
+def test_save_page_now_needs_its_keys(make_settings: Callable[..., Settings]) -> None:
+    with pytest.raises(ConfigError, match="save_page_now needs save_page_now_access_key"):
+        make_settings(witnesses__save_page_now="true")
