@@ -161,10 +161,10 @@ def ytdlp_options(
         "js_runtimes": {"deno": {}, "node": {"path": node} if (node := node_path()) else {}},
         "proxy": network.proxy or None,
         "socket_timeout": network.timeout,
-        # A download's requests go through the archiver's fetcher, which verifies and
-        # records (archiver.capture._ytdlp_route). yt-dlp's own handlers, used by the
-        # re-check's metadata probe only, do not check certificates: a probe is read,
-        # not kept, and must work behind an intercepting proxy as the capture does.
+        # Requests go through the archiver's fetcher, which verifies certificates and
+        # records when they do not verify (archiver.capture._ytdlp_route). yt-dlp's own
+        # handlers serve only a read_metadata called without a route: they would not
+        # check, so that evidence is read behind an intercepting proxy as elsewhere.
         "nocheckcertificate": True,
         # HLS and DASH segments by yt-dlp itself (through the fetcher), never by an
         # ffmpeg that would connect on its own. yt-dlp hands a live stream in progress
