@@ -118,6 +118,7 @@ PLAIN = {
     "platforms.video",
     "platforms.video_max_height",
     "platforms.video_max_bytes",
+    "platforms.video_deadline",
     "platforms.subtitle_languages",
     "platforms.facebook_max_images",
     "platforms.facebook_session",
