@@ -2,7 +2,8 @@
 recording what was found (I/O: the database, the storage folder, the archives).
 
 A source is looked up when our own capture did not preserve it (no 2xx snapshot: the
-capture failed, or the page was already gone), or when it is dead or removed, and no
+capture failed, or the page was already gone), when its capture saw it dead or removed
+(a platform's "removed" page answers 200), or when it is dead or removed, and no
 third-party copy is held yet; ``archiver witnesses SOURCE`` asks for any source. A
 lookup that found nothing is asked again after :data:`RETRY_AFTER` (archives backfill,
 an archive that was down may answer). Each found copy is recorded in one transaction:
@@ -31,6 +32,7 @@ from archiver.errors import ArchiverError
 from archiver.integrity.seal import Sealer
 from archiver.models import (
     Citation,
+    Observation,
     Report,
     Snapshot,
     Source,
@@ -113,7 +115,19 @@ def wanting_copies(session: Session, now: datetime, limit: int | None = None) ->
     query = (
         select(Source.id)
         .where(Source.capture_attempts > 0)
-        .where(or_(Source.id.not_in(_preserved()), Source.state.in_(GONE)))
+        .where(
+            or_(
+                Source.id.not_in(_preserved()),
+                Source.state.in_(GONE),
+                # A page our capture saw already removed (a platform's "Video
+                # unavailable" answers 200): its snapshot preserves only that.
+                Source.id.in_(
+                    select(Observation.source_id).where(
+                        Observation.via == "capture", Observation.implied_state.in_(GONE)
+                    )
+                ),
+            )
+        )
         .where(~has_copy, ~recent)
         .order_by(Source.id)
     )

@@ -222,3 +222,31 @@ def test_the_daemon_pass_looks_up_unpreserved_sources_once(
     clock.advance(days=8)
     with Archive.open(settings, clock=clock) as other:
         assert asyncio.run(other.witnesses.look_up_due(10)) == []
+
+
+def test_a_page_captured_as_removed_is_looked_up_too(archive: Archive, web: SimulatedWeb) -> None:
+    """A platform's "content isn't available" page answers 200: our snapshot preserves
+    only the notice, so an earlier copy is wanted all the same."""
+    from archiver.models import Observation
+
+    [gone] = archive.find_sources([GONE])
+    with archive.db.session() as session:
+        row = session.scalars(select(Observation).where(Observation.source_id == gone)).one()
+        # As a capture of a removed video records it (a 2xx answer, "removed" implied).
+        session.add(
+            Snapshot(
+                id="00000000-0000-4000-8000-000000000001", source_id=gone,
+                started_at=row.observed_at, finished_at=row.observed_at, methods=["http"],
+                warc_path="warcs/x.warc.gz", warc_sha256="0" * 64, warc_size=1,
+                http_status=200, final_url=GONE, redirect_chain=[], payload_sha256=None,
+                payload_size=None, content_type="text/html", title=None, failure_kind=None,
+                failure_message=None, tls_verified=None, truncated=False, artefacts=[],
+                records=1, incomplete=[],
+            )
+        )  # fmt: skip
+        row.implied_state = "removed"
+    [never] = archive.find_sources([NEVER_ARCHIVED])
+    assert archive.witnesses.due() == [gone, never]
+    with archive.db.session() as session:
+        session.get(Observation, row.id).implied_state = "live"  # type: ignore[union-attr]
+    assert archive.witnesses.due() == [never]
