@@ -58,6 +58,9 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             # The outage guard's control probe: the simulated web's connectivity check
             # (never the real sites of the default config; tests have no internet).
             "ARCHIVER_CHECK__CANARY_URLS": f'["{CANARY_URL}"]',
+            # No public web archive is asked on its own (issue 18): a test that wants
+            # earlier copies asks, or turns this on (tests/integration/witnesses).
+            "ARCHIVER_WITNESSES__LOOKUP_UNPRESERVED": "false",
         }
         for key, value in overrides.items():
             section, name = key.split("__", 1)

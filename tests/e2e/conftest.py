@@ -20,6 +20,8 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO)
     # The daemon serves its pages on a port of its own per test (issue 7).
     env["ARCHIVER_WEB__PORT"] = "0"
+    # No public web archive is asked by the daemon on its own (issue 18).
+    env["ARCHIVER_WITNESSES__LOOKUP_UNPRESERVED"] = "false"
     return env
 
 

@@ -66,6 +66,7 @@ def archive(
         capture__extra_ca_file=str(web.ca_pem_path),
         capture__modes='{default = ["http"]}',
         integrity__tsa_urls="[]",
+        witnesses__lookup_unpreserved="true",
     )
     report = tmp_path / "report.md"
     report.write_text(REPORT, encoding="utf-8")
