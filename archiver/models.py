@@ -609,5 +609,10 @@ class LiveWitness(Base):
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
+    # The witness's copy compared with ours (migration 0012): main-text similarity, and
+    # the outcome in words ("matches our snapshot", "differs", "not compared: ...").
+    similarity: Mapped[float | None] = mapped_column(Float)
+    compared_at: Mapped[datetime | None]
+    comparison: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_live_witnesses_due", "status", "next_attempt_at"),)

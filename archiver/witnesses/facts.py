@@ -77,6 +77,9 @@ def load_facts(
                 "memento_datetime": iso(row.memento_datetime),
                 "attempts": row.attempts,
                 "last_error": row.last_error,
+                "similarity": row.similarity,
+                "comparison": row.comparison,
+                "compared_at": iso(row.compared_at),
             }
         )
     return facts

@@ -34,6 +34,7 @@ from archiver.config import Settings
 from archiver.models import LiveWitness, Snapshot
 from archiver.net.politeness import parse_retry_after
 from archiver.store.db import Database
+from archiver.witnesses.compare import compare_due
 from archiver.witnesses.timemap import parse_wayback_timestamp
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class PassSummary:
     asked: int = 0
     done: int = 0
     failed: int = 0
+    compared: int = 0
 
 
 class SavePageNow:
@@ -183,8 +185,6 @@ class SavePageNow:
                 .limit(limit)
             ).all()
             session.expunge_all()
-        if not due:
-            return summary
         spool = self.settings.storage.root / "tmp"
         spool.mkdir(parents=True, exist_ok=True)
         async with Fetcher(
@@ -198,6 +198,8 @@ class SavePageNow:
                 outcome = self._record(row.id, answer)
                 summary.done += outcome == "done"
                 summary.failed += outcome == "failed"
+            # The witnesses' copies against ours, once the archive replays them.
+            summary.compared = await compare_due(self.settings, self.db, fetcher, self.clock)
         return summary
 
     def _headers(self) -> list[tuple[str, str]]:
@@ -241,7 +243,8 @@ class SavePageNow:
             elif answer.kind == "pending":
                 row.next_attempt_at = now + POLL_EVERY
             elif answer.kind == "success" and answer.timestamp:
-                row.status, row.finished_at, row.next_attempt_at = "done", now, None
+                # Compared with ours by the next pass (archiver.witnesses.compare).
+                row.status, row.finished_at, row.next_attempt_at = "done", now, now
                 row.memento_datetime = parse_wayback_timestamp(answer.timestamp)
                 original = answer.original_url or row.url
                 base = self.settings.witnesses.save_page_now_url

@@ -31,9 +31,23 @@ class SavePageNowServer:
     submitted: list[str] = field(default_factory=list)
     polls: list[str] = field(default_factory=list)
     jobs: dict[str, dict[str, object]] = field(default_factory=dict)
+    # What the archive's copy of each captured URL holds, served raw at /web/<ts>id_/<url>
+    # (None: not replayable yet, as a fresh capture may not be indexed).
+    copies: dict[str, str | None] = field(default_factory=dict)
+    replays: list[str] = field(default_factory=list)
 
     def __call__(self, request: Request) -> Response:
         parts = urlsplit(request.url)
+        if parts.path.startswith("/web/"):
+            # Replay needs no keys: /web/<timestamp>id_/<original URL>.
+            original = parts.path.split("id_/", 1)[1]
+            self.replays.append(original)
+            copy = self.copies.get(original)
+            if copy is None:
+                return _json(404, {"status": "error", "message": "not in the archive yet"})
+            return Response(
+                200, copy, headers={"Memento-Datetime": "Fri, 02 Jan 2026 03:04:35 GMT"}
+            )
         if request.headers.get("authorization") != f"LOW {self.access}:{self.secret}":
             return _json(401, {"status": "error", "message": "You need to be logged in."})
         if parts.path == "/save" and request.method == "POST":

@@ -21,13 +21,18 @@ from tests.integration.witnesses.spn_server import SavePageNowServer, rate_limit
 from tests.simweb import SimulatedWeb
 
 LIVE = "https://www.zakon.kz/live-article.html"
+PAGE = (
+    "<title>Live</title><article><p>On 4 October 2022 in Almaty, police detained the "
+    "activist at her home; three officers took her to the district station, where she "
+    "was held for eleven hours without a lawyer, her family said.</p></article>"
+)
 ACCESS, SECRET = "access-key-1", "secret-key-1"
 
 
 @pytest.fixture
 def spn(simweb: SimulatedWeb) -> SavePageNowServer:
     server = SavePageNowServer(ACCESS, SECRET)
-    simweb.page(LIVE, "<title>Live</title><p>A detention in Almaty.</p>")
+    simweb.page(LIVE, PAGE)
     simweb.override_host("web.archive.org", server)
     return server
 
@@ -110,6 +115,10 @@ def test_our_capture_is_witnessed_by_save_page_now(
             "memento_datetime": "2026-01-02T03:04:35Z",
             "attempts": 0,
             "last_error": None,
+            "similarity": None,
+            # Compared at once, when the archive replays it: not yet here.
+            "comparison": "not compared yet: the archive answered HTTP 404",
+            "compared_at": None,
         }
     ]
     # Asked once per snapshot.
@@ -203,3 +212,60 @@ def test_nothing_is_asked_when_off(
 def test_save_page_now_needs_its_keys(make_settings: Callable[..., Settings]) -> None:
     with pytest.raises(ConfigError, match="save_page_now needs save_page_now_access_key"):
         make_settings(witnesses__save_page_now="true")
+
+
+def test_the_witness_copy_is_compared_with_ours(
+    archive: Archive, spn: SavePageNowServer, clock: FixedClock
+) -> None:
+    spn.pending_polls = 0
+    _pass(archive)
+    clock.advance(seconds=30)
+    assert _pass(archive).done == 1
+    # Not replayable yet: tried again an hour later.
+    row = _row(archive)
+    assert row.comparison == "not compared yet: the archive answered HTTP 404"
+    assert row.next_attempt_at == clock.now + timedelta(hours=1)
+    spn.copies[LIVE] = PAGE
+    clock.advance(hours=1)
+    assert _pass(archive).compared == 1
+    row = _row(archive)
+    assert row.similarity == 1.0
+    assert row.comparison == "matches our snapshot (main text 100% similar)"
+    [snapshot] = archive.status()["sources"][0]["snapshots"]
+    assert snapshot["witnesses"][0]["comparison"] == row.comparison
+    clock.advance(hours=2)
+    assert _pass(archive).compared == 0  # once
+
+
+def test_a_witness_copy_that_differs_says_so(
+    archive: Archive, spn: SavePageNowServer, clock: FixedClock
+) -> None:
+    spn.pending_polls = 0
+    spn.copies[LIVE] = "<title>Live</title><article><p>Nothing happened.</p></article>"
+    _pass(archive)
+    clock.advance(seconds=30)
+    assert _pass(archive).compared == 1
+    row = _row(archive)
+    assert row.similarity is not None and row.similarity < 0.9
+    assert row.comparison is not None and row.comparison.startswith("differs from our snapshot")
+
+
+def test_a_copy_never_replayed_is_given_up_after_two_days(
+    archive: Archive, spn: SavePageNowServer, clock: FixedClock
+) -> None:
+    spn.pending_polls = 0
+    _pass(archive)
+    clock.advance(seconds=30)
+    _pass(archive)
+    for _ in range(48):
+        clock.advance(hours=1)
+        _pass(archive)
+    row = _row(archive)
+    assert row.comparison == "not compared: the archive answered HTTP 404"
+    assert row.compared_at is not None and row.similarity is None
+    # Tried hourly, then no more.
+    assert 40 <= len(spn.replays) <= 50
+    replays = len(spn.replays)
+    clock.advance(hours=5)
+    _pass(archive)
+    assert len(spn.replays) == replays
