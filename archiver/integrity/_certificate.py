@@ -64,6 +64,16 @@ def _rows(facts: Facts) -> list[tuple[str, str]]:
         ("Manifest sha256", facts["manifest_sha256"]),
         ("Signed by key (Ed25519)", facts["key_fingerprint"]),
     ]
+    for witness in snap.get("witnesses", []):
+        if witness.get("memento_url"):
+            comparison = f"; {witness['comparison']}" if witness.get("comparison") else ""
+            rows.append(
+                (
+                    "Independent copy",
+                    f"{witness['memento_url']} (made {_minute(witness.get('memento_datetime'))} "
+                    f"by the archive's Save Page Now at our request{comparison})",
+                )
+            )
     for artefact in snap["artefacts"]:
         rows.append(
             (f"{artefact['kind']} sha256", f"{artefact['sha256']} ({artefact['size']} bytes)")

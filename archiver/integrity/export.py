@@ -90,6 +90,7 @@ from archiver.models import (
     TimestampRecord,
 )
 from archiver.store.files import fsync_dir
+from archiver.witnesses.facts import snapshot_witnesses
 
 if TYPE_CHECKING:
     from archiver.app import Archive
@@ -273,7 +274,8 @@ def _gather(
         return _Evidence(
             source_id=source_id,
             source_url=source.url,
-            snapshot=_snapshot_facts(snap),
+            # With the independent copies made after it (Save Page Now, issue 18).
+            snapshot={**_snapshot_facts(snap), "witnesses": snapshot_witnesses(session, snap_id)},
             started_at=snap.started_at,
             warc=archive.settings.storage.root / snap.warc_path,
             manifest=bytes(seal.manifest),

@@ -124,3 +124,20 @@ def copy_text(snapshot: dict[str, Any]) -> str:
         f"{minute(snapshot.get('memento_datetime'))}; retrieved by us on "
         f"{minute(snapshot.get('retrieved_at'))}"
     )
+
+
+def snapshot_witnesses(session: Session, snapshot_id: str) -> list[dict[str, Any]]:
+    """The independent copies made after a snapshot (for its certificate)."""
+    rows = session.scalars(
+        select(LiveWitness).where(LiveWitness.snapshot_id == snapshot_id).order_by(LiveWitness.id)
+    )
+    return [
+        {
+            "service": row.service,
+            "status": row.status,
+            "memento_url": row.memento_url,
+            "memento_datetime": _iso(row.memento_datetime),
+            "comparison": row.comparison,
+        }
+        for row in rows
+    ]

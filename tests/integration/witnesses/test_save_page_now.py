@@ -269,3 +269,33 @@ def test_a_copy_never_replayed_is_given_up_after_two_days(
     clock.advance(hours=5)
     _pass(archive)
     assert len(spn.replays) == replays
+
+
+def test_page_and_certificate_name_the_independent_copy(
+    archive: Archive, spn: SavePageNowServer, clock: FixedClock, tmp_path: Path
+) -> None:
+    import zipfile
+    from html import escape
+
+    from tests.integration.witnesses.test_copy_shown import _page
+
+    spn.pending_polls = 0
+    spn.copies[LIVE] = PAGE
+    _pass(archive)
+    clock.advance(seconds=30)
+    assert _pass(archive).compared == 1
+    memento = f"https://web.archive.org/web/20260102030435/{LIVE}"
+    [source] = archive.status()["sources"]
+    page = _page(archive, f"/sources/{source['id']}")
+    assert f'independent copy: <a href="{memento}"' in page
+    assert "(matches our snapshot (main text 100% similar))" in page
+    package = archive.export(str(source["id"]), tmp_path / "p.zip")
+    with zipfile.ZipFile(package) as zf:
+        html = next(zf.read(n) for n in zf.namelist() if n.endswith("certificate.html")).decode()
+    assert (
+        escape(
+            f"{memento} (made 2026-01-02 03:04 UTC by the archive's Save Page Now at our request; "
+            "matches our snapshot (main text 100% similar))"
+        )
+        in html
+    )
