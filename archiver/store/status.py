@@ -248,13 +248,20 @@ def _histories(session: Session, source_ids: list[int]) -> dict[int, list[Seen]]
             newest[row.source_id] = row
     accused = [sid for sid, row in newest.items() if row.implied_state != row.resulting_state]
     if accused:
-        for sid in accused:
-            rows += session.scalars(
-                select(Observation)
-                .where(Observation.source_id == sid, Observation.id < newest[sid].id)
-                .order_by(Observation.id.desc())
-                .limit(_HISTORY)
-            )
+        # The _HISTORY observations before each one's newest (rank 1): one query for all.
+        rank = func.row_number().over(
+            partition_by=Observation.source_id, order_by=Observation.id.desc()
+        )
+        ranked = (
+            select(Observation.id, rank.label("rank"))
+            .where(Observation.source_id.in_(accused))
+            .subquery()
+        )
+        rows += session.scalars(
+            select(Observation)
+            .join(ranked, ranked.c.id == Observation.id)
+            .where(ranked.c.rank.between(2, _HISTORY + 1))
+        )
     histories: dict[int, dict[int, Seen]] = {}
     for row in rows:
         histories.setdefault(row.source_id, {})[row.id] = Seen(
@@ -302,6 +309,8 @@ def _snapshot(
         "final_url": snapshot.final_url,
         "methods": snapshot.methods,
         "failure": snapshot.failure_kind,
+        # Added (issue 20): what the failure was, in words; for "other", the exception.
+        "failure_detail": snapshot.failure_message,
         "tls_verified": snapshot.tls_verified,
         "truncated": snapshot.truncated,
         "artefacts": [

@@ -34,27 +34,6 @@ def _too_long_is_out_of_range(value: object) -> object:
 RowId = Annotated[int, BeforeValidator(_too_long_is_out_of_range)]
 
 
-@dataclass(frozen=True)
-class Filters:
-    state: str | None = None
-    platform: str | None = None
-
-    def match(self, source: dict[str, Any]) -> bool:
-        return (self.state is None or source["state"] == self.state) and (
-            self.platform is None or source["platform"] == self.platform
-        )
-
-
-@dataclass
-class ReportView:
-    report: dict[str, Any]
-    # Each citation with its source's status entry under "source".
-    footnotes: list[dict[str, Any]]
-    total: int
-    states: dict[str, int]
-    platforms: dict[str, int]
-
-
 @dataclass
 class SourceView:
     source: dict[str, Any]
@@ -62,6 +41,8 @@ class SourceView:
     diffs: list[dict[str, Any]] = field(default_factory=list)
     # (report id, title) for each report citing the source.
     reports: dict[int, str | None] = field(default_factory=dict)
+    # Snapshot id -> the page's title as captured (not in the status document).
+    page_titles: dict[str, str] = field(default_factory=dict)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -78,21 +59,6 @@ def status_document(
 ) -> dict[str, Any]:
     """The status document, whole or for some reports or sources (docs/status.md)."""
     return build_status(db, clock, report_ids=report_ids, source_ids=source_ids)
-
-
-def filter_sources(status: dict[str, Any], filters: Filters) -> list[dict[str, Any]]:
-    return [s for s in status["sources"] if filters.match(s)]
-
-
-def matching_source_ids(db: Database, filters: Filters) -> list[int]:
-    """Ids of the sources matching the filters, in id order (the database filters)."""
-    query = select(Source.id).order_by(Source.id)
-    if filters.state is not None:
-        query = query.where(Source.state == filters.state)
-    if filters.platform is not None:
-        query = query.where(Source.platform == filters.platform)
-    with db.session() as session:
-        return list(session.scalars(query))
 
 
 @dataclass
@@ -167,25 +133,6 @@ def overview(db: Database, clock: Callable[[], datetime]) -> Overview:
     return Overview(iso(clock()), summary, reports)
 
 
-def report_view(status: dict[str, Any], report_id: int, filters: Filters) -> ReportView | None:
-    report = next((r for r in status["reports"] if r["id"] == report_id), None)
-    if report is None:
-        return None
-    sources = {s["id"]: s for s in status["sources"]}
-    footnotes = []
-    states: dict[str, int] = {}
-    platforms: dict[str, int] = {}
-    for citation in report["citations"]:
-        source = sources[citation["source_id"]]
-        states[source["state"]] = states.get(source["state"], 0) + 1
-        platforms[source["platform"]] = platforms.get(source["platform"], 0) + 1
-        if filters.match(source):
-            footnotes.append({**citation, "source": source})
-    return ReportView(
-        report, footnotes, len(report["citations"]), dict(sorted(states.items())), platforms
-    )
-
-
 def source_view(db: Database, status: dict[str, Any], source_id: int) -> SourceView | None:
     source = next((s for s in status["sources"] if s["id"] == source_id), None)
     if source is None:
@@ -211,11 +158,19 @@ def source_view(db: Database, status: dict[str, Any], source_id: int) -> SourceV
             }
             for o in observations
         ]
+        page_titles = {
+            snapshot_id: title
+            for snapshot_id, title in session.execute(
+                select(Snapshot.id, Snapshot.title).where(Snapshot.source_id == source_id)
+            )
+            if title
+        }
     return SourceView(
         source,
         timeline,
         diffs=stored_diffs(db, source_id),
         reports={c["report_id"]: titles.get(c["report_id"]) for c in source["citations"]},
+        page_titles=page_titles,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from archiver.config_display import display_settings
@@ -20,6 +20,7 @@ from archiver.store.status import STATES
 from archiver.web import _queries as q
 from archiver.web._auth import api_role, context
 from archiver.web._responses import csv_response, download_response
+from archiver.web._select import Filters, matching_source_ids, select_report
 from archiver.web.downloads import package_download, screenshot_download, warc_download
 from archiver.web.intake import add_feed, add_report, feed_list
 from archiver.web.tokens import (
@@ -40,6 +41,44 @@ Lawyer = Annotated[Principal, api_role(Role.LAWYER)]
 Admin = Annotated[Principal, api_role(Role.ADMIN, bearer_only=True)]
 StateFilter = Annotated[str | None, Query(description=f"one of {', '.join(STATES)}")]
 PlatformFilter = Annotated[str | None, Query(description="e.g. news, facebook, youtube")]
+
+
+def api_filters(
+    state: StateFilter = None,
+    platform: PlatformFilter = None,
+    domain: Annotated[
+        str | None,
+        Query(description="a host name, www. dropped; its subdomains match too"),
+    ] = None,
+    never_preserved: Annotated[
+        bool, Query(description="only sources tried and never preserved")
+    ] = False,
+    suspected: Annotated[
+        bool, Query(description="only sources an observation accuses, waiting to be confirmed")
+    ] = False,
+    incomplete: Annotated[
+        bool, Query(description="only sources whose latest preserved snapshot lacks a part")
+    ] = False,
+    search: Annotated[
+        str | None,
+        Query(
+            alias="q",
+            description="words (any case), all of them in the URL, the claim or a page title",
+        ),
+    ] = None,
+) -> Filters:
+    return Filters.of(
+        state=state,
+        platform=platform,
+        domain=domain,
+        never_preserved=never_preserved,
+        suspected=suspected,
+        incomplete=incomplete,
+        q=search,
+    )
+
+
+ApiFilters = Annotated[Filters, Depends(api_filters)]
 
 
 def _status(
@@ -91,27 +130,29 @@ def list_reports(request: Request, _: Viewer) -> list[dict[str, Any]]:
     response_class=Response,
     responses={200: {"content": {"application/json": {}}}},
 )
-def get_report(
-    request: Request,
-    report_id: q.RowId,
-    _: Viewer,
-    state: StateFilter = None,
-    platform: PlatformFilter = None,
-) -> Response:
+def get_report(request: Request, report_id: q.RowId, _: Viewer, filters: ApiFilters) -> Response:
     if not is_row_id(report_id):
         raise HTTPException(404, "no such report")
-    view = q.report_view(
-        _status(request, report_ids=[report_id]), report_id, q.Filters(state, platform)
-    )
-    if view is None:
+    ctx = context(request)
+    selection = select_report(ctx.archive.db, report_id, filters)
+    if selection is None:
         raise HTTPException(404, "no such report")
+    ids = sorted({f["source_id"] for f in selection.footnotes})
+    if len(ids) > MAX_SELECTED:
+        document = _status(request, report_ids=[report_id])
+    else:
+        document = _status(request, source_ids=ids)
+    entries = {s["id"]: s for s in document["sources"]}
     return _json(
         {
-            **view.report,
-            "citations": view.footnotes,
-            "total_citations": view.total,
-            "by_state": view.states,
-            "by_platform": view.platforms,
+            **selection.report,
+            "citations": [{**f, "source": entries[f["source_id"]]} for f in selection.footnotes],
+            "total_citations": selection.total,
+            "by_state": selection.by_state,
+            "by_platform": selection.by_platform,
+            # Added with the dashboard: footnotes per domain and per flag, whole report.
+            "by_domain": selection.by_domain,
+            "flags": selection.flags,
         }
     )
 
@@ -122,17 +163,14 @@ def get_report(
     response_class=Response,
     responses={200: {"content": {"application/json": {}}}},
 )
-def list_sources(
-    request: Request, _: Viewer, state: StateFilter = None, platform: PlatformFilter = None
-) -> Response:
-    ctx = context(request)
-    filters = q.Filters(state, platform)
-    if filters == q.Filters():
+def list_sources(request: Request, _: Viewer, filters: ApiFilters) -> Response:
+    if not filters.active:
         return _json(_status(request)["sources"])
-    ids = q.matching_source_ids(ctx.archive.db, filters)
+    ids = matching_source_ids(context(request).archive.db, filters)
     if len(ids) > MAX_SELECTED:
         # A long list of ids is no faster than reading everything (and SQLite caps it).
-        return _json(q.filter_sources(_status(request), filters))
+        wanted = set(ids)
+        return _json([s for s in _status(request)["sources"] if s["id"] in wanted])
     return _json(_status(request, source_ids=ids)["sources"])
 
 

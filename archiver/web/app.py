@@ -23,7 +23,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from archiver import __version__
 from archiver.app import Archive
 from archiver.config import Settings
-from archiver.web import api, ops, pages
+from archiver.web import api, dashboard, ops, pages
 from archiver.web._auth import LoginRequired, api_principal, session_secret
 from archiver.web._context import WebContext
 from archiver.web.throttle import LoginThrottle
@@ -93,6 +93,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(dashboard.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(_: Annotated[Principal, Depends(api_principal)]) -> JSONResponse:

@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from archiver.check.health import check_health
 from archiver.errors import ArchiverError
 from archiver.store.db import is_row_id
-from archiver.store.status import STATES
 from archiver.web import _queries as q
 from archiver.web._auth import (
     SESSION_TOKEN_KEY,
@@ -38,9 +37,6 @@ from archiver.web.tokens import (
 router = APIRouter(include_in_schema=False)
 
 Viewer = Annotated[Principal, page_role(Role.VIEWER)]
-SOURCES_PER_PAGE = 200
-# Real reports cite a few hundred sources; a generated 10,000-note one stays usable.
-FOOTNOTES_PER_PAGE = 500
 Admin = Annotated[Principal, page_role(Role.ADMIN)]
 
 
@@ -59,10 +55,6 @@ def render(
         status_code=status_code,
         headers={"Cache-Control": "private, no-store"},
     )
-
-
-def _filters(state: str | None, platform: str | None) -> q.Filters:
-    return q.Filters(state or None, platform or None)
 
 
 # Longer targets (no page here needs one) are not echoed: the front page instead.
@@ -159,89 +151,52 @@ def index(request: Request, principal: Viewer) -> HTMLResponse:
     )
 
 
-@router.get("/reports/{report_id}", response_class=HTMLResponse)
-def report_page(
-    request: Request,
-    report_id: q.RowId,
-    principal: Viewer,
-    state: str | None = None,
-    platform: str | None = None,
-    page: int = 1,
-) -> HTMLResponse:
-    if not is_row_id(report_id):
-        return _not_found(request, principal, "No such report.")
-    ctx = context(request)
-    document = q.status_document(ctx.archive.db, ctx.archive.clock, report_ids=[report_id])
-    filters = _filters(state, platform)
-    view = q.report_view(document, report_id, filters)
-    if view is None:
-        return _not_found(request, principal, "No such report.")
-    matching = len(view.footnotes)
-    pages = max(1, -(-matching // FOOTNOTES_PER_PAGE))
-    page = min(max(page, 1), pages)
-    view.footnotes = view.footnotes[(page - 1) * FOOTNOTES_PER_PAGE : page * FOOTNOTES_PER_PAGE]
-    return render(
-        request,
-        "report.html",
-        principal,
-        view=view,
-        matching=matching,
-        states=STATES,
-        current=filters,
-        page=page,
-        pages=pages,
-    )
-
-
-@router.get("/sources", response_class=HTMLResponse)
-def sources_page(
-    request: Request,
-    principal: Viewer,
-    state: str | None = None,
-    platform: str | None = None,
-    page: int = 1,
-) -> HTMLResponse:
-    ctx = context(request)
-    filters = _filters(state, platform)
-    matching = q.matching_source_ids(ctx.archive.db, filters)
-    pages = max(1, -(-len(matching) // SOURCES_PER_PAGE))
-    page = min(max(page, 1), pages)
-    shown = matching[(page - 1) * SOURCES_PER_PAGE : page * SOURCES_PER_PAGE]
-    document = q.status_document(ctx.archive.db, ctx.archive.clock, source_ids=shown)
-    summary = q.overview(ctx.archive.db, ctx.archive.clock).summary
-    return render(
-        request,
-        "sources.html",
-        principal,
-        sources=document["sources"],
-        matching=len(matching),
-        total=summary["sources"],
-        states=STATES,
-        platforms=sorted(summary["by_platform"]),
-        current=filters,
-        page=page,
-        pages=pages,
-    )
-
-
 @router.get("/sources/{source_id}", response_class=HTMLResponse)
 def source_page(request: Request, source_id: q.RowId, principal: Viewer) -> HTMLResponse:
     if not is_row_id(source_id):
-        return _not_found(request, principal, "No such source.")
+        return not_found(request, principal, "No such source.")
     ctx = context(request)
     document = q.status_document(ctx.archive.db, ctx.archive.clock, source_ids=[source_id])
     view = q.source_view(ctx.archive.db, document, source_id)
     if view is None:
-        return _not_found(request, principal, "No such source.")
+        return not_found(request, principal, "No such source.")
     for entry in view.timeline:
         entry["at_text"] = q.iso(entry["at"])
-    screenshots = _screenshots(view.source)
-    return render(request, "source.html", principal, view=view, screenshots=screenshots)
+    compared = _compared(view.source, view.page_titles)
+    then_and_now = _then_and_now(view)
+    if then_and_now and then_and_now["then"]:
+        # The last preserved snapshot is shown there already.
+        shown = then_and_now["then"]["snap"]["id"]
+        compared = [p for p in compared if p["snap"]["id"] != shown]
+    return render(
+        request,
+        "source.html",
+        principal,
+        view=view,
+        compared=compared,
+        then_and_now=then_and_now,
+    )
 
 
-def _screenshots(source: dict[str, Any]) -> list[dict[str, Any]]:
-    """The baseline's screenshot and the latest snapshot's, labelled, side by side (the
-    baseline stays the baseline, whatever was captured after it)."""
+# States, suspected or confirmed, whose source page puts the last preserved snapshot
+# beside what the site answers now.
+GONE = ("dead", "removed")
+
+
+def _panel(label: str, snap: dict[str, Any], titles: dict[str, str]) -> dict[str, Any]:
+    shot = next((a for a in snap["artefacts"] if a["kind"] == "screenshot"), None)
+    return {
+        "label": label,
+        "snap": snap,
+        "title": titles.get(snap["id"]),
+        "screenshot": shot["sha256"] if shot else None,
+    }
+
+
+def _compared(source: dict[str, Any], titles: dict[str, str]) -> list[dict[str, Any]]:
+    """The baseline and the latest preserved snapshot, labelled, side by side (the
+    baseline stays the baseline, whatever was captured after it); one when they are
+    the same snapshot."""
     by_id = {snap["id"]: snap for snap in source["snapshots"]}
     shown: list[dict[str, Any]] = []
     for label, snapshot_id in (
@@ -249,19 +204,23 @@ def _screenshots(source: dict[str, Any]) -> list[dict[str, Any]]:
         ("latest", source.get("latest_snapshot")),
     ):
         snap = by_id.get(snapshot_id or "")
-        if snap is None or any(s["snapshot_id"] == snap["id"] for s in shown):
-            continue
-        shot = next((a for a in snap["artefacts"] if a["kind"] == "screenshot"), None)
-        if shot is not None:
-            shown.append(
-                {
-                    "label": label,
-                    "snapshot_id": snap["id"],
-                    "captured_at": snap["captured_at"],
-                    "sha256": shot["sha256"],
-                }
-            )
+        if snap is not None and all(p["snap"]["id"] != snap["id"] for p in shown):
+            shown.append(_panel(label, snap, titles))
     return shown
+
+
+def _then_and_now(view: q.SourceView) -> dict[str, Any] | None:
+    """For a dead or removed source (or one suspected to be): the last preserved
+    snapshot, and the latest observation, what the site answers now."""
+    source = view.source
+    suspicion = source.get("suspected") or {}
+    if source["state"] not in GONE and suspicion.get("state") not in GONE:
+        return None
+    last = next((s for s in source["snapshots"] if s["id"] == source.get("latest_snapshot")), None)
+    return {
+        "then": _panel("last preserved", last, view.page_titles) if last else None,
+        "now": view.timeline[-1] if view.timeline else None,
+    }
 
 
 @router.get("/add", response_class=HTMLResponse)
@@ -327,7 +286,7 @@ def feed_submit(
     )
 
 
-def _not_found(request: Request, principal: Principal, detail: str) -> HTMLResponse:
+def not_found(request: Request, principal: Principal, detail: str) -> HTMLResponse:
     return render(
         request,
         "error.html",

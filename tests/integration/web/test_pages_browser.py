@@ -11,13 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 
 from archiver.web import create_app
-from tests.conftest import REPO
+from tests.conftest import REPO, FixedClock
 from tests.integration.web.conftest import WebWorld
+from tests.integration.web.dashboard_world import seed
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts" / "web"
@@ -99,7 +101,7 @@ def test_monitor_and_lawyer_journey(site: str, world: WebWorld) -> None:
             expect(page.locator("#count")).to_have_text(f"Showing {cited} of 127 citations.")
             expect(page.locator(".footnote .badge")).to_have_text(["pending"] * cited)
             page.get_by_label("Platform").select_option("")
-            page.get_by_label("State").select_option("live")
+            page.get_by_label("State", exact=True).select_option("live")
             page.get_by_role("button", name="Filter").click()
             expect(page.locator(".footnote")).to_have_count(1)
 
@@ -154,5 +156,70 @@ def test_viewer_sees_no_download_links(site: str, world: WebWorld) -> None:
             response = page.goto(f"{site}/api/v1/snapshots/{world.snapshot_id}/warc")
             assert response is not None and response.status == 403
             expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+        finally:
+            browser.close()
+
+
+def _no_sideways_scroll(page: Any, width: int = 390) -> None:
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{page.url}: {scroll} px wide at {width}"
+
+
+def test_dashboard_on_a_phone(site: str, world: WebWorld, clock: FixedClock) -> None:
+    """The report's dashboard at 390 px: chart, the "dead" filter showing exactly the
+    dead footnotes, search; the archive-wide one and a dead source's page; none wider
+    than the screen."""
+    from playwright.sync_api import expect, sync_playwright
+
+    seeded = seed(world, clock)
+    dead = seeded.footnotes(seeded.sources_where(lambda s: s["state"] == "dead"))
+    assert len(dead) == 3
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            page.goto(f"{site}/reports/1")
+            page.get_by_label("Access token").fill(world.tokens["lawyer"])
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_role("img", name="Footnotes by state")).to_be_visible()
+            expect(page.locator("#count")).to_have_text("Showing 127 of 127 citations.")
+            _no_sideways_scroll(page)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"))
+
+            page.get_by_label("State", exact=True).select_option("dead")
+            page.get_by_role("button", name="Filter").click()
+            expect(page.locator("#count")).to_have_text("Showing 3 of 127 citations.")
+            shown = page.locator(".footnote").evaluate_all(
+                "notes => notes.map(n => [n.querySelector('.marker').textContent,"
+                " Number(n.dataset.source), n.querySelector('.badge').textContent])"
+            )
+            assert shown == [[f"[{m}]", sid, "dead"] for m, sid in dead]
+            _no_sideways_scroll(page)
+
+            citations = seeded.status["reports"][0]["citations"]
+            warsaw = [c["source_id"] for c in citations if "Warsaw" in c["context"]]
+            never = {seeded.ids["failed_dns"], seeded.ids["failed_timeout"]}
+            page.get_by_label("State", exact=True).select_option("")
+            page.get_by_label("Search").fill("warsaw")
+            page.get_by_role("button", name="Filter").click()
+            expect(page.locator(".footnote")).to_have_count(len(warsaw))
+            page.get_by_label("never preserved").check()
+            page.get_by_role("button", name="Filter").click()
+            expect(page.locator(".footnote")).to_have_count(len(never.intersection(warsaw)))
+            _no_sideways_scroll(page)
+
+            page.goto(f"{site}/sources")
+            expect(page.get_by_role("img", name="State changes per day")).to_be_visible()
+            _no_sideways_scroll(page)
+            page.screenshot(path=str(ARTIFACTS / "sources-dashboard-phone.png"), full_page=True)
+            page.goto(f"{site}/sources/{seeded.ids['dead_then_now']}")
+            expect(page.locator("#then-and-now")).to_contain_text("HTTP 404")
+            _no_sideways_scroll(page)
+            page.screenshot(path=str(ARTIFACTS / "dead-source-phone.png"), full_page=True)
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.goto(f"{site}/reports/1")
+            _no_sideways_scroll(page, 1280)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-desktop.png"))
         finally:
             browser.close()
