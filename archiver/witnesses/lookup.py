@@ -135,17 +135,21 @@ class ArchiveLookup:
                     await self._list(found, query, functools.partial(parse_cdx, cdx_url=cdx))
                 )
         for memento in nearest(merge(lists), target)[: self.settings.max_tries]:
-            raw = raw_url(memento.url)
-            chain = await self.fetcher.fetch_chain(raw, deadline=self._deadline())
-            last, problem = _answer(chain)
-            if problem is not None:
-                found.asked.append({"archive": memento.archive, "url": raw, "result": problem})
+            # The raw bytes where the archive has a raw mode, else the copy as it serves
+            # it (archive.today and others have no id_: asked as listed).
+            for url in dict.fromkeys((raw_url(memento.url), memento.url)):
+                chain = await self.fetcher.fetch_chain(url, deadline=self._deadline())
+                last, problem = _answer(chain)
+                if problem is None:
+                    break
+                found.asked.append({"archive": memento.archive, "url": url, "result": problem})
                 for hop in chain:
                     hop.close()
+            if problem is not None:
                 continue
-            found.asked.append({"archive": memento.archive, "url": raw, "result": "copy fetched"})
+            found.asked.append({"archive": memento.archive, "url": url, "result": "copy fetched"})
             found.memento = memento
-            found.raw_url = raw
+            found.raw_url = url
             found.chain = chain
             header = last.header("memento-datetime")
             found.memento_datetime = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -250,3 +251,29 @@ def test_a_page_captured_as_removed_is_looked_up_too(archive: Archive, web: Simu
     with archive.db.session() as session:
         session.get(Observation, row.id).implied_state = "live"  # type: ignore[union-attr]
     assert archive.witnesses.due() == [never]
+
+
+def test_an_archive_without_raw_mode_is_fetched_as_listed(
+    archive: Archive, web: SimulatedWeb
+) -> None:
+    """The aggregator lists archive.today's copy, nearer the report's date than the
+    Wayback Machine's; archive.today has no id_ mode: its copy is kept as it serves it."""
+    listed = f"https://archive.ph/20221020101010/{GONE}"
+    web.page(
+        f"https://timetravel.mementoweb.org/timemap/link/{GONE}",
+        f'<{GONE}>; rel="original",\n'
+        f'<{listed}>; rel="memento"; datetime="Thu, 20 Oct 2022 10:10:10 GMT",\n'
+        f'<https://web.archive.org/web/20221005140211/{GONE}>; rel="memento"; '
+        'datetime="Wed, 05 Oct 2022 14:02:11 GMT"\n',
+        content_type="application/link-format",
+    )
+    web.page(listed, "<html>archive.today's copy</html>")
+    [outcome] = archive.witnesses.look_up([_source_id(archive, GONE)])
+    assert outcome.outcome == "found", outcome.asked
+    assert (outcome.archive, outcome.memento_url) == ("archive.ph", listed)
+    assert outcome.memento_datetime == datetime(2022, 10, 20, 10, 10, 10, tzinfo=UTC)
+    assert {"archive": "archive.ph", "url": f"https://archive.ph/20221020101010id_/{GONE}",
+            "result": "answered HTTP 404"} in outcome.asked  # fmt: skip
+    with archive.db.session() as session:
+        copy = session.get(ThirdPartyCopy, outcome.snapshot_id)
+        assert copy is not None and copy.raw_url == listed
