@@ -1,7 +1,7 @@
 """A snapshot as a WACZ 1.1.1 package (https://specs.webrecorder.net/wacz/1.1.1/).
 
 One WARC file, stored uncompressed in the zip (it is gzip already, and replay tools
-seek into it), a CDXJ index of its response and resource records, one page in
+seek into it) and without ZIP64 fields unless its size needs them, a CDXJ index of its response and resource records, one page in
 pages.jsonl, and datapackage.json with the sha256 and size of each of those, whose own
 hash is in datapackage-digest.json. ReplayWeb.page and pywb open it as it is.
 """
@@ -159,8 +159,11 @@ def write_wacz(
     with zipfile.ZipFile(out, "x") as zf:
         info = zipfile.ZipInfo(f"archive/{name}", _ZIP_DATE)
         info.compress_type = zipfile.ZIP_STORED  # seekable, already gzip
+        # ZIP64 only when the size needs it (zipfile decides from file_size): with it
+        # forced, ReplayWeb.page (2.4, 2.5) finds no page in the WACZ.
+        info.file_size = warc.stat().st_size
         hasher = hashlib.sha256()
-        with zf.open(info, "w", force_zip64=True) as dest, warc.open("rb") as src:
+        with zf.open(info, "w") as dest, warc.open("rb") as src:
             size = 0
             while chunk := src.read(1 << 20):
                 dest.write(chunk)
