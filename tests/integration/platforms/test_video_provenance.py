@@ -11,9 +11,13 @@ import hashlib
 import json
 import socket
 import subprocess
+import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +244,117 @@ def test_the_format_url_replays_from_the_warc_in_pywb(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+REPLAYWEBPAGE = Path(__file__).resolve().parents[3] / ".tools-npm" / "replaywebpage"
+
+
+class _RangeHandler(SimpleHTTPRequestHandler):
+    """Static files with single byte ranges (ReplayWeb.page reads a WACZ in ranges)."""
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        path = Path(self.translate_path(self.path))
+        spec = self.headers.get("Range", "")
+        if not path.is_file() or not spec.startswith("bytes="):
+            return super().send_head()
+        size = path.stat().st_size
+        first, _, last = spec.removeprefix("bytes=").partition("-")
+        start = int(first) if first else max(size - int(last), 0)
+        end = min(int(last), size - 1) if first and last else size - 1
+        handle = path.open("rb")
+        handle.seek(start)
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        self._left = end - start + 1
+        return handle
+
+    def copyfile(self, source, outputfile):  # type: ignore[no-untyped-def]
+        left = getattr(self, "_left", None)
+        if left is None:
+            return super().copyfile(source, outputfile)
+        while left > 0 and (chunk := source.read(min(left, 1 << 16))):
+            outputfile.write(chunk)
+            left -= len(chunk)
+        return None
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _serve(folder: Path) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_RangeHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_format_url_replays_from_the_package_in_replaywebpage(
+    simweb: SimulatedWeb,
+    media_files: dict[str, bytes],
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """ReplayWeb.page (its own files, served locally) opens the package's WACZ at the
+    format URL yt-dlp fetched; inside the replay frame the URL gives back the bytes the
+    server sent (their SHA-256 computed by the page)."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    if not (REPLAYWEBPAGE / "ui.js").exists():
+        pytest.fail("replaywebpage is not installed in .tools-npm (./dev test installs it)")
+    serve_video(simweb, media_files)
+    settings = _settings(make_settings, simweb)
+    _capture(settings, clock, tmp_path)
+    with Archive.open(settings, clock=clock) as archive:
+        package = archive.export(PAGE, tmp_path / "package.zip", actor="cli:test")
+    site = tmp_path / "site"
+    (site / "replay").mkdir(parents=True)
+    with zipfile.ZipFile(package) as zf:
+        (site / "snapshot.wacz").write_bytes(zf.read("snapshot.wacz"))
+    (site / "ui.js").symlink_to(REPLAYWEBPAGE / "ui.js")
+    (site / "replay" / "sw.js").symlink_to(REPLAYWEBPAGE / "sw.js")
+    (site / "index.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><script src='ui.js'></script>"
+        "</head><body><replay-web-page style='height:600px;display:block' "
+        f"source='snapshot.wacz' url='{PAGE}' replayBase='replay/' embed='replayonly'>"
+        "</replay-web-page></body></html>",
+        encoding="utf-8",
+    )
+    expected = hashlib.sha256(media_files["clip"]).hexdigest()
+    # From the replayed watch page, the format URL as the page's own <video> asks.
+    digest_js = (
+        f"async () => {{ const r = await fetch({json.dumps(CLIP)});"
+        " const b = await r.arrayBuffer();"
+        " const d = await crypto.subtle.digest('SHA-256', b);"
+        " return [...new Uint8Array(d)].map(x => x.toString(16).padStart(2, '0')).join(''); }"
+    )
+    with _serve(site) as origin, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        try:
+            page = browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda m: console.append(m.text))
+            page.goto(f"{origin}/index.html", wait_until="load", timeout=30_000)
+            found: set[str] = set()
+            started = time.monotonic()
+            while expected not in found and time.monotonic() - started < 60:
+                page.wait_for_timeout(500)  # until the replay frame has loaded
+                for frame in page.frames:
+                    if "mp_/" not in frame.url and "id_/" not in frame.url:
+                        continue
+                    try:
+                        found.add(frame.evaluate(digest_js))
+                    except PlaywrightError:  # a frame navigating away
+                        continue
+            assert expected in found, (found, [f.url for f in page.frames], console[-20:])
+        finally:
+            browser.close()
