@@ -12,12 +12,20 @@ asked (``--cases``):
   file, database rows, per-host politeness (here 8 connections per host, no interval).
 
 The archiver forks worker processes for plain-HTTP captures of a large run (capture.workers,
-one per core); ``--single-process`` adds a run with everything in one process. Then
-browser captures per minute (Chromium, 2 slots) on 20 of the same pages. Each tool runs
-in its own subprocess tree; its wall time, CPU time and memory are measured.
+one per core); ``--single-process`` adds a run with everything in one process. Then the
+browser case (bench/browser_case.py): 20 corpus news pages under their original URLs,
+``archiver capture`` at its default settings (browser only) beside plain Playwright on the
+same Chromium, two pages at a time. Each tool runs in its own subprocess tree; its wall
+time, CPU time and memory are measured. ``--cases ''`` runs the browser case alone.
+
+``--default-politeness`` runs ``archiver capture`` at its default concurrency and per-host
+politeness instead (2 requests per host at once, 0.5 s apart), as an operator runs it;
+``--scheme https`` serves the same pages over https (CONNECT through the proxy, TLS with the
+simulated web's CA, which both tools trust).
 
     .venv/bin/python -m bench.capture_bench [--cases 500@0,2000@0,500@100] [--hosts 10]
-        [--browser-pages 20] [--repeat 3] [--single-process]
+        [--browser-pages 20] [--repeat 3] [--single-process] [--default-politeness]
+        [--scheme http|https]
 """
 
 from __future__ import annotations
@@ -173,7 +181,7 @@ def _marginal(walls: dict[tuple[int, str], dict[int, float]]) -> list[str]:
 def _cases(text: str) -> list[tuple[int, int]]:
     """``500@0,2000@0,500@100`` -> [(pages, latency ms), ...]."""
     cases = []
-    for item in text.split(","):
+    for item in filter(None, text.split(",")):
         pages, _, latency = item.partition("@")
         cases.append((int(pages), int(latency or 0)))
     return cases
@@ -187,7 +195,7 @@ def main() -> None:
     parser.add_argument(
         "--cases",
         default="500@0,2000@0,500@100",
-        help="PAGES@LATENCY_MS, comma-separated (default: %(default)s)",
+        help="PAGES@LATENCY_MS, comma-separated, or '' for none (default: %(default)s)",
     )
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--browser-pages", type=int, default=20)
@@ -197,6 +205,12 @@ def main() -> None:
         action="store_true",
         help="also run archiver capture with capture.workers = 1 (everything in one process)",
     )
+    parser.add_argument(
+        "--default-politeness",
+        action="store_true",
+        help="archiver capture at its default capture.concurrency and per-host politeness",
+    )
+    parser.add_argument("--scheme", choices=("http", "https"), default="http")
     args = parser.parse_args()
     cases = _cases(args.cases)
     archiver = [sys.executable, "-m", "archiver"]
@@ -209,12 +223,16 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "archiver")],
                    check=True, capture_output=True)  # fmt: skip
     bodies = _bodies()
-    most = max(pages for pages, _ in cases)
-    urls = [f"http://news{n % args.hosts}.bench.kz/a/{n}.html" for n in range(most)]
+    most = max((pages for pages, _ in cases), default=0)
+    urls = [f"{args.scheme}://news{n % args.hosts}.bench.kz/a/{n}.html" for n in range(most)]
     version = subprocess.run([wget, "--version"], capture_output=True, text=True).stdout
     print(f"# capture benchmark: corpus news pages over {args.hosts} hosts")
     print(f"# {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()},")
     print(f"# {version.splitlines()[0]}")
+    print(
+        f"# {args.scheme}:// pages; archiver politeness: "
+        + ("its defaults" if args.default_politeness else "8 per host at once, no interval")
+    )
     print(f"# median of {args.repeat} runs per tool, tools alternating; CPU = user + system")
     print("# seconds of the whole process tree; PSS = peak of the tree's summed proportional")
     print("# set size (shared pages counted once); RSS = the largest single process\n")
@@ -235,13 +253,14 @@ def main() -> None:
             (run / "urls.txt").write_text("\n".join(urls[:pages]) + "\n")
             _report(urls[:pages], run / "report.txt")
             env = dict(os.environ, http_proxy=web.proxy_url, https_proxy=web.proxy_url)
+            trust = [f"--ca-certificate={web.ca_pem_path}"] if args.scheme == "https" else []
             measured: dict[str, list[Measured]] = {WGET: []}
             for attempt in range(args.repeat):
                 # Alternate the tools so a noisy neighbour hurts each alike.
                 target = run / f"wget-{attempt}"
                 target.mkdir()
                 cmd = [wget, "-q", "--tries=1", "--timeout=30", "--warc-file", str(target / "wget"),
-                       "-i", str(run / "urls.txt"), "-O", str(target / "wget.out")]  # fmt: skip
+                       *trust, "-i", str(run / "urls.txt"), "-O", str(target / "wget.out")]  # fmt: skip
                 # The simulated web logs every request (for tests); an empty log for
                 # each run keeps its memory, and its garbage collections, the same.
                 web.clear_log()
@@ -253,6 +272,10 @@ def main() -> None:
                     storage = run / f"storage-{workers}-{attempt}"
                     ours_env = _archiver_env(storage, web.proxy_url, '{default = ["http"]}')
                     ours_env["ARCHIVER_CAPTURE__WORKERS"] = workers
+                    ours_env["ARCHIVER_CAPTURE__EXTRA_CA_FILE"] = str(web.ca_pem_path)
+                    if args.default_politeness:
+                        for key in ("CONCURRENCY", "PER_HOST_CONCURRENCY", "PER_HOST_INTERVAL"):
+                            ours_env.pop(f"ARCHIVER_CAPTURE__{key}")
                     subprocess.run([*archiver, "add", str(run / "report.txt")], env=ours_env,
                                    check=True, capture_output=True)  # fmt: skip
                     web.clear_log()
@@ -279,26 +302,10 @@ def main() -> None:
             sys.stdout.flush()
         if not args.browser_pages:
             return
-        # Browser captures per minute.
-        web.latency = 0.0
-        run = tmp / "browser"
-        run.mkdir()
-        subset = urls[: args.browser_pages]
-        _report(subset, run / "report.txt")
-        env = _archiver_env(run / "storage", web.proxy_url, '{default = ["browser"]}')
-        env["ARCHIVER_CAPTURE__BROWSER_CONCURRENCY"] = "2"
-        subprocess.run([*archiver, "add", str(run / "report.txt")], env=env, check=True,
-                       capture_output=True)  # fmt: skip
-        result, err = _measure([*archiver, "capture"], env, run)
-        if err:
-            print(f"<!-- browser: {err.strip()[-300:]} -->")
-        print(
-            f"\nBrowser captures (screenshot, DOM, PDF, every request recorded), 2 Chromium "
-            f"slots: {len(subset)} pages in {result.wall:.1f} s = "
-            f"{len(subset) / result.wall * 60:.0f} per minute, peak RSS {result.rss:.0f} MiB "
-            f"(largest single process), peak PSS {result.pss:.0f} MiB (all processes, "
-            "Chromium included)."
-        )
+        # Browser captures: at the default settings, beside plain Playwright.
+        from bench import browser_case
+
+        browser_case.run(web, tmp, args.browser_pages, args.repeat)
 
 
 if __name__ == "__main__":

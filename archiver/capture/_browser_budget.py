@@ -14,10 +14,13 @@ from dataclasses import dataclass
 # The quiet time without any routed request in flight that counts as "settled".
 QUIET_SECONDS = 0.5
 # Scrolling: one viewport per step (a larger step could jump over an element an
-# IntersectionObserver without margin is waiting for), a short pause for observers and
-# lazy images to start their requests, and a bound on the steps for endless pages.
+# IntersectionObserver without margin is waiting for), each step shown for two animation
+# frames so observers and lazy images start their requests (at most SCROLL_PAUSE when the
+# page renders no frames), and a bound on the steps for endless pages. The scrolling runs
+# in the page and stops itself at its time; SCROLL_SLACK more is allowed for its answer.
 SCROLL_PAUSE = 0.05
 SCROLL_MAX_STEPS = 200
+SCROLL_SLACK = 0.5
 # The floors below let a nearly spent budget still try for a screenshot and the DOM:
 # a capture may then overrun its deadline by at most these few seconds.
 SCREENSHOT_FLOOR = 2.0

@@ -35,7 +35,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from archiver.capture._browser_types import BrowserRequest, FetchFn
 from archiver.capture.decode import decode_body
-from archiver.capture.exchange import Exchange, Failure, FailureKind
+from archiver.capture.exchange import Exchange, Failure, FailureKind, exception_text
 from archiver.capture.session import OperatorSession
 
 # Chromium's net error for each failure (Network.ErrorReason), so the page and its
@@ -99,8 +99,10 @@ class Router:
         clock: Callable[[], datetime],
         started: float,
         session: OperatorSession | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._fetch = fetch
+        self._deadline = deadline
         self._session = session
         self._cdp = cdp
         self._max_resources = max_resources
@@ -155,6 +157,7 @@ class Router:
             is_navigation=is_navigation,
             is_main_frame=is_navigation and frame_id is not None and frame_id == self.main_frame_id,
             frame_url=url if is_navigation else self._frame_urls.get(frame_id or ""),
+            deadline=self._deadline,
         )
         return _Record(
             browser_request, event["requestId"], event.get("networkId"), frame_id, self._clock()
@@ -170,10 +173,9 @@ class Router:
             try:
                 exchange = await self._fetch(self._with_session(record.request))
             except Exception as exc:  # noqa: BLE001 - a fetcher bug must not wedge the page
-                self.event(
-                    "fetch_error", url=record.request.url, error=f"{type(exc).__name__}: {exc}"
-                )
-                exchange = self._failed(record, FailureKind.OTHER, f"fetch raised {exc!r}")
+                self.event("fetch_error", url=record.request.url, error=exception_text(exc))
+                failure = Failure.other(f"{record.request.url}: the fetch raised", exc)
+                exchange = self._failed(record, failure)
             exchange.via = "browser"
             exchange.resource_type = record.request.resource_type
             record.exchange = exchange
@@ -185,8 +187,8 @@ class Router:
     async def _deliver(self, record: _Record, exchange: Exchange) -> None:
         request_id = record.request_id
         if exchange.failure is not None or exchange.status is None:
-            kind = exchange.failure.kind if exchange.failure else FailureKind.OTHER
-            await self._fail(request_id, _ERROR_REASON.get(kind, "Failed"))
+            kind = exchange.failure.kind if exchange.failure else None
+            await self._fail(request_id, _ERROR_REASON.get(kind, "Failed") if kind else "Failed")
             return
         if exchange.body is not None and exchange.body.size > _THREAD_BODY_BYTES:
             body, truncated, error = await asyncio.to_thread(
@@ -268,14 +270,14 @@ class Router:
             return False  # the request is gone already
         return True
 
-    def _failed(self, record: _Record, kind: FailureKind, message: str) -> Exchange:
+    def _failed(self, record: _Record, failure: Failure) -> Exchange:
         return Exchange(
             url=record.request.url,
             method=record.request.method,
             request_head=request_head(record.request),
             request_body=record.request.post_body,
             started_at=record.started_at,
-            failure=Failure(kind, message),
+            failure=failure,
             via="browser",
             resource_type=record.request.resource_type,
         )
@@ -308,7 +310,7 @@ class Router:
             if record.exchange is None:
                 cut += 1
                 record.exchange = self._failed(
-                    record, FailureKind.TIMEOUT, f"{why} before a response"
+                    record, Failure(FailureKind.TIMEOUT, f"{why} before a response")
                 )
         if cut:
             limit = "browser crash" if crashed else "page_budget"

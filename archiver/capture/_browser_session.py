@@ -33,6 +33,7 @@ from archiver.capture._browser_budget import (
     QUIET_SECONDS,
     SCROLL_MAX_STEPS,
     SCROLL_PAUSE,
+    SCROLL_SLACK,
     Budget,
 )
 from archiver.capture._browser_router import Router
@@ -48,12 +49,34 @@ _CLOSE_TIMEOUT = 5.0
 # A page that does not evaluate "1" within this is stuck in its own script.
 _RESPONSIVE_SECONDS = 1.0
 
-# Scroll to y (no smooth scrolling: "instant" overrides CSS scroll-behavior) and report
-# the document height and the viewport height.
-_SCROLL_JS = """(y) => {
-  window.scrollTo({top: y, left: 0, behavior: 'instant'});
-  const d = document.documentElement, b = document.body;
-  return [Math.max(d ? d.scrollHeight : 0, b ? b.scrollHeight : 0), window.innerHeight];
+# Scroll down one viewport at a time (no smooth scrolling: "instant" overrides CSS
+# scroll-behavior), each position left on screen for two animation frames (the frame
+# that renders it runs the intersection observers, native lazy loading included, and the
+# next one their callbacks have run before), at most ``pause`` ms when frames do not
+# come. Stops at the bottom, after ``steps`` steps, or after ``ms``; returns why, the
+# last position and the document height. In the page, so that no step waits for a round
+# trip through Playwright.
+_SCROLL_JS = """async ([steps, ms, pause]) => {
+  const end = performance.now() + ms;
+  const shown = () => new Promise((resolve) => {
+    const timer = setTimeout(resolve, pause);
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      clearTimeout(timer);
+      resolve();
+    }));
+  });
+  let y = 0, height = 0;
+  for (let step = 0; step < steps; step++) {
+    if (performance.now() >= end) return ['budget', y, height];
+    window.scrollTo({top: y, left: 0, behavior: 'instant'});
+    const d = document.documentElement, b = document.body;
+    height = Math.max(d ? d.scrollHeight : 0, b ? b.scrollHeight : 0);
+    const view = window.innerHeight;
+    await shown();
+    if (y + view >= height || view <= 0) return ['bottom', y, height];
+    y += view;
+  }
+  return ['steps', y, height];
 }"""
 # What a picture of the page could show: its text, form values and the address bar.
 _VISIBLE_JS = """() => {
@@ -109,6 +132,7 @@ class CaptureRun:
             clock=clock,
             started=budget.start,
             session=session,
+            deadline=budget.deadline,
         )
         self._page: Page | None = None
         self._page_cdp: CDPSession | None = None
@@ -251,24 +275,21 @@ class CaptureRun:
     async def _scroll(self, page: Page) -> None:
         """Scroll down one viewport at a time to the bottom, then back to the top, so
         lazy content starts loading as it would for a reader."""
-        until = self._budget.scroll_until(time.monotonic())
-        y, height = 0, 0
+        left = self._budget.scroll_until(time.monotonic()) - time.monotonic()
         try:
-            for _ in range(SCROLL_MAX_STEPS):
-                left = until - time.monotonic()
-                if left <= 0:
-                    self._router.limits_hit.append(
-                        f"page_budget: scrolling stopped at {y} px of {height} px"
-                    )
-                    return
-                height, view = await asyncio.wait_for(page.evaluate(_SCROLL_JS, y), left)
-                await asyncio.sleep(SCROLL_PAUSE)
-                if y + view >= height or view <= 0:
-                    return
-                y += view
-            self._router.limits_hit.append(
-                f"scroll: stopped after {SCROLL_MAX_STEPS} steps at {y} px of {height} px"
-            )
+            if left <= 0:
+                self._router.limits_hit.append("page_budget: no time left for scrolling")
+                return
+            work = page.evaluate(_SCROLL_JS, [SCROLL_MAX_STEPS, left * 1000, SCROLL_PAUSE * 1000])
+            ended, y, height = await asyncio.wait_for(work, left + SCROLL_SLACK)
+            if ended == "budget":
+                self._router.limits_hit.append(
+                    f"page_budget: scrolling stopped at {y} px of {height} px"
+                )
+            elif ended == "steps":
+                self._router.limits_hit.append(
+                    f"scroll: stopped after {SCROLL_MAX_STEPS} steps at {y} px of {height} px"
+                )
         except TimeoutError:
             self._router.limits_hit.append("page_budget: the page did not respond while scrolling")
         except PlaywrightError as exc:

@@ -34,6 +34,9 @@ class BrowserRequest:
     is_main_frame: bool
     # The URL of the document the request belongs to, when known.
     frame_url: str | None
+    # The capture's deadline (``time.monotonic()``), when it has one: the fetch must be
+    # done by then.
+    deadline: float | None = None
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -46,6 +49,7 @@ class BrowserRequest:
 # The injected fetcher: applies the proxy, the private-address guard, politeness and size
 # limits, and returns what happened on the wire (a failed Exchange rather than raising for
 # network trouble). It is called once per redirect hop: it must not follow redirects.
+# archiver.capture._browser_fetch.page_fetch makes one from the archiver's Fetcher.
 FetchFn = Callable[[BrowserRequest], Awaitable[Exchange]]
 
 

@@ -76,7 +76,7 @@ def classify(exc: BaseException, *, target: str, proxied: bool) -> Failure:
     if isinstance(exc, httpcore.ProxyError):
         return _socks_failure(str(exc))
     if isinstance(exc, httpcore.PoolTimeout):
-        return Failure(FailureKind.OTHER, f"{target}: no free connection in our pool in time")
+        return Failure.other(f"{target}: no free connection in our pool in time", exc)
     if isinstance(exc, httpcore.ConnectTimeout):
         return Failure(FailureKind.TIMEOUT, f"{target}: connecting timed out")
     if isinstance(exc, httpcore.ReadTimeout | httpcore.WriteTimeout):
@@ -92,9 +92,19 @@ def classify(exc: BaseException, *, target: str, proxied: bool) -> Failure:
     if isinstance(exc, httpcore.LocalProtocolError):
         return Failure(FailureKind.PROTOCOL, f"{target}: could not send the request: {exc}")
     if isinstance(exc, httpcore.UnsupportedProtocol):
-        return Failure(FailureKind.OTHER, f"{target}: {exc}")
+        return Failure.other(target, exc)
     where = " (through the proxy)" if proxied else ""
-    return Failure(FailureKind.OTHER, f"{target}{where}: {type(exc).__name__}: {exc}")
+    return Failure.other(f"{target}{where}", exc)
+
+
+def dropped_unanswered(exc: BaseException, method: str) -> bool:
+    """A GET or HEAD the server dropped without answering: worth sending once more when
+    it went out on a kept-alive connection (the server closed it as we reused it)."""
+    if method not in ("GET", "HEAD"):
+        return False
+    if isinstance(exc, httpcore.RemoteProtocolError):
+        return "disconnected" in str(exc)  # "Server disconnected without sending a response."
+    return isinstance(exc, httpcore.ReadError | httpcore.WriteError)
 
 
 def _connect_failure(exc: httpcore.ConnectError, target: str) -> Failure:

@@ -26,7 +26,7 @@ import httpx
 
 # (verified, scheme, host, port): unverified connections never serve verified requests.
 OriginKey = tuple[bool, str, str, int]
-PoolFactory = Callable[[bool, int], httpcore.AsyncConnectionPool]
+PoolFactory = Callable[[OriginKey, int], httpcore.AsyncConnectionPool]
 
 _SWEEP_EVERY = 5.0
 _PROXY_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
@@ -60,7 +60,7 @@ class OriginPools:
         """The origin's pool, held for one request (body included)."""
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entries[key] = _Entry(self._factory(key[0], self._per_origin))
+            entry = self._entries[key] = _Entry(self._factory(key, self._per_origin))
         entry.users += 1
         try:
             yield entry.pool
@@ -95,14 +95,15 @@ class OriginPools:
 def make_pool(
     *,
     proxy: str,
-    ssl_context: ssl.SSLContext,
+    ssl_context: ssl.SSLContext | None,
     connections: int,
     backend: httpcore.AsyncNetworkBackend,
     keepalive_expiry: float = 15.0,
 ) -> httpcore.AsyncConnectionPool:
     """A pool for one origin: direct, or through the http(s)/socks5 ``proxy`` (the
     network.proxy setting; credentials in it become Proxy-Authorization / SOCKS auth and
-    never appear in a stored request head)."""
+    never appear in a stored request head). ``ssl_context``: None for an ``http://``
+    origin, which needs none."""
     common: dict[str, Any] = {
         "ssl_context": ssl_context,
         "max_connections": connections,

@@ -198,11 +198,15 @@ class BrowserPool:
         url: str,
         fetch: FetchFn,
         *,
-        deadline: float,
+        deadline: float | None = None,
+        budget: float | None = None,
         operator_session: OperatorSession | None = None,
     ) -> PageCapture:
         """Capture ``url`` within ``deadline`` (a ``time.monotonic()`` value; waiting for
-        a free slot and launching Chromium count against it). ``operator_session``: its
+        a free slot and launching Chromium count against it), or within ``budget``
+        seconds from the moment a slot is free for it (launching counts, waiting behind
+        other captures does not: that queue is the archiver's, not the page's time).
+        Each request handed to ``fetch`` carries the deadline. ``operator_session``: its
         cookies are added to requests for their own hosts by the interception, never put
         in the browser's cookie jar, where the page's scripts could read them.
 
@@ -215,9 +219,14 @@ class BrowserPool:
             raise CaptureError(f"not an http(s) URL: {url!r}")
         if self._closed:
             raise CaptureError("the browser pool is closed")
+        if (deadline is None) == (budget is None):
+            raise ValueError("give either a deadline or a budget")
         waiting = time.monotonic()
         slot = await self._free.get()
         try:
+            if budget is not None:
+                deadline = time.monotonic() + budget
+            assert deadline is not None
             timings = {"slot_wait": round(time.monotonic() - waiting, 3)}
             for attempt in (1, 2):
                 if not slot.alive or attempt == 2:

@@ -32,13 +32,45 @@ class FailureKind(StrEnum):
     PROXY = "proxy"  # our own proxy is unreachable: says nothing about the source
     FORBIDDEN_ADDRESS = "forbidden-address"  # private/loopback/metadata address refused
     TOO_MANY_REDIRECTS = "too-many-redirects"
+    # The browser displayed nothing of the page and no request for it was answered or
+    # failed on the network (its navigation was refused, or never started: the page
+    # budget was spent, the browser crashed). Says nothing about the source.
+    BROWSER = "browser"
+    # Nothing above fits: always with the exception behind it (``Failure.other``).
     OTHER = "other"
 
 
 @dataclass(frozen=True)
 class Failure:
+    """Why an exchange got no (complete) response. ``message`` is the detail shown
+    everywhere the failure is (``failure_detail``); a failure of kind OTHER carries the
+    exception behind it, ``ClassName: message``, in ``exception`` and in ``message``,
+    so an unforeseen failure never shows as a bare "other"."""
+
     kind: FailureKind
     message: str
+    exception: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is FailureKind.OTHER and not (
+            self.exception and self.exception in self.message
+        ):
+            raise ValueError(
+                "a failure of kind 'other' needs the exception behind it: use Failure.other"
+            )
+
+    @classmethod
+    def other(cls, context: str, exc: BaseException) -> Failure:
+        """A failure no specific kind fits: ``context``, then the exception's class and
+        message."""
+        exception = exception_text(exc)
+        return cls(FailureKind.OTHER, f"{context}: {exception}", exception)
+
+
+def exception_text(exc: BaseException) -> str:
+    """``ClassName: message`` (the class alone when the message is empty)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass(frozen=True)

@@ -13,24 +13,22 @@ must sit there to resolve names itself and connect only to addresses the
 private-network guard accepted. ``aiter_stream()`` yields what httpx's ``aiter_raw()``
 would: the body with chunked framing removed and content coding kept. Connections are
 pooled per origin (:mod:`._http_pools`) and reused across requests; a
-:class:`~archiver.net.politeness.HostLimiter` bounds and spaces requests per host.
+:class:`~archiver.net.politeness.HostLimiter` bounds and spaces page loads per host, and
+the requests a browser page makes for itself are bounded per page
+(:class:`~archiver.net.politeness.PageResources`).
 
-Plain ``http://`` exchanges, direct or through an ``http://`` proxy, go through the
-archiver's own HTTP/1.1 client instead (:mod:`._http1`, a fraction of httpcore's CPU per
-request), with the same guard (``GuardedBackend.open_stream``) and the same failure
-classification; ``https://`` and SOCKS stay on httpcore.
+``http://`` and ``https://``, direct or through any proxy, take this one path: one
+parser of what hostile servers send (h11's), one set of framing rules, one guard.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import re
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -38,8 +36,7 @@ from types import TracebackType
 import httpcore
 import httpx
 
-from archiver.capture._http1 import HEAD_LIMIT, Connection, ConnectionPool, Opener, ResponseHead
-from archiver.capture._http_failures import classify, squid_failure
+from archiver.capture._http_failures import classify, dropped_unanswered, squid_failure
 from archiver.capture._http_heads import (
     HeaderPairs,
     RawHeaders,
@@ -48,7 +45,7 @@ from archiver.capture._http_heads import (
     request_headers,
     response_head,
 )
-from archiver.capture._http_pools import OriginPools, make_pool
+from archiver.capture._http_pools import OriginKey, OriginPools, make_pool
 from archiver.capture._http_tls import (
     CertificateMemory,
     cert_verification_error,
@@ -64,7 +61,13 @@ from archiver.clock import utc_now
 from archiver.config import CaptureSettings, NetworkSettings
 from archiver.errors import ArchiverError, NetworkError
 from archiver.net.backend import CONNECTION_INFO, ConnectionInfo, GuardedBackend
-from archiver.net.politeness import HostBusyError, HostLimiter, parse_retry_after
+from archiver.net.politeness import (
+    PAGE_CONNECTIONS_PER_HOST,
+    HostBusyError,
+    HostLimiter,
+    Slots,
+    parse_retry_after,
+)
 
 __all__ = ["Fetcher", "decode"]
 
@@ -79,8 +82,6 @@ except ImportError:
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# A line break inside a header name or value would smuggle in another header or request.
-_FORBIDDEN_IN_FIELD = re.compile(rb"[\0\r\n]")
 # What an exchange can fail with short of a response. Anything else is a bug and raises.
 _NETWORK_ERRORS = (
     httpcore.ProxyError,
@@ -105,7 +106,8 @@ class Fetcher:
 
     ``limiter`` may be shared with the browser capture so both respect one per-host
     budget; ``clock`` gives ``started_at`` (UTC); ``spool_dir`` receives bodies past
-    1 MiB. Connections: at most the limiter's per-host concurrency per origin, kept
+    1 MiB. Connections per origin: enough for the limiter's per-host concurrency plus
+    what the browser captures' pages may open at once (:class:`PageResources`), kept
     alive for reuse, closed when the origin has been idle for a while (at most
     ``max_idle_origins`` idle origins keep connections).
     """
@@ -132,25 +134,23 @@ class Fetcher:
             proxied=self._proxied,
             resolve_before_proxy=network.resolve_before_proxy,
         )
+        # Page loads of one host, and each browser slot's page resources from it.
+        self._per_origin = (
+            self.limiter.concurrency + PAGE_CONNECTIONS_PER_HOST * capture.browser_concurrency
+        )
         if capture.extra_ca_file is not None:
             self._verifying  # noqa: B018 - a bad capture.extra_ca_file fails here, not mid-run
         self._pools = OriginPools(
-            lambda verified, connections: make_pool(
+            lambda key, connections: make_pool(
                 proxy=network.proxy,
-                ssl_context=self._verifying if verified else self._not_verifying,
+                ssl_context=self._context_for(key),
                 connections=connections,
                 backend=self._backend,
             ),
-            per_origin=self.limiter.concurrency,
+            per_origin=self._per_origin,
             max_idle_origins=max_idle_origins,
         )
         self._certificates = CertificateMemory()
-        # Plain http:// goes through our own HTTP/1.1 client (see _http1), direct or
-        # through an http:// proxy; TLS, CONNECT and SOCKS stay with httpcore.
-        self._plain: ConnectionPool | None = None
-        self._plain_proxy_auth: bytes | None = None
-        if not network.proxy or httpx.URL(network.proxy).scheme == "http":
-            self._plain = self._plain_pool(network.proxy, max_idle_origins)
 
     # TLS contexts are built at the first https:// origin: loading the system's CA
     # certificates takes about 50 ms, paid by every worker process at its start
@@ -162,6 +162,12 @@ class Fetcher:
     @functools.cached_property
     def _not_verifying(self) -> ssl.SSLContext:
         return unverified_context()
+
+    def _context_for(self, key: OriginKey) -> ssl.SSLContext | None:
+        verified, scheme = key[0], key[1]
+        if scheme != "https":
+            return None  # no TLS to the origin
+        return self._verifying if verified else self._not_verifying
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -175,36 +181,7 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._plain is not None:
-            self._plain.close()
         await self._pools.aclose()
-
-    def _plain_pool(self, proxy: str, max_idle_origins: int) -> ConnectionPool:
-        backend = self._backend
-
-        def direct(
-            host: str, port: int, timeout: float
-        ) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo]]:
-            return backend.open_stream(host, port, timeout, limit=HEAD_LIMIT)
-
-        opener: Opener = direct
-        if proxy:
-            url = httpx.URL(proxy)
-            proxy_host, proxy_port = url.host, url.port or 80
-            if url.username:
-                credentials = f"{url.username}:{url.password}".encode()
-                self._plain_proxy_auth = b"Basic " + base64.b64encode(credentials)
-
-            def to_proxy(
-                host: str, port: int, timeout: float
-            ) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo]]:
-                return backend.open_stream(proxy_host, proxy_port, timeout, limit=HEAD_LIMIT)
-
-            opener = to_proxy
-
-        return ConnectionPool(
-            opener, per_origin=self.limiter.concurrency, max_idle_origins=max_idle_origins
-        )
 
     # -- public API ----------------------------------------------------------------------
 
@@ -219,12 +196,16 @@ class Fetcher:
         via: str = "http",
         resource_type: str | None = None,
         max_bytes: int | None = None,
+        politeness: Slots | None = None,
     ) -> Exchange:
         """Exactly one HTTP exchange (no redirect following). ``headers``: the
         browser's request headers, or None for our own request. ``deadline``: a
         ``time.monotonic()`` value for the whole exchange, body included (what arrived
         by then is kept, ``truncated="time"``). ``max_bytes`` defaults to
-        ``capture.max_response_bytes``. Never raises for network or HTTP problems."""
+        ``capture.max_response_bytes``. ``politeness``: where the request takes its
+        turn, the shared per-host limiter by default (a page load); a browser page's
+        :class:`~archiver.net.politeness.PageResources` for what the page asks for.
+        Never raises for network or HTTP problems."""
         started_at = self._clock()
         t0 = time.monotonic()
         method = method.upper()
@@ -240,7 +221,7 @@ class Fetcher:
                 request_head=b"",
                 request_body=body,
                 started_at=started_at,
-                failure=Failure(FailureKind.OTHER, f"{url}: cannot be fetched: {exc}"),
+                failure=Failure.other(f"{url}: cannot be fetched", exc),
                 via=via,
                 resource_type=resource_type,
             )
@@ -274,7 +255,7 @@ class Fetcher:
             )
             return exchange
         try:
-            async with self.limiter.slot(target.host, deadline=deadline):
+            async with (politeness or self.limiter).slot(target.host, deadline=deadline):
                 await self._run(exchange, target, sent, body, deadline, limit, t0)
         except HostBusyError as exc:
             exchange.failure = classify(exc, target=url, proxied=self._proxied)
@@ -331,11 +312,6 @@ class Fetcher:
         limit: int,
         t0: float,
     ) -> None:
-        if self._plain is not None and target.scheme == "http":
-            await self._plain_exchange(
-                self._plain, exchange, target, sent, body, deadline, limit, t0
-            )
-            return
         https = target.scheme == "https"
         origin = (target.host, target.port or _DEFAULT_PORTS[target.scheme])
         probe = await self._certificates.settle(origin, deadline) if https else None
@@ -359,77 +335,6 @@ class Fetcher:
             if probe is not None:
                 self._certificates.end_probe(origin, probe)
 
-    async def _plain_exchange(
-        self,
-        pool: ConnectionPool,
-        exchange: Exchange,
-        target: httpx.URL,
-        sent: RawHeaders,
-        body: bytes,
-        deadline: float | None,
-        limit: int,
-        t0: float,
-    ) -> None:
-        """One http:// exchange on our own client: same outcomes as through httpcore."""
-        timeout = self._timeouts(deadline)["read"]
-        conn: Connection | None = None
-        head: ResponseHead | None = None
-        try:
-            request = self._plain_request(exchange.method, target, sent, body)
-            async with asyncio.timeout_at(_loop_time(deadline)):
-                conn = await pool.acquire((target.host, target.port or 80), timeout)
-                try:
-                    head = await self._plain_send(conn, request, timeout, t0, exchange)
-                except (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError):
-                    if conn.new or exchange.method not in ("GET", "HEAD"):
-                        raise
-                    # A kept-alive connection the server closed as we reused it: once
-                    # more on a new one (safe: nothing was answered, GET is idempotent).
-                    pool.release(conn)
-                    conn = await pool.acquire((target.host, target.port or 80), timeout)
-                    head = await self._plain_send(conn, request, timeout, t0, exchange)
-                exchange.timings["headers"] = time.monotonic() - t0
-                if self._take_head(exchange, target, head, conn.info, None, True, None):
-                    chunks = conn.body(head, exchange.method, timeout)
-                    try:
-                        await self._read_body(exchange, chunks, limit)
-                    finally:
-                        await chunks.aclose()
-        except TimeoutError:
-            if head is None:
-                exchange.failure = classify(TimeoutError(), target=exchange.url, proxied=False)
-            else:
-                exchange.truncated = exchange.truncated or "time"
-        except _NETWORK_ERRORS as exc:
-            exchange.failure = classify(exc, target=exchange.url, proxied=self._proxied)
-        finally:
-            if conn is not None:
-                pool.release(conn)
-
-    @staticmethod
-    async def _plain_send(
-        conn: Connection, request: bytes, timeout: float, t0: float, exchange: Exchange
-    ) -> ResponseHead:
-        if conn.new:
-            exchange.timings["connected"] = time.monotonic() - t0
-        await conn.send(request, timeout)
-        return await conn.read_head(timeout)
-
-    def _plain_request(
-        self, method: str, target: httpx.URL, sent: RawHeaders, body: bytes
-    ) -> bytes:
-        """The request as it goes on the wire: absolute-form through a proxy."""
-        path = target.raw_path or b"/"
-        form = b"http://" + target.netloc + path if self._proxied else path
-        lines = [method.encode("ascii") + b" " + form + b" HTTP/1.1"]
-        fields = [name + b": " + value for name, value in sent]
-        if _FORBIDDEN_IN_FIELD.search(b"".join(fields)) is not None:
-            raise httpcore.LocalProtocolError("a header name or value contains CR, LF or NUL")
-        lines += fields
-        if self._plain_proxy_auth is not None:
-            lines.append(b"Proxy-Authorization: " + self._plain_proxy_auth)
-        return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
     async def _attempt(
         self,
         exchange: Exchange,
@@ -443,35 +348,45 @@ class Fetcher:
         probe: asyncio.Event | None,
     ) -> str | None:
         """One try; returns a verify error when the certificate check failed (and this
-        try verified), so the caller retries without verification."""
+        try verified), so the caller retries without verification. A GET or HEAD that a
+        server dropped unanswered on a kept-alive connection (closing it as we reused
+        it) is sent once more, on a new connection: nothing was answered, and both are
+        idempotent."""
         verified = verify_error is None
-        trace = RequestTrace(t0, on_tls=probe.set if probe is not None and verified else None)
-        request = httpcore.Request(
-            method=exchange.method.encode("ascii"),
-            url=httpcore.URL(
-                scheme=target.raw_scheme,
-                host=target.raw_host,
-                port=target.port,
-                target=target.raw_path or b"/",
-            ),
-            headers=sent,
-            content=body,
-            extensions={"timeout": self._timeouts(deadline), "trace": trace},
-        )
         key = (verified, target.scheme, target.host, target.port or _DEFAULT_PORTS[target.scheme])
         async with self._pools.pool(key) as pool:
-            try:
-                return await self._send(
-                    exchange, pool, request, target, deadline, limit, t0, verify_error
+            for again in (False, True):
+                trace = RequestTrace(
+                    t0, on_tls=probe.set if probe is not None and verified else None
                 )
-            except httpcore.ProxyError as exc:
-                exchange.failure = self._proxy_refusal(exc, trace, exchange.url)
-            except _NETWORK_ERRORS as exc:
-                exchange.failure = classify(exc, target=exchange.url, proxied=self._proxied)
-            finally:
-                for name, value in (("connected", trace.connected), ("tls", trace.tls)):
-                    if value is not None:
-                        exchange.timings[name] = value
+                request = httpcore.Request(
+                    method=exchange.method.encode("ascii"),
+                    url=httpcore.URL(
+                        scheme=target.raw_scheme,
+                        host=target.raw_host,
+                        port=target.port,
+                        target=target.raw_path or b"/",
+                    ),
+                    headers=sent,
+                    content=body,
+                    extensions={"timeout": self._timeouts(deadline), "trace": trace},
+                )
+                try:
+                    return await self._send(
+                        exchange, pool, request, target, deadline, limit, t0, verify_error
+                    )
+                except httpcore.ProxyError as exc:
+                    exchange.failure = self._proxy_refusal(exc, trace, exchange.url)
+                except _NETWORK_ERRORS as exc:
+                    reused = trace.connected is None  # no new connection in its trace
+                    if not again and reused and dropped_unanswered(exc, exchange.method):
+                        continue
+                    exchange.failure = classify(exc, target=exchange.url, proxied=self._proxied)
+                finally:
+                    for name, value in (("connected", trace.connected), ("tls", trace.tls)):
+                        if value is not None:
+                            exchange.timings[name] = value
+                return None
         return None
 
     async def _send(
@@ -522,34 +437,9 @@ class Fetcher:
         """Record the response head; False when it is the proxy's failure page (then the
         exchange carries the failure and the body is not read)."""
         ext = response.extensions
-        info: object = None
-        ssl_object = None
-        stream = ext.get("network_stream")
-        if stream is not None:
-            info = stream.get_extra_info(CONNECTION_INFO)
-            if target.scheme == "https":
-                ssl_object = stream.get_extra_info("ssl_object")
-        head = ResponseHead(
-            ext.get("http_version", b"HTTP/1.1"),
-            response.status,
-            ext.get("reason_phrase", b""),
-            list(response.headers),
-        )
-        return self._take_head(exchange, target, head, info, ssl_object, verified, verify_error)
-
-    def _take_head(
-        self,
-        exchange: Exchange,
-        target: httpx.URL,
-        response: ResponseHead,
-        info: object,
-        ssl_object: object,
-        verified: bool,
-        verify_error: str | None,
-    ) -> bool:
-        raw = response.headers
+        raw = list(response.headers)  # names as the server spelled them, in its order
         status = response.status
-        version, reason = response.version, response.reason
+        version, reason = ext.get("http_version", b"HTTP/1.1"), ext.get("reason_phrase", b"")
         head = response_head(version, status, reason, raw)
         if self._proxied and status >= 400:
             squid = header_value(raw, b"x-squid-error")
@@ -561,11 +451,15 @@ class Fetcher:
         exchange.http_version = version.decode("ascii", "replace")
         exchange.response_head = head
         exchange.response_headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw]
-        if isinstance(info, ConnectionInfo):
-            exchange.ip_address = info.address
-            exchange.resolver_answers = info.resolver_answers
-        if ssl_object is not None:
-            exchange.tls = tls_info(ssl_object, verified=verified, verify_error=verify_error)
+        stream = ext.get("network_stream")
+        if stream is not None:
+            info = stream.get_extra_info(CONNECTION_INFO)
+            if isinstance(info, ConnectionInfo):
+                exchange.ip_address = info.address
+                exchange.resolver_answers = info.resolver_answers
+            if target.scheme == "https":
+                ssl_object = stream.get_extra_info("ssl_object")
+                exchange.tls = tls_info(ssl_object, verified=verified, verify_error=verify_error)
         if status in (429, 503):
             retry_after = header_value(raw, b"retry-after")
             if retry_after is not None:

@@ -62,6 +62,8 @@ class CaptureOutcome:
     state_after: str
     implied_state: str | None
     error: str | None = None
+    # What the failure was, in words: for "other", the exception's class and message.
+    failure_detail: str | None = None
 
     @property
     def preserved(self) -> bool:
@@ -307,7 +309,16 @@ class CaptureRecorder:
                 )
             )
         return CaptureOutcome(
-            source.id, source.url, None, None, "internal", source.state, source.state, None, message
+            source.id,
+            source.url,
+            None,
+            None,
+            "internal",
+            source.state,
+            source.state,
+            None,
+            message,
+            failure_detail=message,
         )
 
     @staticmethod
@@ -327,4 +338,5 @@ class CaptureRecorder:
             state_before=previous,
             state_after=new_state or previous,
             implied_state=signal.implied_state,
+            failure_detail=written.main.failure_message,
         )

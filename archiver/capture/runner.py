@@ -26,7 +26,8 @@ from sqlalchemy import ColumnElement, func, select
 
 from archiver.bounded import Stopped, bounded, stop_event
 from archiver.capture._batching import GroupCommit
-from archiver.capture._browser_types import BrowserRequest, PageCapture
+from archiver.capture._browser_fetch import page_fetch
+from archiver.capture._browser_types import PageCapture
 from archiver.capture.exchange import Exchange
 from archiver.capture.http import Fetcher
 from archiver.capture.policy import capture_methods, platform_steps, wants_browser_after_http
@@ -484,28 +485,17 @@ class CaptureRunner:
         budget: float,
         platform: str = "",
     ) -> PageCapture:
-        deadline = time.monotonic() + budget
         # Platforms (issue 4): the operator's Facebook session, when one is configured.
         platforms = self._platforms
         session = platforms.session_for(platform) if platforms is not None else None
-
-        async def fetch(request: BrowserRequest) -> Exchange:
-            return await fetcher.fetch(
-                request.url,
-                method=request.method,
-                headers=request.headers,
-                body=request.post_body or b"",
-                deadline=deadline,
-                via="browser",
-                resource_type=request.resource_type,
-            )
-
-        # The pool exists whenever a due source's methods include the browser.
+        # The pool exists whenever a due source's methods include the browser. The page
+        # budget starts once a Chromium is free for this page (archiver.capture.browser);
+        # politeness spaces its page loads, not its own requests (_browser_fetch).
         assert browser is not None
         return await browser.capture_page(
             url,
-            fetch,
-            deadline=deadline,
+            page_fetch(fetcher),
+            budget=budget,
             operator_session=session,
         )
 
@@ -532,5 +522,5 @@ class CaptureRunner:
         return await step.augment(
             source.fetch_url, source.platform, source.kind, capture,
             fetch_image=fetch_image, spool=self._spool,
-            exchanges=exchanges, workdirs=workdirs,
+            exchanges=exchanges, workdirs=workdirs, fetcher=fetcher,
         )  # fmt: skip

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from archiver import __version__
 from archiver.capture.completeness import incomplete_parts
-from archiver.capture.exchange import Body, Exchange
+from archiver.capture.exchange import Body, Exchange, FailureKind
 from archiver.capture.warc import Truncated, artefact_uri, open_snapshot, snapshot_relpath
 from archiver.secrets import NO_SECRETS, Secrets
 
@@ -76,6 +76,9 @@ class PageArtefacts(Protocol):
 
     @property
     def user_agent(self) -> str | None: ...
+
+    @property
+    def error(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -176,9 +179,9 @@ def describe_main(capture: CaptureInput) -> MainDocument:
     final = chain[-1] if chain else None
     title = capture.page.title if capture.page is not None else None
     if final is None:
-        return MainDocument(
-            None, None, [], None, None, None, "other", "nothing fetched", None, title
-        )
+        why = _no_main_document(capture.page)
+        kind = str(FailureKind.BROWSER)
+        return MainDocument(None, None, [], None, None, None, kind, why, None, title)
     return MainDocument(
         status=final.status,
         final_url=final.url if final.ok else None,
@@ -193,6 +196,22 @@ def describe_main(capture: CaptureInput) -> MainDocument:
         tls_verified=final.tls.verified if final.tls is not None else None,
         title=title,
     )
+
+
+def _no_main_document(page: PageArtefacts | None) -> str:
+    """Why a capture holds no main document. Only a browser capture ends so (a plain
+    capture always makes its request): its navigation was refused or never started."""
+    if page is None:
+        return "nothing was fetched: no capture method made a request"
+    reasons = [page.error] if page.error else []
+    reasons += page.limits_hit
+    reasons += [
+        f"{event['type']}: {event['message']}" if event.get("message") else str(event["type"])
+        for event in page.events
+        if event.get("type") in {"page_crash", "browser_crash", "browser_error"}
+    ]
+    why = "; ".join(reasons) or "no request for the page was made"
+    return f"the browser showed nothing of {page.requested_url}: {why}"
 
 
 def _failure(exchange: Exchange) -> dict[str, str] | None:
@@ -270,6 +289,7 @@ def provenance(capture: CaptureInput, snapshot_id: str, main: MainDocument) -> d
             "final_url": main.final_url,
             "payload_sha256": main.payload_sha256,
             "failure": main.failure_kind,
+            "failure_detail": main.failure_message,
         },
         "redirect_chain": [_exchange_record(hop) for hop in chain],
         "requests": len(exchanges),

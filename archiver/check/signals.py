@@ -44,6 +44,7 @@ _FAILURE_STATES: dict[FailureKind, str | None] = {
     # Ours, not the source's.
     FailureKind.PROXY: None,
     FailureKind.FORBIDDEN_ADDRESS: None,
+    FailureKind.BROWSER: None,
 }
 
 

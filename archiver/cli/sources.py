@@ -138,6 +138,7 @@ def _capture_json(outcome: CaptureOutcome) -> dict[str, Any]:
         "snapshot_id": outcome.snapshot_id,
         "http_status": outcome.http_status,
         "failure": outcome.failure,
+        "failure_detail": outcome.failure_detail,
         "preserved": outcome.preserved,
         "state": outcome.state_after,
         "implied_state": outcome.implied_state,

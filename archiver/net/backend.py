@@ -18,7 +18,6 @@ source.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import select
@@ -230,32 +229,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         assert last is not None  # _allowed() never returns an empty list
         raise last
 
-    async def open_stream(
-        self, host: str, port: int, timeout: float, *, limit: int = 256 * 1024
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, ConnectionInfo]:
-        """The same decisions as :meth:`connect_tcp`, for a plain asyncio stream (the
-        archiver's own HTTP/1.1 client): connect to the proxy, or to a checked address
-        of ``host``, never to the name. Raises httpcore's connect errors."""
-        if self.proxied:
-            try:
-                reader, writer = await _open(host, port, timeout, limit)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                raise ProxyUnreachableError(
-                    f"cannot connect to the proxy {host}:{port}: {_describe(exc)}"
-                ) from exc
-            return reader, writer, ConnectionInfo(None, (), proxied=True)
-        answers = tuple(await self._answers(host, port, timeout))
-        last: Exception | None = None
-        for address in self._allowed(host, answers):
-            try:
-                reader, writer = await _open(address, port, timeout, limit)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc  # try the next checked answer, never the name itself
-                continue
-            return reader, writer, ConnectionInfo(address, answers)
-        assert last is not None  # _allowed() never returns an empty list
-        raise last
-
     async def _answers(self, host: str, port: int, timeout: float | None) -> Sequence[str]:
         if _is_ip(host):
             return [host]
@@ -298,18 +271,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
-
-
-async def _open(
-    address: str, port: int, timeout: float, limit: int
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    try:
-        async with asyncio.timeout(timeout):
-            return await asyncio.open_connection(address, port, limit=limit)
-    except TimeoutError as exc:
-        raise httpcore.ConnectTimeout(f"connecting to {address}:{port} timed out") from exc
-    except OSError as exc:
-        raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
 
 
 def _describe(exc: BaseException) -> str:

@@ -10,6 +10,13 @@ fetcher and from the browser alike, takes a slot from one shared :class:`HostLim
 - after a 429/503 with ``Retry-After`` the host is deferred (capped at ``max_defer``):
   later requests to it wait, requests to other hosts never do.
 
+That spacing is for page loads: a plain capture's requests and a browser's navigations.
+What one page load asks for besides its own document (images, scripts, styles, fonts,
+XHR, iframes) a reader's browser fetches at once, so those take a slot from the page's
+:class:`PageResources` instead: at most :data:`PAGE_CONNECTIONS_PER_HOST` at once per
+host, as Chromium itself bounds them, without the interval, but still after a host's
+Retry-After.
+
 Waiting is per host: a slow or deferred host costs its own requests time, nobody else's.
 The clock and sleep are injectable so the ordering can be tested without waiting.
 """
@@ -20,10 +27,11 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 from archiver.config import CaptureSettings
 from archiver.errors import NetworkError
@@ -31,6 +39,8 @@ from archiver.errors import NetworkError
 log = logging.getLogger(__name__)
 
 MAX_DEFER = 3600.0  # a Retry-After longer than this is treated as this long
+# Connections a browser opens to one host for one page (Chromium's own limit per host).
+PAGE_CONNECTIONS_PER_HOST = 6
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -38,6 +48,14 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class HostBusyError(NetworkError):
     """The host's politeness wait would end after the caller's deadline."""
+
+
+class Slots(Protocol):
+    """What a request takes its turn from: :class:`HostLimiter` or :class:`PageResources`."""
+
+    def slot(
+        self, host: str, *, deadline: float | None = None
+    ) -> AbstractAsyncContextManager[None]: ...
 
 
 def parse_retry_after(value: str, now: datetime) -> float | None:
@@ -92,6 +110,10 @@ class HostLimiter:
     def from_settings(cls, capture: CaptureSettings) -> HostLimiter:
         return cls(capture.per_host_concurrency, capture.per_host_interval)
 
+    def now(self) -> float:
+        """This limiter's clock (deadlines are on it)."""
+        return self._clock()
+
     @staticmethod
     def key(host: str) -> str:
         return host.lower().rstrip(".")
@@ -132,6 +154,22 @@ class HostLimiter:
         if state is None or state.deferred_until <= self._clock():
             return None
         return state.deferred_until
+
+    def page_resources(self, per_host: int = PAGE_CONNECTIONS_PER_HOST) -> PageResources:
+        """Slots for the requests of one page load other than its own document."""
+        return PageResources(self, per_host)
+
+    async def wait_deferral(self, host: str, deadline: float | None = None) -> None:
+        """Wait until the host's Retry-After has passed; :class:`HostBusyError` at once
+        when it ends after ``deadline``. Takes no slot and spaces nothing."""
+        key = self.key(host)
+        while (state := self._hosts.get(key)) is not None:
+            until = state.deferred_until
+            now = self._clock()
+            if until <= now:
+                return
+            self._check_deadline(key, state, until, deadline)
+            await self._sleep(until - now)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -188,3 +226,43 @@ class HostLimiter:
         for key, state in list(self._hosts.items()):
             if state.users == 0 and max(state.next_start, state.deferred_until) <= now:
                 del self._hosts[key]
+
+
+class PageResources:
+    """Slots for what one page load asks for besides its own document.
+
+    A reader's browser fetches a page's images, scripts and styles at once, a few
+    connections per host: so do these, at most ``per_host`` requests in flight per host
+    for this page (the page's resource budget, ``capture.max_resources``, is the
+    router's), without the per-host interval or concurrency that space a crawler's page
+    loads. A host's Retry-After still holds: its requests wait until it has passed, or
+    fail at once (:class:`HostBusyError`) when it ends after their deadline.
+    """
+
+    def __init__(self, limiter: HostLimiter, per_host: int = PAGE_CONNECTIONS_PER_HOST) -> None:
+        if per_host < 1:
+            raise ValueError("per_host must be at least 1")
+        self.limiter = limiter
+        self.per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    @asynccontextmanager
+    async def slot(self, host: str, *, deadline: float | None = None) -> AsyncIterator[None]:
+        key = self.limiter.key(host)
+        semaphore = self._hosts.get(key)
+        if semaphore is None:
+            semaphore = self._hosts[key] = asyncio.Semaphore(self.per_host)
+        remaining = None if deadline is None else max(0.0, deadline - self.limiter.now())
+        try:
+            async with asyncio.timeout(remaining):
+                await semaphore.acquire()
+        except TimeoutError:
+            raise HostBusyError(
+                f"{key}: no free connection slot ({self.per_host} in use by this page) "
+                "before the deadline"
+            ) from None
+        try:
+            await self.limiter.wait_deferral(key, deadline)
+            yield
+        finally:
+            semaphore.release()

@@ -1,6 +1,6 @@
-"""The archiver's own HTTP/1.1 client (plain http://) against scripted local servers:
-keep-alive reuse, framing, a kept-alive connection the server dropped, proxy
-credentials, and requests that must not be sent."""
+"""The fetcher on the wire (plain http://, the same engine as https) against scripted
+local servers: keep-alive reuse, framing, heads as received, a kept-alive connection the
+server dropped, proxy credentials, and requests that must not be sent."""
 
 from __future__ import annotations
 
@@ -105,6 +105,61 @@ async def test_chunked_with_extensions_trailers_and_an_interim_response(tmp_path
     assert server.connections == 1  # the chunked body ended cleanly: reused
 
 
+async def test_head_kept_as_received_folded_lines_joined(tmp_path: Path) -> None:
+    answer = ok(b"x", b"X-Mixed-Case:  yes ", b"set-cookie: a=b", b"X-Long: one", b"  two",
+                b"Set-Cookie: c=d")  # fmt: skip
+    async with (
+        scripted(lambda n, _: (answer, False)) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        exchange = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+    assert exchange.response_headers == [
+        ("Content-Length", "1"),
+        ("X-Mixed-Case", "yes"),
+        ("set-cookie", "a=b"),
+        ("X-Long", "one two"),
+        ("Set-Cookie", "c=d"),
+    ]
+    assert (exchange.response_head or b"").startswith(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nX-Mixed-Case: yes\r\nset-cookie: a=b\r\n"
+    )
+
+
+async def test_bodiless_answers_keep_the_connection_in_step(tmp_path: Path) -> None:
+    # A 304 and a HEAD answer announce a length but carry no body: the next answer on the
+    # same connection must not be read as their body.
+    def answer(n: int, _: bytes) -> tuple[bytes, bool]:
+        if n == 1:
+            return b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", False
+        if n == 2:
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", False
+        return ok(b"third"), False
+
+    async with (
+        scripted(answer) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        url = f"http://127.0.0.1:{server.port}/"
+        results = [
+            await fetcher.fetch(url),
+            await fetcher.fetch(url, method="HEAD"),
+            await fetcher.fetch(url),
+        ]
+    assert [r.status for r in results] == [304, 200, 200]
+    assert [r.body.read() if r.body else b"" for r in results] == [b"", b"", b"third"]
+    assert server.connections == 1
+
+
+async def test_conflicting_lengths_are_a_protocol_failure(tmp_path: Path) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Length: 11\r\n\r\n0123456789"
+    async with (
+        scripted(lambda n, _: (answer, True)) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        exchange = await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+    assert exchange.failure is not None and exchange.failure.kind is FailureKind.PROTOCOL
+
+
 async def test_a_dropped_keep_alive_connection_is_retried_once(tmp_path: Path) -> None:
     # The second request arrives on the kept-alive connection and is dropped unanswered
     # (a server closing an idle connection at that moment): sent again on a new one.
@@ -120,6 +175,22 @@ async def test_a_dropped_keep_alive_connection_is_retried_once(tmp_path: Path) -
     assert first.ok and second.ok, second.failure
     assert second.body is not None and second.body.read() == b"fine 3"
     assert server.connections == 2 and len(server.requests) == 3
+
+
+async def test_a_post_dropped_on_a_kept_alive_connection_is_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    def answer(n: int, _: bytes) -> tuple[bytes, bool]:
+        return (b"", True) if n == 2 else (ok(b"fine %d" % n), False)
+
+    async with (
+        scripted(answer) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        await fetcher.fetch(f"http://127.0.0.1:{server.port}/")
+        posted = await fetcher.fetch(f"http://127.0.0.1:{server.port}/", method="POST", body=b"x")
+    assert posted.failure is not None and posted.failure.kind is FailureKind.RESET
+    assert len(server.requests) == 2
 
 
 async def test_no_answer_on_a_new_connection_is_a_reset(tmp_path: Path) -> None:
@@ -148,7 +219,8 @@ async def test_proxy_credentials_go_to_the_proxy_only(tmp_path: Path) -> None:
             exchange = await fetcher.fetch("http://news.example/a?b=1")
     assert exchange.ok and exchange.body is not None and exchange.body.read() == b"via proxy"
     sent = proxy.requests[0]
-    assert sent.startswith(b"GET http://news.example/a?b=1 HTTP/1.1\r\nHost: news.example\r\n")
+    assert sent.startswith(b"GET http://news.example/a?b=1 HTTP/1.1\r\n")  # absolute-form
+    assert b"\r\nHost: news.example\r\n" in sent
     assert b"\r\nProxy-Authorization: Basic YXJjaGl2aXN0OnMzY3JldA==\r\n" in sent
     assert exchange.request_head.startswith(b"GET /a?b=1 HTTP/1.1\r\n")
     assert b"Proxy-Authorization" not in exchange.request_head
@@ -167,3 +239,14 @@ async def test_a_header_with_a_line_break_is_never_sent(tmp_path: Path) -> None:
         )
     assert exchange.failure is not None and exchange.failure.kind is FailureKind.PROTOCOL
     assert server.requests == []
+
+
+async def test_plain_http_builds_no_tls_context(tmp_path: Path) -> None:
+    # Loading the system's CA certificates costs about 50 ms per worker process: a run
+    # of http:// pages never pays it.
+    async with (
+        scripted(lambda n, _: (ok(b"x"), False)) as server,
+        make_fetcher(tmp_path, allow_private_networks=True) as fetcher,
+    ):
+        assert (await fetcher.fetch(f"http://127.0.0.1:{server.port}/")).ok
+        assert "_verifying" not in vars(fetcher) and "_not_verifying" not in vars(fetcher)
