@@ -27,6 +27,7 @@ from archiver.store.source_facts import (
     preservation_text,
     suspected,
 )
+from archiver.witnesses.facts import annotate, load_facts
 
 STATES = (
     "pending",
@@ -115,6 +116,7 @@ def build_status(
         media = _media(session, [s.id for s in snapshots if s.incomplete is None])
         some = report_ids is not None or source_ids is not None
         stamps = stamp_counts(session, [s.id for s in snapshots] if some else None)
+        witnesses = load_facts(session, [s.id for s in sources], _iso)
 
     by_report: dict[int, list[Citation]] = defaultdict(list)
     by_source: dict[int, list[Citation]] = defaultdict(list)
@@ -141,7 +143,7 @@ def build_status(
     }
     tried = {s.id for s in sources if s.capture_attempts > 0}
     shown = [stamps[s.id] for s in snapshots if s.id in stamps]
-    return {
+    status = {
         "generated_at": _iso(clock()),
         "summary": {
             "reports": len(reports),
@@ -208,6 +210,8 @@ def build_status(
             for s in sources
         ],
     }
+    # Third-party copies (issue 18): listed, never counted as preserved by us.
+    return annotate(status, witnesses)
 
 
 def _snapshots(
