@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archiver.capture.exchange import Exchange, FailureKind
+from archiver.capture.exchange import Exchange
 from archiver.capture.http import Fetcher
 from archiver.config import CaptureSettings, NetworkSettings
 from archiver.errors import CaptureError
@@ -112,12 +112,11 @@ class VideoRoute:
         exchange = self._run(request)
         with self._lock:
             self.exchanges.append(exchange)
-        timed_out = exchange.truncated == "time" or (
-            exchange.failure is not None and exchange.failure.kind is FailureKind.TIMEOUT
-        )
-        # Cut by the deadline (not by one read's network.timeout): the fetcher's timer
-        # fires at the deadline, a hair before this thread reads the clock.
-        if timed_out and time.monotonic() >= self.deadline - 0.05:
+        # Cut or failed at the deadline (a timeout, a politeness wait that outlasted it),
+        # not by one read's network.timeout earlier: the fetcher's timer fires at the
+        # deadline, a hair before this thread reads the clock.
+        incomplete = exchange.truncated is not None or exchange.failure is not None
+        if incomplete and time.monotonic() >= self.deadline - 0.05:
             self.deadline_hit = True
             raise VideoDeadlineError(deadline_message(self.seconds))
         return exchange
