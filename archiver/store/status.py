@@ -68,6 +68,8 @@ CSV_COLUMNS = (
     "incomplete",
     # Added (issue 21): RFC 3161 stamps of the source's snapshots still pending.
     "timestamps_pending",
+    # Added (issue 18): a public web archive's copy ("copy held by ..."), or whom we asked.
+    "third_party_copy",
 )
 
 
@@ -361,6 +363,8 @@ def status_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
                     "timestamps_pending": sum(
                         snap.get("timestamps", {}).get("pending", 0) for snap in source["snapshots"]
                     ),
+                    "third_party_copy": source.get("third_party_statement")
+                    or (source.get("witness_lookup") or {}).get("message", ""),
                     **_known(source),
                 }
             )

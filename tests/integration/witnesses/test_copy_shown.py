@@ -84,3 +84,16 @@ def test_the_status_table_says_it_too(
     table = status_table(archive.status())
     assert f"third-party copy: {STATEMENT}" in table
     assert "no earlier copy found (archives asked: " in table
+
+
+def test_the_csv_has_a_column_for_it(with_copy: tuple[Archive, int, str]) -> None:
+    from archiver.store.status import CSV_COLUMNS, status_rows
+
+    archive, _, _ = with_copy
+    [never] = archive.find_sources([NEVER_ARCHIVED])
+    archive.witnesses.look_up([never])
+    rows = {r["url_as_cited"]: r for r in status_rows(archive.status())}
+    assert "third_party_copy" in CSV_COLUMNS
+    assert rows[GONE]["third_party_copy"] == STATEMENT
+    assert rows[GONE]["preserved"] == "no"
+    assert rows[NEVER_ARCHIVED]["third_party_copy"].startswith("no earlier copy found")
