@@ -277,3 +277,25 @@ def test_an_archive_without_raw_mode_is_fetched_as_listed(
     with archive.db.session() as session:
         copy = session.get(ThirdPartyCopy, outcome.snapshot_id)
         assert copy is not None and copy.raw_url == listed
+
+
+def test_the_private_network_guard_applies_to_archives(
+    archive: Archive, web: SimulatedWeb, clock: FixedClock
+) -> None:
+    """An archive configured on a private address (or a TimeMap pointing there) is
+    refused like any other host: the guard sits in the fetcher every request takes."""
+    settings = archive.settings.model_copy(
+        update={
+            "witnesses": archive.settings.witnesses.model_copy(
+                update={"timemaps": ("http://169.254.169.254/timemap/link/",), "cdx_urls": ()}
+            )
+        }
+    )
+    web.clear_log()
+    with Archive.open(settings, clock=clock) as other:
+        [outcome] = other.witnesses.look_up([_source_id(other, GONE)])
+    assert outcome.outcome == "failed"
+    [asked] = outcome.asked
+    assert asked["archive"] == "169.254.169.254"
+    assert asked["result"].startswith("failed: ")
+    assert not [r for r in web.requests if "169.254.169.254" in r.url]
