@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from archiver.config_display import Redact, redact_url
@@ -359,6 +360,9 @@ class PlatformsSettings(_Section):
     video: bool = True
     video_max_height: int = Field(default=720, ge=144, le=4320)
     video_max_bytes: int = Field(default=2 * 1024 * 1024 * 1024, gt=0)
+    # The whole video download, every request included: then it is given up and the
+    # snapshot says so (incomplete: "the video download ran out of time after N s").
+    video_deadline: Duration = Field(default=1800.0, gt=0)
     # Subtitle languages to keep (yt-dlp language codes or regexes; "all" for all).
     subtitle_languages: tuple[str, ...] = ("all",)
     # Full-size pictures of a Facebook post fetched beside the page, at most this many.
@@ -391,6 +395,59 @@ class WebSettings(_Section):
     feed_poll_interval: Duration = Field(default=3600.0, gt=0)
 
 
+class WitnessSettings(_Section):
+    """Copies held by public web archives (docs/witnesses.md): earlier copies of sources
+    we could not preserve ourselves, and an independent witness of live ones."""
+
+    # Ask public web archives at all (false: no archive is ever contacted).
+    enabled: bool = True
+    # Memento TimeMaps (RFC 7089) asked in this order for copies of a source: the
+    # source's URL is appended to each. An aggregator (many archives at once) and the
+    # Wayback Machine's own (the aggregator may miss it or be down).
+    timemaps: Annotated[tuple[str, ...], Redact.URL] = (
+        "http://timetravel.mementoweb.org/timemap/link/",
+        "https://web.archive.org/web/timemap/link/",
+    )
+    # Wayback CDX APIs asked when no TimeMap listed a copy (its replay prefix is the
+    # same host's /web/).
+    cdx_urls: Annotated[tuple[str, ...], Redact.URL] = ("https://web.archive.org/cdx/search/cdx",)
+    # Look up copies by themselves for sources our capture did not preserve (the daemon,
+    # after each capture batch); false: only `archiver witnesses SOURCE` asks.
+    lookup_unpreserved: bool = True
+    # Time for one request to an archive, all included (TimeMaps can be large).
+    timeout: Duration = Field(default=120.0, gt=0)
+    # Mementos tried, nearest first, when the nearest cannot be fetched.
+    max_tries: int = Field(default=3, ge=1, le=20)
+    # Save Page Now: ask the Wayback Machine to capture each new source right after our
+    # own capture (needs an archive.org account's S3-style keys, docs/witnesses.md).
+    save_page_now: bool = False
+    save_page_now_url: Annotated[str, Redact.URL] = "https://web.archive.org/save"
+    save_page_now_access_key: Secret = ""
+    save_page_now_secret_key: Secret = ""
+    # A request Save Page Now refused or failed is retried with back-off this often at most.
+    save_page_now_max_attempts: int = Field(default=6, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _keys_for_save_page_now(self) -> WitnessSettings:
+        if self.save_page_now and not (
+            self.save_page_now_access_key and self.save_page_now_secret_key
+        ):
+            raise ValueError(
+                "save_page_now needs save_page_now_access_key and save_page_now_secret_key "
+                "(an archive.org account's keys: https://archive.org/account/s3.php)"
+            )
+        return self
+
+    @field_validator("timemaps", "cdx_urls", "save_page_now_url")
+    @classmethod
+    def _http_urls(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        for url in (value,) if isinstance(value, str) else value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r}: expected an http:// or https:// URL")
+        return value
+
+
 class Settings(_Section):
     storage: StorageSettings = StorageSettings()
     harvest: HarvestSettings = HarvestSettings()
@@ -402,6 +459,7 @@ class Settings(_Section):
     platforms: PlatformsSettings = PlatformsSettings()
     notify: NotifySettings = NotifySettings()
     web: WebSettings = WebSettings()
+    witnesses: WitnessSettings = WitnessSettings()
 
     @property
     def inbox_dir(self) -> Path:
