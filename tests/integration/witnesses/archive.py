@@ -71,6 +71,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_wayback(root: Path, collection: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``wayback`` serving the collections under ``root``, answering; its base URL. A
+    port taken between choosing it and pywb binding it (other processes share this
+    machine) makes pywb exit: another port is tried then."""
+    for _ in range(5):
+        port = _free_port()
+        server = subprocess.Popen(
+            [str(TOOLS / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while server.poll() is None:  # readiness, not timing: the first answer ends it
+            try:
+                httpx.get(f"{base}/{collection}/timemap/link/http://example.invalid/", timeout=5)
+                return server, base
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    server.terminate()
+                    server.wait(timeout=10)
+                    raise
+                time.sleep(0.1)
+        server.wait(timeout=10)
+    raise AssertionError("pywb did not start on any of 5 ports")
+
+
 @contextmanager
 def pywb_archive(root: Path, copies: Sequence[Copy]) -> Iterator[str]:
     """pywb serving ``copies`` as collection ``web``; yields its base URL."""
@@ -89,24 +117,8 @@ def pywb_archive(root: Path, copies: Sequence[Copy]) -> Iterator[str]:
         capture_output=True,
     )
     (root / "config.yaml").write_text("enable_memento: true\n", encoding="utf-8")
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(TOOLS / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_wayback(root, "web")
     try:
-        deadline = time.monotonic() + 60
-        while True:  # readiness, not timing: the first answer ends the wait
-            try:
-                httpx.get(f"{base}/web/timemap/link/http://example.invalid/", timeout=5)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
         yield base
     finally:
         server.terminate()

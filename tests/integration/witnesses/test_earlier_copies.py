@@ -20,7 +20,7 @@ from archiver.config import Settings
 from archiver.models import CustodyEvent, Snapshot, SnapshotSeal, ThirdPartyCopy, WitnessLookup
 from archiver.witnesses.service import WitnessesDisabled
 from tests.conftest import FixedClock
-from tests.integration.witnesses.archive import TOOLS
+from tests.integration.witnesses.archive import TOOLS, start_wayback
 from tests.integration.witnesses.conftest import GONE, NEAR, NEVER_ARCHIVED, PAGE
 from tests.simweb import SimulatedWeb, status
 from tests.support.verify_tools import warcio_check
@@ -96,34 +96,16 @@ def test_the_stored_copy_replays_in_pywb(archive: Archive, tmp_path: Path) -> No
     assert not any(
         line.startswith("org,azattyq,rus)/a/32063459.html ") for line in index.splitlines()
     )
-    from tests.integration.witnesses.archive import _free_port
-
-    port = _free_port()
-    server = subprocess.Popen([str(TOOLS / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
-                              cwd=replay_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server, base = start_wayback(replay_root, "evidence")
     try:
         stamp = snapshot.started_at.strftime("%Y%m%d%H%M%S")
         target = f"https://web.archive.org/web/20221005140211id_/{GONE}"
-        url = f"http://127.0.0.1:{port}/evidence/{stamp}id_/{target}"
-        response = _get_when_up(url, server)
+        response = httpx.get(f"{base}/evidence/{stamp}id_/{target}", timeout=30)
         assert response.status_code == 200
         assert response.content == PAGE + b"<!-- crawl 2 -->"
     finally:
         server.terminate()
         server.wait(timeout=10)
-
-
-def _get_when_up(url: str, server: subprocess.Popen[bytes]) -> httpx.Response:
-    import time
-
-    deadline = time.monotonic() + 60
-    while True:  # readiness: the first answer ends the wait
-        try:
-            return httpx.get(url, timeout=10)
-        except httpx.TransportError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise
-            time.sleep(0.1)
 
 
 def test_status_json_calls_it_a_third_party_copy(archive: Archive) -> None:
