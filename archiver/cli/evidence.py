@@ -21,7 +21,15 @@ from archiver.cli._base import (
 
 @main.command("export")
 @config_option
-@click.argument("source", metavar="SOURCE")
+@click.argument("source", metavar="SOURCE", required=False)
+@click.option(
+    "--report",
+    "report_id",
+    type=int,
+    metavar="ID",
+    help="Export a whole report instead: one package per cited source, and a signed, "
+    "timestamped index of every footnote.",
+)
 @click.option(
     "--snapshot",
     "snapshot_id",
@@ -34,15 +42,32 @@ from archiver.cli._base import (
     "out",
     required=True,
     type=click.Path(path_type=Path),
-    help="The package file (.zip) to write, or a folder to write it into.",
+    help="The package file (.zip) to write, or a folder to write it into; with --report, "
+    "a .zip, or a folder that does not exist yet (or is empty).",
 )
 @click.pass_context
-def export_command(ctx: click.Context, source: str, snapshot_id: str | None, out: Path) -> None:
+def export_command(
+    ctx: click.Context,
+    source: str | None,
+    report_id: int | None,
+    snapshot_id: str | None,
+    out: Path,
+) -> None:
     """Write the evidence package of a source (id or cited URL): WACZ, signed manifest,
-    timestamps, custody log, certificate and VERIFY.md, in one zip."""
+    timestamps, custody log, certificate and VERIFY.md, in one zip. With --report ID:
+    every cited source's package and an index (CSV, HTML) of footnote -> source ->
+    package -> sha256, signed and timestamped."""
     from archiver.integrity.export import default_actor
     from archiver.integrity.pending import package_stamped
 
+    if (source is None) == (report_id is None):
+        raise click.UsageError("give a SOURCE or --report ID, not both")
+    if report_id is not None:
+        if snapshot_id is not None:
+            raise click.UsageError("--snapshot goes with a SOURCE, not with --report")
+        _export_report(ctx, report_id, out)
+        return
+    assert source is not None
     with open_archive(ctx) as archive, errors_reported():
         path = archive.export(source, out, snapshot_id=snapshot_id, actor=default_actor())
     click.echo(f"{path}: {path.stat().st_size} bytes; check it with: archiver verify {path}")
@@ -52,6 +77,43 @@ def export_command(ctx: click.Context, source: str, snapshot_id: str | None, out
             "are still pending (no TSA answered). The package proves integrity from its "
             "signature only; export it again once archiver stamp has obtained one."
         )
+
+
+def _export_report(ctx: click.Context, report_id: int, out: Path) -> None:
+    from archiver.integrity.export import default_actor
+    from archiver.integrity.report_export import export_report
+
+    with open_archive(ctx) as archive, errors_reported():
+        if sys.stderr.isatty():
+            with click.progressbar(length=0, label="packages", file=sys.stderr) as bar:
+
+                def progress(done: int, total: int) -> None:
+                    bar.length = total
+                    bar.update(done - bar.pos)
+
+                result = export_report(archive, report_id, out, default_actor(), progress=progress)
+        else:
+            result = export_report(archive, report_id, out, default_actor())
+    footnotes = len(result.rows)
+    sources = len({r.source_id for r in result.rows})
+    click.echo(
+        f"report {report_id}: {footnotes} footnotes, {sources} sources: {result.packages} "
+        f"packages, {result.without_package} sources without a package (the index says why)"
+    )
+    size = sum(p.stat().st_size for p in [result.path] if p.is_file())
+    where = f"{result.path}: {size} bytes" if size else f"{result.path}/"
+    click.echo(f"{where}; check it with: archiver verify {result.path}")
+    if not result.stamps_granted:
+        click.echo(
+            "warning: the index has no trusted timestamp (no TSA answered: "
+            + "; ".join(result.stamps_pending)
+            + "); it proves its integrity from its signature only. Export again once a "
+            "TSA answers."
+        )
+    for failure in result.failed:
+        click.echo(f"error: {failure}", err=True)
+    if result.failed:
+        sys.exit(1)
 
 
 @main.command("verify")
@@ -93,6 +155,7 @@ def verify_command(
     (or integrity.trusted_keys), compare the key it names with the published one."""
     from archiver.integrity.pins import normalize_fingerprint
     from archiver.integrity.verify import Findings, verify_package, verify_warc_file
+    from archiver.integrity.verify_report import is_report_export, verify_report_export
 
     try:
         trusted = [normalize_fingerprint(pin) for pin in pins]
@@ -105,7 +168,9 @@ def verify_command(
     if quarantine and not store:
         raise click.UsageError("--quarantine-orphans goes with --store")
     findings: Findings
-    if store:
+    if path is not None and is_report_export(path):
+        findings = verify_report_export(path, trusted)
+    elif store:
         from archiver.integrity.verify_store import verify_store
 
         with open_archive(ctx) as archive:

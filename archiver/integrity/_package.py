@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import shutil
+import zipfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -71,3 +75,33 @@ def read_resource(warc: Path, offset: int) -> bytes:
     head, _, block = data.partition(b"\r\n\r\n")
     match = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
     return block[: int(match.group(1))] if match else block
+
+
+def file_sha256(path: Path) -> str | None:
+    """The file's sha256, read in 1 MiB blocks (None when it cannot be read)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def zip_folder(work: Path, part: Path, *, stored: Iterable[str] = (WACZ,)) -> None:
+    """Every file under ``work`` into the new zip ``part`` (fixed dates, sorted), copied
+    in 1 MiB blocks and fsynced; the names in ``stored`` (already compressed) are not
+    compressed again."""
+    keep = set(stored)
+    files = sorted(p for p in work.rglob("*") if p.is_file())
+    with zipfile.ZipFile(part, "x", allowZip64=True) as zf:
+        for path in files:
+            name = path.relative_to(work).as_posix()
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED if name in keep else zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as dest, path.open("rb") as src:
+                shutil.copyfileobj(src, dest, 1 << 20)
+    with part.open("rb") as fh:
+        os.fsync(fh.fileno())

@@ -36,7 +36,6 @@ import json
 import os
 import secrets
 import shutil
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,8 +72,10 @@ from archiver.integrity._package import (
     SUMS_SIG,
     WACZ,
     entry_document,
+    file_sha256,
     read_resource,
     sums_text,
+    zip_folder,
 )
 from archiver.integrity._verify_doc import verify_md
 from archiver.integrity._wacz import WaczPage, write_wacz
@@ -129,12 +130,22 @@ def _target(out: Path, source_id: int, snapshot_id: str) -> Path:
     return out
 
 
-def export_package(
-    archive: Archive, source_id: int, snapshot_id: str | None, out: Path, actor: str
-) -> Path:
-    """Write the evidence package of one snapshot of a source; return its path."""
-    integrity = archive.integrity
-    keys = integrity.keys(actor)
+@dataclass(frozen=True)
+class Prepared:
+    """A snapshot checked and ready to be packaged (nothing logged yet)."""
+
+    source_id: int
+    snapshot_id: str
+    manifest_sha256: str
+    target: Path
+    reports: list[ReportEvidence]
+
+
+def prepare_export(
+    archive: Archive, source_id: int, snapshot_id: str | None, out: Path
+) -> Prepared:
+    """Choose and check the snapshot to package: it must be sealed and its WARC still
+    the file that was captured; its citing reports must match what was sealed."""
     with archive.db.session() as session:
         snap = _choose_snapshot(session, source_id, snapshot_id)
         seal = session.get(SnapshotSeal, snap.id)
@@ -145,36 +156,61 @@ def export_package(
     target = _target(out, source_id, snap_id)
     # A damaged file is refused before anything is logged (write_wacz checks it again
     # while copying, in case it changes meanwhile).
-    if _file_sha256(warc) != warc_sha256:
+    if file_sha256(warc) != warc_sha256:
         raise IntegrityError(
             f"{warc}: not the file that was captured (sha256 differs); nothing exported. "
             "Run archiver verify --store."
         )
     # The citing reports, checked against what was sealed when they were added.
     reports = gather_reports(archive, source_id)
+    return Prepared(source_id, snap_id, manifest_sha256, target, reports)
+
+
+def export_entry(prepared: Prepared, **extra: Any) -> custody.NewEntry:
+    """The "export" custody entry of a package, appended before it is built."""
+    return custody.NewEntry(
+        action="export",
+        subject_type="snapshot",
+        subject_id=prepared.snapshot_id,
+        details={
+            "source_id": prepared.source_id,
+            "manifest_sha256": prepared.manifest_sha256,
+            "package": prepared.target.name,
+            **extra,
+        },
+    )
+
+
+def export_package(
+    archive: Archive, source_id: int, snapshot_id: str | None, out: Path, actor: str
+) -> Path:
+    """Write the evidence package of one snapshot of a source; return its path."""
+    integrity = archive.integrity
+    keys = integrity.keys(actor)
+    prepared = prepare_export(archive, source_id, snapshot_id, out)
     # Stamps still pending get one more try now: a package with a token beats one without.
-    integrity.stamp_subject("snapshot", snap_id)
+    integrity.stamp_subject("snapshot", prepared.snapshot_id)
     with archive.db.session() as session:
-        custody.append(
-            session,
-            at=archive.clock(),
-            actor=actor,
-            action="export",
-            subject_type="snapshot",
-            subject_id=snap_id,
-            details={
-                "source_id": source_id,
-                "manifest_sha256": manifest_sha256,
-                "package": target.name,
-            },
-        )
+        custody.append_many(session, [export_entry(prepared)], at=archive.clock(), actor=actor)
     head = integrity.seal_custody_head()
     assert head is not None  # the export entry was just appended
     integrity.stamp_subject("custody_head", str(head.id))
+    return build_package(archive, prepared, head.id, keys, actor)
+
+
+def build_package(
+    archive: Archive, prepared: Prepared, head_id: int, keys: KeyStore, actor: str
+) -> Path:
+    """Write the package of ``prepared`` whose export entry the custody head ``head_id``
+    covers: built in a folder beside the target, zipped to a ``.part``, then linked to
+    the target name (never replacing a file)."""
+    target = prepared.target
     work = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     work.mkdir()
     try:
-        evidence = _gather(archive, source_id, snap_id, head.id, reports)
+        evidence = _gather(
+            archive, prepared.source_id, prepared.snapshot_id, head_id, prepared.reports
+        )
         _write_package(
             work,
             evidence,
@@ -185,7 +221,7 @@ def export_package(
             tsa_roots=archive.settings.integrity.tsa_roots,
         )
         part = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
-        _zip(work, part)
+        zip_folder(work, part)
         try:
             os.link(part, target)  # never replaces an existing file
         except FileExistsError as exc:
@@ -196,17 +232,6 @@ def export_package(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
-
-
-def _file_sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 def _write(work: Path, name: str, data: bytes) -> None:
@@ -406,7 +431,7 @@ def _write_package(
     _write(work, "VERIFY.md", verify)
     # The sums last, over every other file, signed by the current key.
     files = sorted(p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file())
-    sums = sums_text([(_file_sha256(work / f) or "", f) for f in files])
+    sums = sums_text([(file_sha256(work / f) or "", f) for f in files])
     _write(work, SUMS, sums)
     _write(work, SUMS_SIG, keys.sign(sums).signature)
 
@@ -464,17 +489,3 @@ def _screenshot(warc: Path, artefacts: list[Mapping[str, Any]]) -> bytes | None:
             if hashlib.sha256(data).hexdigest() == wanted["sha256"]:
                 return data
     return None
-
-
-def _zip(work: Path, part: Path) -> None:
-    files = sorted(p for p in work.rglob("*") if p.is_file())
-    with zipfile.ZipFile(part, "x", allowZip64=True) as zf:
-        for path in files:
-            name = path.relative_to(work).as_posix()
-            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_STORED if name == WACZ else zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            with zf.open(info, "w", force_zip64=True) as dest, path.open("rb") as src:
-                shutil.copyfileobj(src, dest, 1 << 20)
-    with part.open("rb") as fh:
-        os.fsync(fh.fileno())
