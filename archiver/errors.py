@@ -29,6 +29,7 @@ errors are translated at the edge with ``raise ... from exc``.
         ├── TimestampError          an RFC 3161 response is malformed or does not verify
         └── CustodyError            the custody log could not be appended to
     NotifyError              (re-check) a webhook or e-mail notification was not delivered
+    QueueError               the work queue (procrastinate on PostgreSQL) refused or failed
 """
 
 from __future__ import annotations
@@ -122,3 +123,8 @@ class AccessError(ArchiverError):
 
 class FeedError(FetchError):
     """A report feed could not be read or parsed (archiver.harvest.feeds)."""
+
+
+class QueueError(ArchiverError):
+    """The work queue (procrastinate on PostgreSQL, archiver.queue) could not be set up,
+    reached, or given a task."""
