@@ -23,6 +23,7 @@ from archiver.web._responses import csv_response, download_response
 from archiver.web._select import Filters, matching_source_ids, select_report
 from archiver.web.downloads import package_download, screenshot_download, warc_download
 from archiver.web.intake import add_feed, add_report, feed_list
+from archiver.web.report_download import report_export_response
 from archiver.web.tokens import (
     Principal,
     Role,
@@ -220,6 +221,21 @@ def get_screenshot(
 )
 def get_package(request: Request, snapshot_id: str, principal: Lawyer) -> Response:
     return download_response(package_download(context(request), principal, snapshot_id))
+
+
+@router.get(
+    "/reports/{report_id}/export",
+    summary="Download a whole report's evidence: every source's package and a signed, "
+    "timestamped index (lawyer)",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {}}},
+        503: {"description": "another report export is being built"},
+    },
+)
+def get_report_export(request: Request, report_id: q.RowId, principal: Lawyer) -> Response:
+    # A plain def: run in a worker thread, so a long export does not block the server.
+    return report_export_response(context(request), principal, report_id)
 
 
 @router.post("/reports", summary="Add a report: upload a file, or give its URL (admin)")

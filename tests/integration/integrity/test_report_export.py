@@ -45,14 +45,19 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def world(tmp_path: Path, clock: FixedClock, local_tsa: LocalTsa) -> Iterator[World]:
+def tsa_url(local_tsa: LocalTsa) -> str:
+    return local_tsa.url
+
+
+@pytest.fixture
+def world(tmp_path: Path, clock: FixedClock, local_tsa: LocalTsa, tsa_url: str) -> Iterator[World]:
     """A report of four footnotes: an article cited twice (one package), a page that
     answers 404 and a host that refuses connections (never preserved: no package)."""
     page = Response(200, ARTICLE, {"Content-Type": "text/html; charset=utf-8"})
     gone = Response(404, b"<h1>Not found</h1>", {"Content-Type": "text/html"})
     with serve({"/news/1.html": page, "/news/gone.html": gone}) as server:
         settings = integrity_settings(
-            tmp_path / "storage", f"sqlite:///{tmp_path / 'a.db'}", [local_tsa.url]
+            tmp_path / "storage", f"sqlite:///{tmp_path / 'a.db'}", [tsa_url]
         )
         refused = f"http://127.0.0.1:{_closed_port()}/post/7"
         report = tmp_path / "report.txt"
@@ -71,7 +76,7 @@ def world(tmp_path: Path, clock: FixedClock, local_tsa: LocalTsa) -> Iterator[Wo
             env = {
                 "ARCHIVER_STORAGE__ROOT": str(settings.storage.root),
                 "ARCHIVER_STORAGE__DATABASE_URL": settings.storage.database_url,
-                "ARCHIVER_INTEGRITY__TSA_URLS": json.dumps([local_tsa.url]),
+                "ARCHIVER_INTEGRITY__TSA_URLS": json.dumps([tsa_url]),
                 "ARCHIVER_NETWORK__ALLOW_PRIVATE_NETWORKS": "true",
             }
             yield World(archive, env, outcome.report_id, local_tsa)
