@@ -115,6 +115,8 @@ PLAIN = {
     "daemon.capture",
     "daemon.check",
     "daemon.log_level",
+    "daemon.queue",
+    "daemon.worker_heartbeat",
     "platforms.video",
     "platforms.video_max_height",
     "platforms.video_max_bytes",
