@@ -20,8 +20,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 
 from archiver.app import Archive
 from archiver.check.abandoned import close_abandoned_runs
-from archiver.check.notify import Notifier, channels
-from archiver.check.summary import summary_text
+from archiver.check.notify import channels
+from archiver.queue.work import check_batch, notify_pass
 
 log = logging.getLogger(__name__)
 
@@ -88,27 +88,22 @@ class CheckScheduler:
         await asyncio.to_thread(close_abandoned_runs, self.archive.db, self.archive.clock())
         done = 0
         while not self.should_stop():
-            due = await asyncio.to_thread(runner.due, limit=settings.check.batch_size)
-            if not due:
-                break
-            reports = await runner.run(due, trigger="daemon", should_stop=self.should_stop)
+            reports = await check_batch(
+                runner,
+                limit=settings.check.batch_size,
+                trigger="daemon",
+                should_stop=self.should_stop,
+            )
             if not reports:
-                break  # stopping, or another runner took them all meanwhile
+                break  # nothing due, stopping, or another runner took them all meanwhile
             done += sum(len(r.outcomes) for r in reports)
-            for report in reports:
-                level = logging.ERROR if report.degraded else logging.INFO
-                log.log(level, "%s", summary_text([report]))
             if any(r.degraded for r in reports):
                 break  # our network is down: wait for the next tick
         self.passes += 1
         return done
 
     async def _notify_job(self) -> None:
-        archive = self.archive
-        notifier = Notifier(
-            archive.settings.notify, archive.db, clock=archive.clock, should_stop=self.should_stop
-        )
         try:
-            await notifier.aflush()
+            await notify_pass(self.archive, self.should_stop)
         except Exception:  # the job boundary: the outbox keeps the events
             log.exception("sending notifications failed")

@@ -49,7 +49,24 @@ def healthz(request: Request) -> dict[str, object]:
     checks = {k: v for k, v in health.items() if k not in ("last_run", "recent_degraded")}
     last = health["last_run"]
     checks["last_run_at"] = None if last is None else last["finished_at"]
-    return {"status": "degraded" if health["last_run_degraded"] else "ok", "checks": checks}
+    answer: dict[str, object] = {
+        "status": "degraded" if health["last_run_degraded"] else "ok",
+        "checks": checks,
+    }
+    # On PostgreSQL (issue 19): tasks waiting and running per queue, workers alive.
+    queue = _queue_health(ctx.archive)
+    if queue is not None:
+        answer["queue"] = queue
+    return answer
+
+
+def _queue_health(archive: Archive) -> dict[str, object] | None:
+    from archiver.queue.health import queue_health
+
+    try:
+        return queue_health(archive.db, archive.settings)
+    except (StoreError, SQLAlchemyError) as exc:
+        return {"error": f"database: {type(exc).__name__}"}
 
 
 @router.get("/readyz", summary="Readiness: the database answers and storage is writable")
@@ -148,6 +165,31 @@ class ArchiveCollector(Collector):
         queue.add_metric(["capture"], capture_queue or 0)
         queue.add_metric(["check"], check_queue or 0)
         yield queue
+        yield from _task_metrics(self.archive)
+
+
+def _task_metrics(archive: Archive) -> Iterator[Metric]:
+    """The work queue on PostgreSQL (issue 19): tasks per queue and state, the oldest
+    waiting task's age, and the workers alive."""
+    health = _queue_health(archive)
+    if health is None or "queues" not in health:
+        return
+    queues = health["queues"]
+    assert isinstance(queues, dict)
+    tasks = GaugeMetricFamily(
+        "archiver_tasks", "Tasks of the work queue by state", labels=["queue", "state"]
+    )
+    waited = GaugeMetricFamily(
+        "archiver_task_wait_seconds", "Age of the oldest waiting task", labels=["queue"]
+    )
+    for name, counts in sorted(queues.items()):
+        for state in ("todo", "doing", "failed"):
+            tasks.add_metric([name, state], counts[state])
+        waited.add_metric([name], counts["oldest_todo_seconds"] or 0)
+    yield tasks
+    yield waited
+    workers = health["workers"]
+    yield _gauge("archiver_workers", "archiver worker processes alive", int(str(workers)))
 
 
 def _gauge(name: str, documentation: str, value: int | None) -> GaugeMetricFamily:

@@ -1,0 +1,149 @@
+"""The procrastinate side: the app on the archive's PostgreSQL database, its schema, and
+the tasks ``archiver worker`` runs (each calls :mod:`archiver.queue.work`).
+
+Tasks (queue in brackets):
+
+- ``archiver.capture`` [capture or browser]: one capture batch of the route;
+- ``archiver.check`` [check]: one re-check batch (``check.batch_size``);
+- ``archiver.notify`` [check]: send the operator's notifications;
+- ``archiver.stamp`` [stamp]: custody heads and RFC 3161 timestamps.
+
+A task chooses its sources when it runs, not when it is deferred: the scheduler only
+says how many tasks the due work is worth (:mod:`archiver.queue.scheduler`), and each
+task claims what is due then (:mod:`archiver.store.leases`), so two workers never take
+the same source, and a task retried after its worker died takes what is still due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.schema import SchemaManager
+from sqlalchemy.engine import make_url
+
+from archiver.config import Settings
+from archiver.errors import QueueError
+from archiver.queue import work
+from archiver.store.db import Database
+
+if TYPE_CHECKING:
+    from archiver.app import Archive
+
+log = logging.getLogger(__name__)
+
+RUNTIME = "archiver"  # the key of :class:`Runtime` in a job's additional context
+# Serialises the creation of procrastinate's tables by processes starting together.
+_SCHEMA_LOCK = 0x61726368  # "arch"
+
+
+@dataclass
+class Runtime:
+    """What a worker's tasks share: the archive and whether the worker is stopping."""
+
+    archive: Archive
+    should_stop: Callable[[], bool]
+
+
+def conninfo(settings: Settings) -> str:
+    """The libpq URL of ``storage.database_url`` (a SQLAlchemy URL)."""
+    url = make_url(settings.storage.resolved_database_url())
+    if url.get_backend_name() != "postgresql":
+        raise QueueError("the work queue needs PostgreSQL (storage.database_url)")
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def ensure_schema(db: Database) -> bool:
+    """Create procrastinate's tables in the archive's database unless they exist
+    (under an advisory lock: ``archiver run`` and workers may start together); whether
+    they were created now."""
+    schema = SchemaManager.get_schema()
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+        cursor.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+        row = cursor.fetchone()
+        created = not (row and row[0])
+        if created:
+            cursor.execute(schema)
+            log.info("work queue tables created (procrastinate %s)", procrastinate.__version__)
+        raw.commit()
+        return created
+    except Exception as exc:
+        raw.rollback()
+        raise QueueError(f"cannot set up the work queue's tables: {exc}") from exc
+    finally:
+        raw.close()
+
+
+def build_app(settings: Settings) -> procrastinate.App:
+    """The procrastinate app of these settings, with the archiver's tasks."""
+    connector = procrastinate.PsycopgConnector(conninfo=conninfo(settings), min_size=1, max_size=4)
+    app = procrastinate.App(connector=connector)
+    app.task(name="archiver.capture", queue="capture", pass_context=True)(capture_task)
+    app.task(name="archiver.check", queue="check", pass_context=True)(check_task)
+    app.task(name="archiver.notify", queue="check", pass_context=True)(notify_task)
+    app.task(name="archiver.stamp", queue="stamp", pass_context=True)(stamp_task)
+    return app
+
+
+async def defer(app: procrastinate.App, task: str, *, lock: str, queue: str, **kwargs: Any) -> bool:
+    """Defer ``task`` unless one with the queueing ``lock`` already waits; whether it
+    was deferred."""
+    try:
+        await app.tasks[task].configure(queueing_lock=lock, queue=queue).defer_async(**kwargs)
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+def _runtime(context: procrastinate.JobContext) -> Runtime:
+    runtime = context.additional_context[RUNTIME]
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+async def capture_task(context: procrastinate.JobContext, route: str, slot: int = 0) -> int:
+    """One capture batch of ``route``; how many sources were captured."""
+    runtime = _runtime(context)
+    archive = runtime.archive
+    runner = archive.capture_runner(actor="worker")
+    outcomes = await work.capture_batch(
+        archive,
+        runner,
+        limit=work.capture_batch_size(archive.settings, route),
+        route=route,
+        should_stop=runtime.should_stop,
+    )
+    return len(outcomes)
+
+
+async def check_task(context: procrastinate.JobContext, slot: int = 0) -> int:
+    """One re-check batch; how many sources were checked."""
+    runtime = _runtime(context)
+    archive = runtime.archive
+    reports = await work.check_batch(
+        archive.check_runner(actor="worker"),
+        limit=archive.settings.check.batch_size,
+        trigger="worker",
+        should_stop=runtime.should_stop,
+    )
+    return sum(len(r.outcomes) for r in reports)
+
+
+async def stamp_task(context: procrastinate.JobContext) -> int:
+    """Custody heads and due timestamps; how many stamps were got."""
+    runtime = _runtime(context)
+    summary = await asyncio.to_thread(work.stamp_pass, runtime.archive, runtime.should_stop)
+    return summary.granted
+
+
+async def notify_task(context: procrastinate.JobContext) -> None:
+    runtime = _runtime(context)
+    await work.notify_pass(runtime.archive, runtime.should_stop)

@@ -1,0 +1,208 @@
+"""The work, whoever runs it: a capture batch, a re-check batch, a stamping pass, a
+notification pass. ``archiver run`` calls these itself on SQLite (the in-process
+dispatcher, :mod:`archiver.schedule.daemon`); on PostgreSQL the procrastinate tasks
+of :mod:`archiver.queue.tasks` call the same functions in ``archiver worker``.
+
+Captures go one of two routes: ``capture`` (plain HTTP) or ``browser`` (a Chromium
+or a platform step such as yt-dlp's video: the memory-hungry ones, which a worker with
+more memory can take alone). A platform step is part of its capture, not a task of its
+own: a snapshot is one WARC file, the video in it included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from archiver.capture.policy import capture_methods, platform_steps
+from archiver.config import Settings
+from archiver.models import Source
+from archiver.schedule.due import due_condition
+from archiver.store.leases import claimable, held_elsewhere
+
+if TYPE_CHECKING:
+    from archiver.app import Archive
+    from archiver.capture.recording import CaptureOutcome, DueSource
+    from archiver.capture.runner import CaptureRunner
+    from archiver.check.runner import CheckRunner, RunReport
+    from archiver.integrity.stamping import StampSummary
+
+log = logging.getLogger(__name__)
+
+ROUTES = ("capture", "browser")
+# An owner no runner has: "claimable by nobody in particular" (free now).
+_NOBODY = "-"
+
+
+def route_of(settings: Settings, platform: str, kind: str) -> str:
+    """``browser`` for a source whose capture needs a Chromium or a platform step,
+    else ``capture``."""
+    if "browser" in capture_methods(kind, settings.capture.modes):
+        return "browser"
+    if platform_steps(platform, kind, settings.platforms):
+        return "browser"
+    return "capture"
+
+
+def capture_batch_size(settings: Settings, route: str | None) -> int:
+    """Sources taken by one capture task (as many as ``archiver run`` takes per pass)."""
+    if route == "browser":
+        return settings.capture.browser_concurrency * 4
+    return settings.capture.concurrency * 4
+
+
+def _route_condition(
+    session: Session, settings: Settings, route: str, now: datetime
+) -> ColumnElement[bool]:
+    pairs = session.execute(
+        select(Source.platform, Source.kind).where(due_condition(now)).distinct()
+    )
+    wanted = [
+        and_(Source.platform == platform, Source.kind == kind)
+        for platform, kind in pairs
+        if route_of(settings, platform, kind) == route
+    ]
+    return or_(*wanted) if wanted else false()
+
+
+def due_capture_ids(
+    archive: Archive, owner: str, *, limit: int, route: str | None = None
+) -> list[int]:
+    """Up to ``limit`` sources whose capture is due, on ``route`` (None: any), that no
+    runner but ``owner`` holds."""
+    now = archive.clock()
+    with archive.db.session() as session:
+        conditions = [due_condition(now), claimable(owner, now)]
+        if route is not None:
+            conditions.append(_route_condition(session, archive.settings, route, now))
+        query = select(Source.id).where(*conditions).order_by(Source.id).limit(limit)
+        return list(session.scalars(query))
+
+
+def due_captures_by_route(archive: Archive) -> dict[str, int]:
+    """How many sources wait for a capture that nobody holds, per route."""
+    now = archive.clock()
+    counts = dict.fromkeys(ROUTES, 0)
+    with archive.db.session() as session:
+        rows = session.execute(
+            select(Source.platform, Source.kind, func.count())
+            .where(due_condition(now), claimable(_NOBODY, now))
+            .group_by(Source.platform, Source.kind)
+        )
+        for platform, kind, count in rows:
+            counts[route_of(archive.settings, platform, kind)] += int(count)
+    return counts
+
+
+def _still_due(
+    archive: Archive, runner: CaptureRunner, due: Sequence[DueSource]
+) -> list[DueSource]:
+    """Of sources just claimed, those still due: one another runner captured between
+    our choosing it and our claim (and released) is given back, not captured twice."""
+    if not due:
+        return []
+    ids = [s.id for s in due]
+    with archive.db.session() as session:
+        still = set(
+            session.scalars(
+                select(Source.id).where(Source.id.in_(ids), due_condition(archive.clock()))
+            )
+        )
+    runner.claims.release(i for i in ids if i not in still)
+    return [s for s in due if s.id in still]
+
+
+async def capture_batch(
+    archive: Archive,
+    runner: CaptureRunner,
+    *,
+    limit: int,
+    route: str | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> list[CaptureOutcome]:
+    """Claim up to ``limit`` due sources (on ``route``) and capture them; their outcomes
+    (none when nothing is due or another runner holds it all)."""
+    ids = await asyncio.to_thread(
+        due_capture_ids, archive, runner.claims.owner, limit=limit, route=route
+    )
+    if not ids or should_stop():
+        return []
+    taken, _ = await asyncio.to_thread(runner.take, source_ids=ids)
+    due = await asyncio.to_thread(_still_due, archive, runner, taken)
+    if not due:
+        return []
+    outcomes = await runner.run(due, should_stop=should_stop)
+    log_captures(outcomes)
+    return outcomes
+
+
+def log_captures(outcomes: Sequence[CaptureOutcome]) -> None:
+    if not outcomes:
+        return
+    preserved = sum(1 for o in outcomes if o.preserved)
+    reasons = sorted({o.failure or f"HTTP {o.http_status}" for o in outcomes if not o.preserved})
+    log.info(
+        "captured %d sources: %d preserved, %d not (%s)",
+        len(outcomes),
+        preserved,
+        len(outcomes) - preserved,
+        ", ".join(reasons) or "-",
+    )
+
+
+def due_checks_waiting(archive: Archive, *, limit: int) -> int:
+    """How many sources (at most ``limit``) wait for a re-check that nobody holds."""
+    runner = archive.check_runner(actor="daemon")
+    due = runner.due(limit=limit)
+    now = archive.clock()
+    with archive.db.session() as session:
+        held = set(
+            session.scalars(
+                select(Source.id).where(
+                    Source.id.in_([d.id for d in due]), held_elsewhere(_NOBODY, now)
+                )
+            )
+        )
+    return len([d for d in due if d.id not in held])
+
+
+async def check_batch(
+    runner: CheckRunner,
+    *,
+    limit: int,
+    trigger: str,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> list[RunReport]:
+    """Re-check up to ``limit`` due sources nobody else holds (one batch); its report,
+    logged (none when nothing is due)."""
+    from archiver.check.summary import summary_text
+
+    due = await asyncio.to_thread(runner.due, limit=limit)
+    if not due or should_stop():
+        return []
+    reports = await runner.run(due, trigger=trigger, should_stop=should_stop)
+    for report in reports:
+        level = logging.ERROR if report.degraded else logging.INFO
+        log.log(level, "%s", summary_text([report]))
+    return reports
+
+
+def stamp_pass(archive: Archive, should_stop: Callable[[], bool]) -> StampSummary:
+    """Seal a custody head when one is due, then fetch every due RFC 3161 stamp."""
+    return archive.integrity.stamp_pending(should_stop=should_stop)
+
+
+async def notify_pass(archive: Archive, should_stop: Callable[[], bool]) -> None:
+    """Send the operator's waiting notifications (the outbox keeps what fails)."""
+    from archiver.check.notify import Notifier
+
+    notifier = Notifier(
+        archive.settings.notify, archive.db, clock=archive.clock, should_stop=should_stop
+    )
+    await notifier.aflush()

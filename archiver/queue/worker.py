@@ -1,0 +1,115 @@
+"""``archiver worker``: runs the archiver's procrastinate tasks (docs/scale.md).
+
+Any number of them, on any machines, on the queues they are given (all by default):
+each takes a task, runs it, and takes the next. A worker captures in its own process
+(``capture.workers`` is ignored here: the worker is the unit that scales out).
+
+SIGTERM and SIGINT: the worker takes no new task; the task in hand gets
+:data:`FINISH_WITHIN` seconds to end by itself, and is then abandoned the way
+``archiver run`` abandons its work (nothing half-done is recorded; the sources it held
+are released, stay due, and go to the next task); the process exits with status 0 within
+:data:`STOP_WITHIN` seconds whatever happens (the last resort of
+:func:`archiver.bounded.exit_after`, releasing this process's claims on the way out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import signal
+import socket
+
+from procrastinate.worker import Worker
+
+from archiver.app import Archive
+from archiver.bounded import exit_after
+from archiver.config import Settings
+from archiver.queue.scheduler import STALLED_HEARTBEATS
+from archiver.queue.tasks import RUNTIME, Runtime, build_app, ensure_schema
+from archiver.store.leases import release_this_process
+
+log = logging.getLogger(__name__)
+
+# From SIGTERM to the exit, at most (below the 10 s of docker stop).
+STOP_WITHIN = 7.5
+# Of which the task in hand may use this much to finish by itself.
+FINISH_WITHIN = 4.0
+# Then procrastinate waits this long for an abandoned task before cancelling it.
+ABANDON_GRACE = 2.0
+
+
+def worker_settings(settings: Settings) -> Settings:
+    """A worker's settings: captures in its own process (no forked capture workers)."""
+    capture = settings.capture.model_copy(update={"workers": 1})
+    return settings.model_copy(update={"capture": capture})
+
+
+class ArchiverWorker:
+    def __init__(self, archive: Archive, queues: list[str], *, concurrency: int = 1) -> None:
+        self.archive = archive
+        self.queues = queues
+        self.concurrency = concurrency
+        self._stopping = False
+        self._signalled = False
+        self._worker: Worker | None = None
+
+    def should_stop(self) -> bool:
+        return self._stopping
+
+    def _abandon(self) -> None:
+        if not self._stopping:
+            log.info("abandoning the task in hand (not finished within %g s)", FINISH_WITHIN)
+            self._stopping = True
+
+    def _on_signal(self, name: str) -> None:
+        loop = asyncio.get_running_loop()
+        if self._worker is None or self._signalled:
+            self._abandon()  # a second signal, or still starting: abandon now
+            return
+        self._signalled = True
+        log.info("stopping (%s): no new task; the one in hand may finish", name)
+        release = functools.partial(release_this_process, self.archive.db)
+        exit_after(STOP_WITHIN, f"archiver worker ({name})", last=release)
+        self._worker.stop()  # type: ignore[no-untyped-call]
+        loop.call_later(FINISH_WITHIN, self._abandon)
+
+    async def run(self) -> None:
+        settings = self.archive.settings
+        await asyncio.to_thread(ensure_schema, self.archive.db)
+        app = build_app(settings)
+        heartbeat = settings.daemon.worker_heartbeat
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig.name)
+        try:
+            async with app.open_async():
+                self._worker = Worker(
+                    app,
+                    queues=self.queues,
+                    name=f"{socket.gethostname()}:{os.getpid()}",
+                    concurrency=self.concurrency,
+                    install_signal_handlers=False,
+                    shutdown_graceful_timeout=ABANDON_GRACE,
+                    additional_context={RUNTIME: Runtime(self.archive, self.should_stop)},
+                    update_heartbeat_interval=heartbeat,
+                    stalled_worker_timeout=heartbeat * STALLED_HEARTBEATS,
+                    delete_jobs="successful",
+                )
+                log.info(
+                    "archiver worker started on queues %s (%d at a time)",
+                    ",".join(self.queues),
+                    self.concurrency,
+                )
+                await self._worker.run()  # type: ignore[no-untyped-call]
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("archiver worker stopped")
+
+
+def run_worker(archive: Archive, queues: list[str], *, concurrency: int = 1) -> None:
+    # procrastinate logs every job at INFO: the tasks log what they did themselves.
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    asyncio.run(ArchiverWorker(archive, queues, concurrency=concurrency).run())
