@@ -115,7 +115,9 @@ class _Logger:
         self._emit(logging.DEBUG, message)
 
     def warning(self, message: str) -> None:
-        self._emit(logging.INFO, message)
+        # Retries and the like: chatter for the operator (shown at DEBUG), never an
+        # error; what failed is recorded with the snapshot.
+        self._emit(logging.DEBUG, message)
 
     def error(self, message: str) -> None:
         self._emit(logging.WARNING, message)

@@ -78,11 +78,47 @@ def fail(message: str) -> NoReturn:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """The daemon's log on stderr. Third-party chatter (yt-dlp, httpx, httpcore,
+    APScheduler) is shown at DEBUG unless it is an error (docs/web.md, "The log")."""
+    from archiver.schedule.operator import ThirdPartyAtDebug
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ThirdPartyAtDebug(logging.getLevelName(level)))
+    # force: replaces the commands' handler (_cli_logging) that main() installed.
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+class _LineSafeHandler(logging.Handler):
+    """Warnings and errors of a command on stderr (whichever it is when the record
+    comes), each on a line of its own: on a terminal the line a progress bar is drawn on
+    is cleared first (the bar redraws itself below)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr
+            text = self.format(record)
+            if stream.isatty():
+                stream.write("\r\x1b[K")
+            stream.write(text + "\n")
+            stream.flush()
+        except Exception:  # noqa: BLE001 - as logging.StreamHandler: never raise
+            self.handleError(record)
+
+
+def _cli_logging() -> None:
+    """Commands other than run: warnings and errors only (third-party ones only when
+    errors), never written into a progress bar's line."""
+    from archiver.schedule.operator import ThirdPartyAtDebug
+
+    root = logging.getLogger()
+    if any(isinstance(h, _LineSafeHandler) for h in root.handlers):
+        return
+    handler = _LineSafeHandler(logging.WARNING)
+    # As Python's last-resort handler printed them before: the message alone.
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(ThirdPartyAtDebug(logging.WARNING))
+    root.addHandler(handler)
 
 
 def cli_actor() -> str:
@@ -145,3 +181,4 @@ def main() -> None:
     # The garbage collector's view of what is loaded (frozen, so that collections do
     # not walk it again) is set by the program's entry point, archiver._launch.
     _quiet_libraries()
+    _cli_logging()

@@ -250,8 +250,12 @@ def check(
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Show every report, citation and source with its state."""
+    from archiver.schedule.operator import operator_summary
+
     with open_archive(ctx) as archive:
         document = archive.status()
+        # For people: the daemon's summary lines, in the same words.
+        summary = operator_summary(archive.db, archive.settings) if fmt == "table" else []
     if fmt == "json":
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     elif fmt == "csv":
@@ -263,3 +267,4 @@ def status(ctx: click.Context, fmt: str) -> None:
         writer.writerows(status_rows(document))
     else:
         click.echo(status_table(document))
+        click.echo("\n".join(["", *summary]))
