@@ -60,6 +60,7 @@ from archiver.config import Settings
 from archiver.models import Citation, Source
 from archiver.schedule.due import due_condition
 from archiver.secrets import Secrets, settings_secrets
+from archiver.storage import open_store, publish
 from archiver.store.db import Database
 from archiver.store.leases import Claims, claimable, held_elsewhere_ids
 
@@ -436,6 +437,11 @@ class CaptureRunner:
             secrets=self._secrets(),
             abandoned=None if stopping is None else stopping.is_set,
         )
+        # With storage.warc_url: into the bucket, checked, before any row names it.
+        publish(
+            open_store(self.settings), self.settings.storage.root, written.relpath.as_posix(),
+            sha256=written.sha256, size=written.size,
+        )  # fmt: skip
         return written if self.sealer is None else self.sealer.prepare(written)
 
     async def _observe(

@@ -22,6 +22,7 @@ from archiver.check.classify import Baseline, NotFoundProfile
 from archiver.check.fields import baseline_fields
 from archiver.check.machine import Seen
 from archiver.check.probe import charset_of
+from archiver.errors import StoreError
 from archiver.harvest.urls import as_requested
 from archiver.models import Baseline as BaselineRow
 from archiver.models import (
@@ -33,6 +34,7 @@ from archiver.models import (
     Snapshot,
     Source,
 )
+from archiver.storage import LocalStore, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +122,13 @@ def due_checks(
 _BASELINE_LIMIT = 16 * 1024 * 1024
 
 
-def _baseline_text(root: Path, snapshot: Snapshot) -> texts.Extracted | None:
-    """Main text of the snapshot's main response, read from its WARC file."""
+def _baseline_text(root: Path | ObjectStore, snapshot: Snapshot) -> texts.Extracted | None:
+    """Main text of the snapshot's main response, read from its WARC file (streamed
+    from the store: the storage folder ``root``, or a bucket)."""
     target = snapshot.final_url
+    store = LocalStore(root) if isinstance(root, Path) else root
     try:
-        with (root / snapshot.warc_path).open("rb") as fh:
+        with store.open(snapshot.warc_path) as fh:
             for record in ArchiveIterator(fh):
                 if record.rec_type != "response":
                     continue
@@ -146,7 +150,7 @@ def _baseline_text(root: Path, snapshot: Snapshot) -> texts.Extracted | None:
                 content_type = record.http_headers.get_header("Content-Type")
                 html = data.decode(charset_of(content_type, data), errors="replace")
                 return texts.extract(html)
-    except (OSError, ArchiveLoadFailed) as exc:
+    except (OSError, ArchiveLoadFailed, StoreError) as exc:
         log.warning("baseline of snapshot %s unreadable: %s", snapshot.id, exc)
     return None
 
@@ -154,7 +158,7 @@ def _baseline_text(root: Path, snapshot: Snapshot) -> texts.Extracted | None:
 _FORMS = frozenset({texts.ARTICLE_FORM, texts.PAGE_FORM})
 
 
-def _complete(root: Path, session: Session, row: BaselineRow) -> None:
+def _complete(root: Path | ObjectStore, session: Session, row: BaselineRow) -> None:
     """Give a baseline stored before figures were compared (or in an older literal
     form) its main text in the current form, read again from the *same* snapshot's
     WARC: the baseline is not replaced, only completed. The masked text it was made
@@ -166,7 +170,7 @@ def _complete(root: Path, session: Session, row: BaselineRow) -> None:
 
 
 def load_baselines(
-    session: Session, root: Path, source_ids: Sequence[int], now: datetime
+    session: Session, root: Path | ObjectStore, source_ids: Sequence[int], now: datetime
 ) -> dict[int, Baseline]:
     """Each source's baseline; made (once, never replaced) from the first good snapshot
     where none exists yet."""

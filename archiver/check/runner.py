@@ -55,6 +55,7 @@ from archiver.models import CheckRun
 if TYPE_CHECKING:
     from archiver.capture.runner import CaptureRunner
 from archiver.schedule.intervals import base_interval
+from archiver.storage import open_store
 from archiver.store.db import Database
 from archiver.store.leases import Claims, claimable, held_elsewhere
 
@@ -255,7 +256,7 @@ class CheckRunner:
                 owner=this_process(),
             )
             session.add(run)
-            baselines = _store.load_baselines(session, self.settings.storage.root, ids, now)
+            baselines = _store.load_baselines(session, open_store(self.settings), ids, now)
             profiles = _store.load_profiles(session, sorted({host_of(s.url) for s in batch}), fresh)
             history = _store.load_history(session, ids)
             fields = _store.load_platform_fields(session, baselines)

@@ -23,7 +23,9 @@ from archiver.integrity.strays import GRACE_SECONDS, find_strays, report_strays
 from archiver.integrity.timestamp import verify_token
 from archiver.integrity.verify import Findings, _check_warc_against
 from archiver.integrity.verify_custody import check_store_custody
+from archiver.integrity.verify_objects import check_bucket_strays, check_snapshot_object
 from archiver.models import CustodyHead, Snapshot, SnapshotSeal, TimestampRecord
+from archiver.storage import open_store
 
 if TYPE_CHECKING:
     from archiver.app import Archive
@@ -46,6 +48,7 @@ def verify_store(
     the published key fingerprints; a seal or head signed by another key fails."""
     found = Findings()
     root = archive.settings.storage.root
+    store = open_store(archive.settings)
     # Read-only: public keys by fingerprint, no key is created or loaded.
     keys = KeyStore(archive.settings.keys_dir)
     pems: dict[str, bytes | None] = {}
@@ -60,7 +63,9 @@ def verify_store(
         for snap in snapshots:
             item = snap.warc_path
             path = root / snap.warc_path
-            if not path.is_file():
+            if store.remote:  # storage.warc_url: in the bucket, read back from it
+                check_snapshot_object(found, store, archive.settings, snap)
+            elif not path.is_file():
                 found.fail(item, f"WARC file of snapshot {snap.id} is missing")
             else:
                 _check_warc_against(path, snap.warc_sha256, snap.warc_size, None, found, item)
@@ -143,6 +148,8 @@ def verify_store(
     # The log against its anchors, captures and reports (and the reverse).
     check_store_custody(found, archive, chain, snapshots, seals, lambda fp: _pem(keys, fp, pems))
     report_strays(found, find_strays(root, referenced, grace=grace), grace)
+    if store.remote:
+        check_bucket_strays(found, store, referenced, grace)
     # Last: without a pin, the line naming the key is the one to read.
     check_store_keys(found, chain, snapshots, seals, heads, trusted)
     return found

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from archiver.store.status import CSV_COLUMNS, status_rows
 from archiver.web.downloads import Download
@@ -26,6 +26,10 @@ def download_response(download: Download, *, inline: bool = False) -> Response:
         )
     disposition = "inline" if inline else "attachment"
     headers["Content-Disposition"] = f'{disposition}; filename="{download.filename}"'
+    if download.stream is not None:
+        if download.size is not None:
+            headers["Content-Length"] = str(download.size)
+        return StreamingResponse(download.stream, media_type=download.media_type, headers=headers)
     return Response(download.data or b"", media_type=download.media_type, headers=headers)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from archiver.capture.warc._reader import BlockReader, Fields, scan
 from archiver.errors import ArchiverError
 from archiver.integrity import custody
 from archiver.models import Snapshot
+from archiver.storage import ObjectMissing, ObjectStore, open_store
 from archiver.web._context import WebContext
 from archiver.web.tokens import Principal
 
@@ -34,6 +36,9 @@ class Download:
     filename: str
     media_type: str
     sha256: str | None
+    # A WARC in object storage: its bytes as they come from the bucket, and its size.
+    stream: Iterator[bytes] | None = None
+    size: int | None = None
 
 
 def valid_snapshot_id(value: str) -> bool:
@@ -91,9 +96,45 @@ def record_download(
 
 def warc_download(ctx: WebContext, principal: Principal, snapshot_id: str) -> Download:
     snapshot = load_snapshot(ctx, snapshot_id)
+    name, sha256 = f"{snapshot.id}.warc.gz", snapshot.warc_sha256
+    store = open_store(ctx.settings)
+    if store.remote:
+        # Streamed from the bucket: opened (or refused with 410) before the log entry.
+        chunks = _object_chunks(store, snapshot.warc_path)
+        next(chunks)
+        record_download(ctx, principal, snapshot, "warc", sha256)
+        return Download(None, None, name, "application/warc", sha256, chunks, snapshot.warc_size)
     path = inside_storage(ctx, snapshot.warc_path)
-    record_download(ctx, principal, snapshot, "warc", snapshot.warc_sha256)
-    return Download(path, None, f"{snapshot.id}.warc.gz", "application/warc", snapshot.warc_sha256)
+    record_download(ctx, principal, snapshot, "warc", sha256)
+    return Download(path, None, name, "application/warc", sha256)
+
+
+def _object_chunks(store: ObjectStore, key: str) -> Iterator[bytes]:
+    """The object's bytes; the first ``next`` opens it (HTTP 410 if it is gone) and
+    yields nothing, so a missing object is known before the response starts."""
+    try:
+        opened = store.open(key)
+        stream = opened.__enter__()
+    except ObjectMissing as exc:
+        raise HTTPException(status.HTTP_410_GONE, "the stored file is missing") from exc
+    try:
+        yield b""
+        while chunk := stream.read(_READ):
+            yield chunk
+    finally:
+        opened.__exit__(None, None, None)
+
+
+def read_snapshot_artefact(ctx: WebContext, snapshot: Snapshot, kind: str) -> bytes | None:
+    """``read_artefact`` on the snapshot's WARC wherever it is kept."""
+    store = open_store(ctx.settings)
+    if not store.remote:
+        return read_artefact(inside_storage(ctx, snapshot.warc_path), kind)
+    try:
+        with store.fetched(snapshot.warc_path, ctx.settings.storage.root / "tmp") as path:
+            return read_artefact(path, kind)
+    except ObjectMissing as exc:
+        raise HTTPException(status.HTTP_410_GONE, "the stored file is missing") from exc
 
 
 def read_artefact(path: Path, kind: str) -> bytes | None:
@@ -123,7 +164,7 @@ def screenshot_download(
     artefact = next((a for a in snapshot.artefacts if a.get("kind") == "screenshot"), None)
     if artefact is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this snapshot has no screenshot")
-    data = read_artefact(inside_storage(ctx, snapshot.warc_path), "screenshot")
+    data = read_snapshot_artefact(ctx, snapshot, "screenshot")
     if data is None:
         raise HTTPException(status.HTTP_410_GONE, "the screenshot record is missing")
     record_download(

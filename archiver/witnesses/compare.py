@@ -26,6 +26,7 @@ from archiver.check._store import _baseline_text
 from archiver.check.probe import charset_of
 from archiver.config import Settings
 from archiver.models import LiveWitness, Snapshot
+from archiver.storage import open_store
 from archiver.store.db import Database
 from archiver.witnesses.timemap import raw_url
 
@@ -82,7 +83,7 @@ async def compare_due(
             hop.close()
         ours = None
         if theirs is not None:
-            ours = await asyncio.to_thread(_baseline_text, settings.storage.root, snapshot)
+            ours = await asyncio.to_thread(_baseline_text, open_store(settings), snapshot)
         _record(db, witness.id, theirs, ours, problem, settings, clock())
         compared += theirs is not None and ours is not None
     return compared

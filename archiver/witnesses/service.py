@@ -39,6 +39,7 @@ from archiver.models import (
     ThirdPartyCopy,
     WitnessLookup,
 )
+from archiver.storage import open_store, publish
 from archiver.store.db import Database, insert_rows
 from archiver.witnesses.dates import target_moment
 from archiver.witnesses.lookup import ArchiveLookup, Found
@@ -270,6 +271,11 @@ class Witnesses:
             clock=self.clock,
             compress_level=self.settings.capture.warc_compression_level,
         )
+        # With storage.warc_url: into the bucket before the row (archiver.storage).
+        publish(
+            open_store(self.settings), self.settings.storage.root, written.relpath.as_posix(),
+            sha256=written.sha256, size=written.size,
+        )  # fmt: skip
         memento = found.memento
         with self.db.session() as session:
             main = written.main

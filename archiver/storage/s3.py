@@ -1,0 +1,359 @@
+"""An S3-compatible bucket (AWS S3, MinIO, Ceph, Backblaze, moto) through boto3's
+low-level client (docs/storage.md says why boto3: Object Lock and retention read back
+are in its API, obstore has neither).
+
+Writing (:meth:`S3Store.put_file`), for a file already sealed on local disk:
+
+- never over another object: ``If-None-Match: *`` on the final request (PutObject or
+  CompleteMultipartUpload), so a second writer under the same name gets 412, and a key
+  that already exists is only accepted when it holds the same bytes (a retry after a
+  crash between upload and row);
+- streamed: a file up to ``part_size`` goes in one PutObject read from the open file;
+  a larger one in parts of ``part_size`` bytes, one part in memory at a time;
+- checked by the store: every request carries its SHA-256 (``x-amz-checksum-sha256``),
+  which the store recomputes and refuses on mismatch; afterwards HeadObject's
+  ``ChecksumSHA256`` must equal the file's SHA-256 (one part) or the SHA-256 of the
+  parts' SHA-256s followed by ``-N`` (S3's composite checksum for N parts), computed
+  here from the file as it was read (accepted without the ``-N`` too, as moto and
+  some other stores answer), and the size must match;
+- with Object Lock (``lock_days`` > 0): each object is written with its mode
+  (COMPLIANCE or GOVERNANCE) and a retain-until date, and the date read back is checked.
+
+Errors from botocore become :class:`~archiver.errors.StoreError` (its subclasses
+:class:`StoreRefused` and :class:`ObjectMissing`) naming the bucket, key and the store's
+error code, never a credential.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, cast
+
+import boto3  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+from archiver.errors import StoreError
+from archiver.storage.base import ObjectInfo, ObjectMissing, StoreRefused
+
+MIB = 1024 * 1024
+_READ = 1 << 20
+_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
+_REFUSED = {"AccessDenied", "403", "412", "PreconditionFailed", "InvalidRequest", "405"}
+
+
+@dataclass(frozen=True)
+class S3Options:
+    bucket: str
+    prefix: str = ""
+    endpoint_url: str | None = None  # None: AWS_ENDPOINT_URL, else AWS itself
+    region: str | None = None
+    access_key_id: str | None = None  # None: boto3's chain (AWS_ACCESS_KEY_ID, ...)
+    secret_access_key: str | None = None
+    lock_days: int = 0
+    lock_mode: str = "COMPLIANCE"
+    part_size: int = 16 * MIB
+    timeout: float = 60.0
+
+    def __repr__(self) -> str:  # no credentials in any repr
+        return f"S3Options(bucket={self.bucket!r}, prefix={self.prefix!r})"
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` -> (bucket, prefix without slashes at either end)."""
+    if not url.startswith("s3://"):
+        raise StoreError(f"storage.warc_url must start with s3://, not {url.split(':')[0]}")
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise StoreError("storage.warc_url names no bucket (s3://bucket/prefix)")
+    return bucket, prefix.strip("/")
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _code(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+
+
+class S3Store:
+    remote = True
+
+    def __init__(self, options: S3Options) -> None:
+        self.options = options
+        session = boto3.session.Session(
+            aws_access_key_id=options.access_key_id or None,
+            aws_secret_access_key=options.secret_access_key or None,
+            region_name=options.region or None,
+        )
+        self._client: Any = session.client(
+            "s3",
+            endpoint_url=options.endpoint_url or None,
+            config=Config(
+                connect_timeout=options.timeout,
+                read_timeout=options.timeout,
+                retries={"max_attempts": 4, "mode": "standard"},
+                # Our own SHA-256 on every write; no CRC added on top.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                s3={"addressing_style": "path"} if options.endpoint_url else None,
+            ),
+        )
+
+    @property
+    def description(self) -> str:
+        where = f"s3://{self.options.bucket}/{self.options.prefix}".rstrip("/")
+        return where + (f" at {self.options.endpoint_url}" if self.options.endpoint_url else "")
+
+    def _key(self, key: str) -> str:
+        return f"{self.options.prefix}/{key}" if self.options.prefix else key
+
+    def _error(self, exc: Exception, doing: str, key: str) -> StoreError:
+        where = f"{self.description}: cannot {doing} {key}"
+        if isinstance(exc, ClientError):
+            code = _code(exc)
+            message = exc.response.get("Error", {}).get("Message") or ""
+            kind = (
+                ObjectMissing
+                if code in _MISSING
+                else StoreRefused
+                if code in _REFUSED
+                else StoreError
+            )
+            return kind(f"{where}: {code} {message}".rstrip())
+        return StoreError(f"{where}: {type(exc).__name__}: {exc}")
+
+    def _lock(self) -> dict[str, Any]:
+        if self.options.lock_days <= 0:
+            return {}
+        until = datetime.now(UTC) + timedelta(days=self.options.lock_days)
+        return {"ObjectLockMode": self.options.lock_mode, "ObjectLockRetainUntilDate": until}
+
+    # -- writing --------------------------------------------------------------------
+
+    def put_file(self, local: Path, key: str, *, sha256: str, size: int) -> ObjectInfo:
+        existing = self.stat(key)
+        if existing is not None:
+            return self._same_or_refuse(local, key, existing, sha256, size)
+        try:
+            with local.open("rb") as fh:
+                if size <= self.options.part_size:
+                    expected = self._put_one(fh, key, sha256, size)
+                else:
+                    expected = self._put_parts(fh, key, sha256, size)
+        except OSError as exc:
+            raise StoreError(f"cannot read {local}: {exc.strerror or exc}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "write", key) from exc
+        info = self.stat(key)
+        if info is None:
+            raise StoreError(f"{self.description}: {key} is not there after it was written")
+        if self.options.lock_days > 0 and info.retain_until is None:
+            # Some stores (moto) ignore the lock headers of a multipart upload: the
+            # retention is set on the object itself, as AWS allows (PutObjectRetention).
+            info = self._retain(key)
+        self._check_written(key, info, expected, size)
+        return info
+
+    def _retain(self, key: str) -> ObjectInfo:
+        lock = self._lock()
+        try:
+            self._client.put_object_retention(
+                Bucket=self.options.bucket, Key=self._key(key),
+                Retention={
+                    "Mode": lock["ObjectLockMode"],
+                    "RetainUntilDate": lock["ObjectLockRetainUntilDate"],
+                },
+            )  # fmt: skip
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "set the retention of", key) from exc
+        info = self.stat(key)
+        if info is None:
+            raise StoreError(f"{self.description}: {key} is not there after it was written")
+        return info
+
+    def _put_one(self, fh: BinaryIO, key: str, sha256: str, size: int) -> str:
+        checksum = _b64(bytes.fromhex(sha256))
+        self._client.put_object(
+            Bucket=self.options.bucket, Key=self._key(key), Body=fh, ContentLength=size,
+            ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, IfNoneMatch="*", **self._lock(),
+        )  # fmt: skip
+        return checksum
+
+    def _put_parts(self, fh: BinaryIO, key: str, sha256: str, size: int) -> str:
+        bucket, full = self.options.bucket, self._key(key)
+        upload = self._client.create_multipart_upload(
+            Bucket=bucket, Key=full, ChecksumAlgorithm="SHA256", **self._lock()
+        )["UploadId"]
+        try:
+            whole = hashlib.sha256()
+            parts: list[dict[str, Any]] = []
+            digests = bytearray()
+            while data := fh.read(self.options.part_size):
+                whole.update(data)
+                digest = hashlib.sha256(data).digest()
+                digests += digest
+                number = len(parts) + 1
+                answer = self._client.upload_part(
+                    Bucket=bucket, Key=full, UploadId=upload, PartNumber=number, Body=data,
+                    ChecksumSHA256=_b64(digest),
+                )  # fmt: skip
+                parts.append(
+                    {"ETag": answer["ETag"], "PartNumber": number, "ChecksumSHA256": _b64(digest)}
+                )
+                del data
+            if whole.hexdigest() != sha256:
+                raise StoreError(f"{key}: the file changed on disk after it was sealed")
+            self._client.complete_multipart_upload(
+                Bucket=bucket, Key=full, UploadId=upload, MultipartUpload={"Parts": parts},
+                IfNoneMatch="*",
+            )  # fmt: skip
+        except BaseException:
+            with contextlib.suppress(ClientError, BotoCoreError):
+                self._client.abort_multipart_upload(Bucket=bucket, Key=full, UploadId=upload)
+            raise
+        return f"{_b64(hashlib.sha256(bytes(digests)).digest())}-{len(parts)}"
+
+    def _check_written(self, key: str, info: ObjectInfo, expected: str, size: int) -> None:
+        if info.size != size:
+            raise StoreError(f"{self.description}: {key} holds {info.size} bytes, not {size}")
+        # AWS answers a composite checksum with "-N"; some stores (moto) without it.
+        if info.checksum not in {expected, expected.partition("-")[0]}:
+            raise StoreError(
+                f"{self.description}: {key}: the store's SHA-256 checksum {info.checksum} "
+                f"is not the file's {expected}"
+            )
+        if self.options.lock_days > 0 and (info.retain_until is None or info.lock_mode is None):
+            raise StoreError(
+                f"{self.description}: {key} was written without Object Lock retention "
+                "(is object lock enabled on the bucket?)"
+            )
+
+    def _same_or_refuse(
+        self, local: Path, key: str, existing: ObjectInfo, sha256: str, size: int
+    ) -> ObjectInfo:
+        """A key that exists already: the same bytes (a retried upload) or a refusal."""
+        if existing.size == size:
+            digest = hashlib.sha256()
+            with self.open(key) as stream:
+                while chunk := stream.read(_READ):
+                    digest.update(chunk)
+            if digest.hexdigest() == sha256:
+                return existing
+        raise StoreRefused(
+            f"{self.description}: {key} already holds other bytes; objects are never "
+            f"overwritten ({local} is kept)"
+        )
+
+    # -- reading --------------------------------------------------------------------
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            head = self._client.head_object(
+                Bucket=self.options.bucket, Key=self._key(key), ChecksumMode="ENABLED"
+            )
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return None
+            raise self._error(exc, "read", key) from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, "read", key) from exc
+        return ObjectInfo(
+            key=key,
+            size=int(head["ContentLength"]),
+            checksum=head.get("ChecksumSHA256"),
+            lock_mode=head.get("ObjectLockMode"),
+            retain_until=head.get("ObjectLockRetainUntilDate"),
+            modified=head.get("LastModified"),
+        )
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        try:
+            answer = self._client.get_object(Bucket=self.options.bucket, Key=self._key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "read", key) from exc
+        body = answer["Body"]
+        try:
+            yield cast(BinaryIO, _Reading(body, self, key))
+        finally:
+            body.close()
+
+    @contextmanager
+    def fetched(self, key: str, spool: Path) -> Iterator[Path]:
+        # Under its own name (a package names the WARC file), in a folder of its own.
+        folder = spool / f".fetched-{os.urandom(8).hex()}"
+        local = folder / PurePosixPath(key).name
+        try:
+            folder.mkdir(parents=True)
+            with self.open(key) as stream, local.open("xb") as out:
+                while chunk := stream.read(_READ):
+                    out.write(chunk)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise StoreError(f"cannot copy {key} to {folder}: {exc.strerror or exc}") from exc
+        try:
+            yield local
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def keys(self, prefix: str) -> Iterator[ObjectInfo]:
+        skip = len(self._key(""))
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.options.bucket, Prefix=self._key(prefix)
+            )
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    yield ObjectInfo(
+                        key=item["Key"][skip:],
+                        size=int(item["Size"]),
+                        modified=item["LastModified"],
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "list", prefix) from exc
+
+    def delete(self, key: str) -> None:
+        """Delete every version of the object: what an operator would try once its
+        retention is over. Under Object Lock the store refuses (StoreRefused)."""
+        try:
+            versions = self._client.list_object_versions(
+                Bucket=self.options.bucket, Prefix=self._key(key)
+            )
+            for version in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
+                if version["Key"] == self._key(key):
+                    self._client.delete_object(
+                        Bucket=self.options.bucket, Key=version["Key"],
+                        VersionId=version["VersionId"],
+                    )  # fmt: skip
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "delete", key) from exc
+
+
+class _Reading:
+    """botocore's streaming body, its errors as StoreError."""
+
+    def __init__(self, body: Any, store: S3Store, key: str) -> None:
+        self._body = body
+        self._store = store
+        self._key = key
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return bytes(self._body.read(size if size >= 0 else None))
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise self._store._error(exc, "read", self._key) from exc
+
+    def readable(self) -> bool:
+        return True

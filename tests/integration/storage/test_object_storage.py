@@ -1,0 +1,281 @@
+"""WARCs in an S3-compatible bucket (storage.warc_url, docs/storage.md), against moto's
+S3 server on 127.0.0.1 with Object Lock enabled: a capture through the simulated web
+lands in the bucket under retention and verifies; the store cannot delete or overwrite
+an object under retention; verify --store finds a removed or an altered object; a
+bucket that refuses the write records nothing and the capture is done again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from archiver.app import Archive
+from archiver.config import Settings
+from archiver.config_display import display_settings
+from archiver.integrity.verify_store import verify_store
+from archiver.models import Snapshot
+from archiver.storage import StoreRefused, object_sha256, open_store
+from tests.conftest import FixedClock
+from tests.integration.storage.conftest import S3, SECRET
+from tests.simweb import SimulatedWeb
+from tests.simweb.fixtures import simweb  # noqa: F401
+
+ARTICLE = "http://rus.azattyq.org/a/33012345.html"
+BODY = (
+    "<html><head><title>Суд</title></head><body><p>Суд начал рассмотрение дела.</p></body></html>"
+)
+
+
+@pytest.fixture
+def web(simweb: SimulatedWeb) -> SimulatedWeb:  # noqa: F811
+    simweb.page(ARTICLE, BODY)
+    return simweb
+
+
+def _settings(make_settings: Callable[..., Settings], web: SimulatedWeb, **more: str) -> Settings:
+    settings = make_settings(network__proxy=web.proxy_url, capture__per_host_interval="0", **more)
+    # Plain HTTP only: the browser capture has its own (slow) tests.
+    http_only = {"default": ("http",), "article": ("http",)}
+    return settings.model_copy(
+        update={"capture": settings.capture.model_copy(update={"modes": http_only})}
+    )
+
+
+def _capture(archive: Archive, tmp_path: Path) -> None:
+    report = tmp_path / "digest.md"
+    report.write_text(f"A trial began [^1].\n\n[^1]: {ARTICLE}\n", encoding="utf-8")
+    archive.add(str(report))
+
+
+def _snapshots(archive: Archive) -> list[Snapshot]:
+    with archive.db.session() as session:
+        return list(session.scalars(select(Snapshot)))
+
+
+def _fails(archive: Archive) -> list[str]:
+    return [f.line() for f in verify_store(archive) if f.status == "fail"]
+
+
+def test_a_capture_lands_in_the_bucket_under_retention_and_verifies(
+    web: SimulatedWeb,
+    s3: S3,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    settings = _settings(make_settings, web, **s3.settings(storage__object_lock_days="30"))
+    with Archive.open(settings, clock=clock) as archive:
+        _capture(archive, tmp_path)
+        (outcome,) = archive.capture()
+        assert outcome.error is None and outcome.http_status == 200
+        (snap,) = _snapshots(archive)
+        key = f"archive/{snap.warc_path}"
+        head = s3.client.head_object(Bucket=s3.bucket, Key=key, ChecksumMode="ENABLED")
+        assert head["ContentLength"] == snap.warc_size
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+        assert head["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=29)
+        # The store's own checksum is the file's sha256 the row recorded.
+        assert head["ChecksumSHA256"] == _b64(snap.warc_sha256)
+        body = s3.client.get_object(Bucket=s3.bucket, Key=key)["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == snap.warc_sha256
+        assert BODY.encode() in _gunzip_all(body)
+        # Not kept on local disk as well: the bucket holds it.
+        assert not (settings.storage.root / snap.warc_path).exists()
+        assert list((settings.storage.root / "warcs").rglob("*.warc.gz")) == []
+        found = verify_store(archive)
+        assert not found.failed, [f.line() for f in found if f.status == "fail"]
+        lines = [f.line() for f in found if f.item == snap.warc_path]
+        assert any("under COMPLIANCE retention until" in line for line in lines), lines
+        assert any("record digests verify" in line for line in lines), lines
+        # Read back by the readers: streamed from the bucket.
+        assert object_sha256(open_store(settings), snap.warc_path) == snap.warc_sha256
+    # The keys are never shown with the settings.
+    assert SECRET not in json.dumps(display_settings(settings), default=str)
+    assert SECRET not in repr(settings)
+
+
+def test_an_object_under_retention_cannot_be_deleted_or_overwritten(
+    s3: S3, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings(**s3.settings(storage__object_lock_days="1"))
+    store = open_store(settings)
+    local = tmp_path / "one.warc.gz"
+    local.write_bytes(b"evidence" * 1000)
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    key = "warcs/2026/01/02/ab/1-x.warc.gz"
+    info = store.put_file(local, key, sha256=digest, size=8000)
+    assert info.lock_mode == "COMPLIANCE" and info.retain_until is not None
+    with pytest.raises(StoreRefused, match="AccessDenied"):
+        store.delete(key)  # type: ignore[attr-defined]
+    other = tmp_path / "other.warc.gz"
+    other.write_bytes(b"forgery!" * 1000)
+    with pytest.raises(StoreRefused, match="never overwritten"):
+        store.put_file(other, key, sha256=hashlib.sha256(other.read_bytes()).hexdigest(), size=8000)
+    # The same bytes again (an upload retried after a crash) are accepted, not rewritten.
+    assert store.put_file(local, key, sha256=digest, size=8000).size == 8000
+    assert object_sha256(store, key) == digest
+    versions = s3.client.list_object_versions(Bucket=s3.bucket, Prefix=f"archive/{key}")
+    assert len(versions["Versions"]) == 1
+
+
+def test_a_large_file_goes_up_in_parts_with_its_checksum_checked(
+    s3: S3, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings(
+        **s3.settings(storage__object_lock_days="1", storage__s3_part_size=str(5 * 2**20))
+    )
+    store = open_store(settings)
+    local = tmp_path / "video.warc.gz"
+    with local.open("wb") as fh:
+        for n in range(12):
+            fh.write(bytes([n]) * 2**20)
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    key = "warcs/2026/01/02/cd/2-y.warc.gz"
+    info = store.put_file(local, key, sha256=digest, size=12 * 2**20)
+    assert info.lock_mode == "COMPLIANCE"
+    # Three parts of 5, 5 and 2 MiB: the store's checksum is the composite one, the
+    # SHA-256 of the parts' SHA-256s (AWS appends "-3"; moto does not).
+    data = local.read_bytes()
+    parts = [data[i : i + 5 * 2**20] for i in range(0, len(data), 5 * 2**20)]
+    composite = hashlib.sha256(b"".join(hashlib.sha256(p).digest() for p in parts)).hexdigest()
+    assert len(parts) == 3
+    assert info.checksum is not None
+    assert info.checksum.partition("-")[0] == _b64(composite)
+    assert object_sha256(store, key) == digest
+
+
+def test_verify_store_finds_an_altered_and_a_removed_object(
+    web: SimulatedWeb,
+    s3: S3,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    # No retention here: someone with the bucket's keys can replace or delete objects.
+    settings = _settings(make_settings, web, **s3.settings())
+    with Archive.open(settings, clock=clock) as archive:
+        _capture(archive, tmp_path)
+        archive.capture()
+        (snap,) = _snapshots(archive)
+        assert _fails(archive) == []
+        key = f"archive/{snap.warc_path}"
+        s3.client.put_object(Bucket=s3.bucket, Key=key, Body=b"altered")
+        fails = _fails(archive)
+        assert any(snap.warc_path in line and "sha256" in line for line in fails), fails
+        for version in s3.client.list_object_versions(Bucket=s3.bucket, Prefix=key)["Versions"]:
+            s3.client.delete_object(Bucket=s3.bucket, Key=key, VersionId=version["VersionId"])
+        fails = _fails(archive)
+        assert any(snap.warc_path in line and "missing from s3://" in line for line in fails), fails
+
+
+def test_a_bucket_that_refuses_writes_records_nothing_and_the_capture_is_retried(
+    web: SimulatedWeb,
+    s3: S3,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    missing = S3(s3.endpoint, f"{s3.bucket}-not-yet", s3.client)
+    settings = _settings(make_settings, web, **missing.settings())
+    with Archive.open(settings, clock=clock) as archive:
+        _capture(archive, tmp_path)
+        (outcome,) = archive.capture()
+        assert outcome.error is not None
+        assert "cannot write warcs/" in outcome.error and "NoSuchBucket" in outcome.error
+        assert SECRET not in outcome.error
+        assert outcome.state_after == "pending"
+        assert _snapshots(archive) == []
+        # No WARC left behind that no row names.
+        assert list((settings.storage.root / "warcs").rglob("*.warc.gz")) == []
+        # The bucket takes writes again: the capture is done again once due.
+        s3.client.create_bucket(Bucket=missing.bucket)
+        assert archive.capture() == []  # not before its retry time
+        clock.advance(hours=2)
+        (again,) = archive.capture()
+        assert again.error is None and again.http_status == 200
+        (snap,) = _snapshots(archive)
+        stored = s3.client.head_object(Bucket=missing.bucket, Key=f"archive/{snap.warc_path}")
+        assert stored["ContentLength"] == snap.warc_size
+        assert _fails(archive) == []
+
+
+def _b64(sha256_hex: str) -> str:
+    import base64
+
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+def _gunzip_all(data: bytes) -> bytes:
+    import zlib
+
+    out, rest = b"", data
+    while rest:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += d.decompress(rest)
+        rest = d.unused_data
+    return out
+
+
+def test_the_warc_download_is_streamed_from_the_bucket(
+    web: SimulatedWeb,
+    s3: S3,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    import httpx
+
+    from archiver.web import create_app
+    from archiver.web.tokens import Role, create_token
+
+    settings = _settings(make_settings, web, **s3.settings())
+    with Archive.open(settings, clock=clock) as archive:
+        _capture(archive, tmp_path)
+        archive.capture()
+        (snap,) = _snapshots(archive)
+        _, token = create_token(archive.db, name="lawyer", role=Role.LAWYER, clock=clock)
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"/api/v1/snapshots/{snap.id}/warc"
+
+        async def download() -> httpx.Response:
+            transport = httpx.ASGITransport(app=create_app(archive, archive.settings))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.get(url, headers=headers)
+
+        got = asyncio.run(download())
+        assert got.status_code == 200
+        assert hashlib.sha256(got.content).hexdigest() == snap.warc_sha256
+        assert got.headers["x-archiver-sha256"] == snap.warc_sha256
+        assert got.headers["content-length"] == str(snap.warc_size)
+        key = f"archive/{snap.warc_path}"
+        for version in s3.client.list_object_versions(Bucket=s3.bucket, Prefix=key)["Versions"]:
+            s3.client.delete_object(Bucket=s3.bucket, Key=key, VersionId=version["VersionId"])
+        assert asyncio.run(download()).status_code == 410
+
+
+def test_a_recheck_compares_with_the_baseline_read_from_the_bucket(
+    web: SimulatedWeb,
+    s3: S3,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    settings = _settings(make_settings, web, **s3.settings(storage__object_lock_days="1"))
+    with Archive.open(settings, clock=clock) as archive:
+        _capture(archive, tmp_path)
+        (captured,) = archive.capture()
+        assert captured.error is None
+        clock.advance(days=2)
+        (report,) = archive.check(everything=True)
+        (outcome,) = report.outcomes
+        assert outcome.error is None, outcome
+        # The page as captured: its text was read from the WARC in the bucket.
+        assert outcome.similarity == 1.0, outcome
