@@ -29,6 +29,7 @@ sha256 of SHA256SUMS once it is written.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -63,6 +64,7 @@ from archiver.store.status import build_status
 
 if TYPE_CHECKING:
     from archiver.app import Archive
+    from archiver.integrity.keys import KeyStore
 
 FORMAT = "evidence-archiver/report-export/1"
 INDEX_CSV = "index.csv"
@@ -211,7 +213,7 @@ def _export_into(
     work: Path,
     rows: list[IndexRow],
     chosen: dict[int, str | None],
-    keys: Any,
+    keys: KeyStore,
     actor: str,
     progress: Progress | None,
 ) -> ReportExport:
@@ -408,6 +410,4 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _sha256_hex(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
