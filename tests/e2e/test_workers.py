@@ -285,3 +285,57 @@ def test_sigterm_stops_a_busy_worker_with_status_0_and_nothing_lost(
     cluster.stop(second)
     cluster.stop(daemon)
     assert set(_snapshots(queue_db).values()) == {1}
+
+
+def test_re_checks_are_tasks_for_the_workers_each_source_checked_once(
+    cli: CliRunner,
+    cluster: Cluster,
+    simweb: SimulatedWeb,  # noqa: F811
+    queue_db: str,
+    tmp_path: Path,
+) -> None:
+    held = HeldWeb(simweb, 40)
+    _add_report(cli, cluster, held, tmp_path)
+    captured = cli("capture", env=cluster.env)  # in-process, as a user may
+    assert captured.returncode == 0, captured.stderr
+    held.requests.clear()
+    # Every source due for its re-check now; small batches, so several tasks.
+    _query_write(
+        queue_db,
+        "UPDATE sources SET next_check_at = now() - interval '1 minute', "
+        "last_checked_at = now() - interval '2 minutes'",
+    )
+    cluster.env.update(
+        ARCHIVER_DAEMON__CHECK="true", ARCHIVER_CHECK__TICK="1", ARCHIVER_CHECK__BATCH_SIZE="10"
+    )
+    held.hold()
+    daemon = cluster.start("run")
+    workers = [cluster.start("worker", "--queues", "check") for _ in range(2)]
+    try:
+        _poll("both workers checking", lambda: {w.pid for w in workers} <= held.pids())
+    finally:
+        held.release()
+    _poll("every source checked", lambda: len(_checks(queue_db)) == 40)
+    for worker in workers:
+        cluster.stop(worker)
+    cluster.stop(daemon)
+    assert set(_checks(queue_db).values()) == {1}
+    assert held.pids() == {w.pid for w in workers}
+    assert _leases(queue_db) == 0
+
+
+def _query_write(db_url: str, sql: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def _checks(db_url: str) -> Counter[int]:
+    rows = _query(
+        db_url,
+        "SELECT source_id, count(*) FROM observations WHERE via = 'check' GROUP BY source_id",
+    )
+    return Counter({int(str(k)): int(str(n)) for k, n in rows})
