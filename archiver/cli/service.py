@@ -33,6 +33,10 @@ def run(ctx: click.Context) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _stop_while_starting)
     with open_archive(ctx) as archive, errors_reported():
+        from archiver.schedule.telling import log_start
+
+        # What is off, and the command that makes the first token when none exists.
+        log_start(archive, ctx.find_root().ensure_object(dict).get("config"))
         run_daemon(archive)
 
 

@@ -209,8 +209,11 @@ def web_and_feed_tasks(
     when ``stop`` is set. Raises ConfigError before starting anything when the web
     server would be exposed without any token."""
     from archiver.harvest.feeds import feed_loop
+    from archiver.schedule.telling import tell_loop
 
     tasks = [asyncio.create_task(feed_loop(archive, stop, work.set))]
+    # Each report's progress, degraded runs and timestamp trouble, in plain words.
+    tasks.append(asyncio.create_task(tell_loop(archive, stop)))
     if archive.settings.web.enabled:
         from archiver.web import serve
         from archiver.web.server import check_exposure
