@@ -23,7 +23,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from archiver import __version__
 from archiver.app import Archive
 from archiver.config import Settings
-from archiver.web import api, dashboard, ops, pages
+from archiver.web import api, dashboard, ops, pages, replay
 from archiver.web._auth import LoginRequired, api_principal, session_secret
 from archiver.web._context import WebContext
 from archiver.web.throttle import LoginThrottle
@@ -36,6 +36,12 @@ DOCS_ASSETS = "/api/v1/docs/assets"
 DOCS_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
     "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+)
+# The site's icon (the pages' header colour, a tick), answered without a token.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" '
+    'height="16" rx="3" fill="#24292f"/><path d="M4 8.5l2.5 2.5L12 5" stroke="#fff" '
+    'stroke-width="2" fill="none"/></svg>'
 )
 PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
@@ -94,6 +100,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(dashboard.router)
+    app.include_router(replay.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(_: Annotated[Principal, Depends(api_principal)]) -> JSONResponse:
@@ -110,6 +117,13 @@ def create_app(
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+    # Browsers ask for it on every page; without it each page would log a failed request.
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(
+            FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
         )
 
     @app.exception_handler(LoginRequired)

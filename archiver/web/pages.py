@@ -25,6 +25,7 @@ from archiver.web._auth import (
     retry_after,
 )
 from archiver.web.intake import add_feed, add_report, feed_list
+from archiver.web.replay import REPLAY_PAGE_POLICY, replay_panel
 from archiver.web.tokens import (
     Principal,
     Role,
@@ -168,14 +169,20 @@ def source_page(request: Request, source_id: q.RowId, principal: Viewer) -> HTML
         # The last preserved snapshot is shown there already.
         shown = then_and_now["then"]["snap"]["id"]
         compared = [p for p in compared if p["snap"]["id"] != shown]
-    return render(
+    replay = replay_panel(ctx, view.source, request.query_params.get("replay"))
+    response = render(
         request,
         "source.html",
         principal,
         view=view,
         compared=compared,
         then_and_now=then_and_now,
+        replay=replay,
     )
+    if replay and replay["available"]:
+        # ReplayWeb.page's script, service worker and frame, all from this origin.
+        response.headers["Content-Security-Policy"] = REPLAY_PAGE_POLICY
+    return response
 
 
 # States, suspected or confirmed, whose source page puts the last preserved snapshot

@@ -39,8 +39,11 @@ class WebWorld:
     warc_sha256: str
 
 
-def add_snapshot(archive: Archive, source_id: int, clock: FixedClock) -> tuple[str, Path, str]:
-    """Write a real snapshot WARC for the source, and its row and observation."""
+def add_snapshot(
+    archive: Archive, source_id: int, clock: FixedClock, html: str = HTML, title: str = "Суд"
+) -> tuple[str, Path, str]:
+    """Write a real snapshot WARC for the source (its page ``html``), and its row and
+    observation."""
     with archive.db.session() as session:
         source = session.get(Source, source_id)
         assert source is not None
@@ -49,7 +52,7 @@ def add_snapshot(archive: Archive, source_id: int, clock: FixedClock) -> tuple[s
     started = clock()
     relative = snapshot_relpath(source_id, snapshot_id, started)
     path = archive.settings.storage.root / relative
-    body = HTML.encode()
+    body = html.encode()
     head = (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
@@ -76,7 +79,7 @@ def add_snapshot(archive: Archive, source_id: int, clock: FixedClock) -> tuple[s
                 payload_sha256=hashlib.sha256(body).hexdigest(),
                 payload_size=len(body),
                 content_type="text/html",
-                title="Суд",
+                title=title,
                 truncated=False,
                 artefacts=[
                     {

@@ -1,0 +1,179 @@
+"""What the browser tests share: the app on a real loopback HTTP server, Debian's
+Chromium through Playwright, logging in, waiting for text in any frame, and the folder
+where their screenshots are kept (tests/artifacts/web/, kept by CI, not in git)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from archiver.app import Archive
+from archiver.web import create_app
+from tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "tests" / "artifacts" / "web"
+AXE = REPO / ".tools-npm" / "axe-core" / "axe.min.js"
+REPLAYWEBPAGE = REPO / ".tools-npm" / "replaywebpage"
+
+needs_chromium = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK), reason="Debian's Chromium is missing"
+)
+
+
+@contextmanager
+def serve(archive: Archive) -> Iterator[str]:
+    """The app on a real HTTP server on a free loopback port; its origin."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(archive), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def log_in(page: Any, site: str, token: str, path: str = "/") -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{site}/login?next={path}")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{site}{path}")
+
+
+def frames_text(page: Any) -> str:
+    """The visible text of the page and every frame in it (a replay's frames included)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    texts = []
+    for frame in page.frames:
+        try:
+            texts.append(frame.evaluate("document.body ? document.body.innerText : ''"))
+        except PlaywrightError:  # a frame navigating away
+            continue
+    return "\n".join(texts)
+
+
+def wait_for(page: Any, condition: Callable[[], Any], what: str, seconds: float = 60) -> Any:
+    """Poll ``condition`` until it is truthy, failing with ``what`` after ``seconds``.
+    Between polls Playwright's own wait lets its events in (frames attached...): the
+    synchronous API takes them only while one of its calls runs."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"not within {seconds:.0f} s: {what}"
+        page.wait_for_timeout(250)
+
+
+def no_sideways_scroll(page: Any, width: int) -> None:
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{page.url}: {scroll} px wide at {width}"
+
+
+def shoot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def launch(pw: Any) -> Any:
+    """Chromium with the network to anything but this machine blocked: every name
+    resolves to nothing (127.0.0.1 is asked by address)."""
+    return pw.chromium.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"],
+    )
+
+
+class Watch:
+    """Every request of a browser context, the service worker's too (set
+    PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS=1 before starting Playwright): what
+    went elsewhere than ``site``, what failed, what the server refused, what the console
+    called an error (a Content-Security-Policy violation among them)."""
+
+    def __init__(self, context: Any, site: str) -> None:
+        self.site = site
+        self.outside: list[str] = []
+        self.failed: list[str] = []
+        self.refused: list[str] = []
+        self.errors: list[str] = []
+        context.on("request", self._request)
+        context.on("requestfailed", self._failed)
+        context.on("response", self._response)
+        context.on("console", self._console)
+
+    def _request(self, request: Any) -> None:
+        if not request.url.startswith((self.site + "/", "data:", "blob:", "about:")):
+            self.outside.append(request.url)
+
+    def _failed(self, request: Any) -> None:
+        # The replay's worker stops reading a WACZ range once it has what it needs.
+        if request.failure == "net::ERR_ABORTED" and request.url.endswith(".wacz"):
+            return
+        self.failed.append(f"{request.url}: {request.failure}")
+
+    def _response(self, response: Any) -> None:
+        # Answers the replay's worker makes up itself (a part of the archived page that
+        # was not captured) never reach the network.
+        if response.status >= 400 and not response.from_service_worker:
+            self.refused.append(f"{response.url}: {response.status}")
+
+    def _console(self, message: Any) -> None:
+        # "Failed to load resource" repeats a response seen above (where the worker's
+        # own answers are told apart from the server's).
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.errors.append(message.text)
+
+    def problems(self) -> dict[str, list[str]]:
+        found = {
+            "outside": self.outside,
+            "failed": self.failed,
+            "refused": self.refused,
+            "console errors": self.errors,
+        }
+        return {k: v for k, v in found.items() if v}
+
+    def clear(self) -> None:
+        for found in (self.outside, self.failed, self.refused, self.errors):
+            found.clear()
+
+
+def frame_holding(page: Any, text: str, seconds: float = 60) -> Any:
+    """The first frame other than the page itself whose text holds ``text``."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    def find() -> Any:
+        for frame in page.frames:
+            if frame == page.main_frame:
+                continue
+            try:
+                if text in frame.evaluate("document.body ? document.body.innerText : ''"):
+                    return frame
+            except PlaywrightError:  # a frame navigating away
+                continue
+        return None
+
+    return wait_for(page, find, f"{text!r} in a frame of {page.url}", seconds)
