@@ -31,6 +31,7 @@ from archiver.capture._browser_types import PageCapture
 from archiver.capture.exchange import Exchange
 from archiver.capture.http import Fetcher
 from archiver.capture.policy import capture_methods, platform_steps, wants_browser_after_http
+from archiver.capture.provenance import software_versions
 from archiver.capture.recording import (
     CaptureOutcome,
     CaptureRecorder,
@@ -40,12 +41,7 @@ from archiver.capture.recording import (
     retry_delay,
 )
 from archiver.capture.session import OperatorSession
-from archiver.capture.snapshot import (
-    CaptureInput,
-    WrittenSnapshot,
-    software_versions,
-    write_snapshot,
-)
+from archiver.capture.snapshot import CaptureInput, WrittenSnapshot, write_snapshot
 from archiver.capture.warc import SnapshotAbandoned
 from archiver.capture.who import captured_by
 from archiver.capture.workers import (

@@ -12,19 +12,16 @@ bytes are produced by :mod:`archiver.capture.warc`.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import platform
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from archiver import __version__
 from archiver.capture.completeness import incomplete_parts
 from archiver.capture.exchange import Body, Exchange, FailureKind
+from archiver.capture.provenance import failure_record, provenance_record
 from archiver.capture.warc import Truncated, artefact_uri, open_snapshot, snapshot_relpath
 from archiver.secrets import NO_SECRETS, Secrets
 
@@ -185,7 +182,9 @@ def describe_main(capture: CaptureInput) -> MainDocument:
     return MainDocument(
         status=final.status,
         final_url=final.url if final.ok else None,
-        chain=[{"url": hop.url, "status": hop.status, "failure": _failure(hop)} for hop in chain],
+        chain=[
+            {"url": hop.url, "status": hop.status, "failure": failure_record(hop)} for hop in chain
+        ],
         # Filled in from the response record as written (write_snapshot): the WARC
         # writer hashes the payload anyway, and a size limit may have cut it.
         payload_sha256=None,
@@ -214,101 +213,10 @@ def _no_main_document(page: PageArtefacts | None) -> str:
     return f"the browser showed nothing of {page.requested_url}: {why}"
 
 
-def _failure(exchange: Exchange) -> dict[str, str] | None:
-    if exchange.failure is None:
-        return None
-    return {"kind": str(exchange.failure.kind), "message": exchange.failure.message}
-
-
-@functools.cache
-def _package_versions() -> dict[str, str]:
-    # Reading package metadata parses files: once per process, not per snapshot.
-    versions = {"archiver": __version__, "python": platform.python_version()}
-    for package in ("httpx", "httpcore", "isal", "playwright", "yt-dlp"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-def software_versions(browser_version: str | None = None) -> dict[str, str]:
-    versions = dict(_package_versions())
-    if browser_version:
-        versions["chromium"] = browser_version
-    return versions
-
-
-def _exchange_record(exchange: Exchange) -> dict[str, Any]:
-    tls = exchange.tls
-    return {
-        "url": exchange.url,
-        "method": exchange.method,
-        "status": exchange.status,
-        "via": exchange.via,
-        "resource_type": exchange.resource_type,
-        "ip_address": exchange.ip_address,
-        "resolver_answers": list(exchange.resolver_answers),
-        "started_at": exchange.started_at.isoformat(),
-        "timings": dict(exchange.timings),
-        "truncated": exchange.truncated,
-        "failure": _failure(exchange),
-        "redacted_headers": list(getattr(exchange, "redacted_headers", ())),
-        "tls": None
-        if tls is None
-        else {
-            "version": tls.version,
-            "cipher": tls.cipher,
-            "verified": tls.verified,
-            "verify_error": tls.verify_error,
-            "peer_chain_pem": list(tls.peer_chain_pem),
-        },
-    }
-
-
 def provenance(capture: CaptureInput, snapshot_id: str, main: MainDocument) -> dict[str, Any]:
-    """The metadata record: how, when, from where and with what it was captured."""
-    page = capture.page
-    chain = main_chain(capture)
-    exchanges = list(capture.http_chain) + (list(page.exchanges) if page else [])
-    exchanges += capture.extra_exchanges
-    truncated = [
-        {"url": e.url, "reason": e.truncated, "via": e.via} for e in exchanges if e.truncated
-    ]
-    return {
-        "snapshot_id": snapshot_id,
-        "source": {"id": capture.source_id, "url": capture.url, "cited_as": list(capture.cited_as)},
-        "capture": {
-            "started_at": capture.started_at.isoformat(),
-            "finished_at": capture.finished_at.isoformat(),
-            "methods": list(capture.methods),
-            "notes": list(capture.notes),
-        },
-        "main": {
-            "status": main.status,
-            "final_url": main.final_url,
-            "payload_sha256": main.payload_sha256,
-            "failure": main.failure_kind,
-            "failure_detail": main.failure_message,
-        },
-        "redirect_chain": [_exchange_record(hop) for hop in chain],
-        "requests": len(exchanges),
-        "truncated": truncated,
-        "limits_hit": list(page.limits_hit) if page else [],
-        "browser": None
-        if page is None
-        else {
-            "version": page.browser_version,
-            "user_agent": page.user_agent,
-            "title": page.title,
-            "final_url": page.final_url,
-            "events": [dict(e) for e in page.events],
-            "timings": dict(page.timings),
-        },
-        "settings": dict(capture.settings),
-        "software": software_versions(page.browser_version if page else None),
-        **({"platform": dict(capture.platform)} if capture.platform is not None else {}),
-    }
+    """The metadata record: how, when, from where and with what it was captured
+    (:mod:`archiver.capture.provenance`)."""
+    return provenance_record(capture, snapshot_id, main, main_chain(capture))
 
 
 class _Prefix:

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from archiver.capture.exchange import Exchange
-from archiver.capture.snapshot import MainDocument, WrittenSnapshot, software_versions
+from archiver.capture.provenance import software_versions
+from archiver.capture.snapshot import MainDocument, WrittenSnapshot
 from archiver.capture.warc import Truncated, artefact_uri, open_snapshot, snapshot_relpath
 from archiver.integrity.manifest import (
     build_manifest,
