@@ -26,8 +26,8 @@ from archiver.cli._base import (
     "a Chromium or yt-dlp), check, stamp. Default: all.",
 )
 @click.option(
-    "--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
-    help="Tasks run at once (each capture task runs capture.concurrency captures).",
+    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+    help="Tasks run at once: capture tasks of different host partitions, check batches.",
 )  # fmt: skip
 @click.pass_context
 def worker(ctx: click.Context, queues: str | None, concurrency: int) -> None:

@@ -3,8 +3,9 @@
 APScheduler jobs on the daemon's loop, one run of each at a time:
 
 - captures (every ``daemon.inbox_poll_interval``, and at once when a report brings
-  new sources): per route, as many ``archiver.capture`` tasks as the sources waiting
-  are worth (one per capture batch), up to :data:`MAX_SLOTS`;
+  new sources): one ``archiver.capture`` task per route and host partition with
+  sources waiting (tasks of one partition run one after another: politeness per host
+  holds across workers);
 - re-checks (every ``check.tick``): as many ``archiver.check`` tasks as due batches;
 - stamps (every :data:`STAMP_EVERY` seconds) and notifications (``notify.batch_window``);
 - stalled tasks (every ``daemon.worker_heartbeat``): a task whose worker has not
@@ -12,7 +13,7 @@ APScheduler jobs on the daemon's loop, one run of each at a time:
   the queue, procrastinate's stalled-job retry; its sources' claims expire on their
   own (``capture.lease``), so the retried task captures each source once.
 
-Every task is deferred with a queueing lock (``capture:<route>:<slot>``,
+Every task is deferred with a queueing lock (``capture:<route>:<partition>``,
 ``check:<slot>``, ``stamp``, ``notify``): while one waits, the same is not deferred
 again, so periodic work never piles up however long the workers are busy or away.
 """
@@ -100,22 +101,20 @@ class QueueScheduler:
 
     async def defer_captures(self) -> int:
         """Capture tasks for the sources waiting; how many were deferred."""
-        settings = self.archive.settings
-        waiting = await asyncio.to_thread(work.due_captures_by_route, self.archive)
+        waiting = await asyncio.to_thread(work.due_captures_by_partition, self.archive)
         deferred = 0
-        for route, count in waiting.items():
-            slots = min(MAX_SLOTS, math.ceil(count / work.capture_batch_size(settings, route)))
-            for slot in range(slots):
-                deferred += await defer(
-                    self.app,
-                    "archiver.capture",
-                    lock=f"capture:{route}:{slot}",
-                    queue=route,
-                    route=route,
-                    slot=slot,
-                )
+        for route, part in sorted(waiting):
+            deferred += await defer(
+                self.app,
+                "archiver.capture",
+                lock=f"capture:{route}:{part}",
+                one_at_a_time=f"hosts:{route}:{part}",
+                queue=route,
+                route=route,
+                part=part,
+            )
         if deferred:
-            log.debug("deferred %d capture tasks (%s waiting)", deferred, waiting)
+            log.debug("deferred %d capture tasks (%d sources waiting)", deferred, waiting.total())
         return deferred
 
     async def defer_checks(self) -> int:

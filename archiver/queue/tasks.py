@@ -3,7 +3,9 @@ the tasks ``archiver worker`` runs (each calls :mod:`archiver.queue.work`).
 
 Tasks (queue in brackets):
 
-- ``archiver.capture`` [capture or browser]: one capture batch of the route;
+- ``archiver.capture`` [capture or browser]: one capture batch of the route in one
+  host partition (:func:`archiver.queue.work.partition`); the tasks of a partition run
+  one at a time, so a host's politeness holds across workers;
 - ``archiver.check`` [check]: one re-check batch (``check.batch_size``);
 - ``archiver.notify`` [check]: send the operator's notifications;
 - ``archiver.stamp`` [stamp]: custody heads and RFC 3161 timestamps.
@@ -93,11 +95,21 @@ def build_app(settings: Settings) -> procrastinate.App:
     return app
 
 
-async def defer(app: procrastinate.App, task: str, *, lock: str, queue: str, **kwargs: Any) -> bool:
+async def defer(
+    app: procrastinate.App,
+    task: str,
+    *,
+    lock: str,
+    queue: str,
+    one_at_a_time: str | None = None,
+    **kwargs: Any,
+) -> bool:
     """Defer ``task`` unless one with the queueing ``lock`` already waits; whether it
-    was deferred."""
+    was deferred. Tasks with the same ``one_at_a_time`` (procrastinate's lock) run one
+    after another."""
+    deferrer = app.tasks[task].configure(queueing_lock=lock, queue=queue, lock=one_at_a_time)
     try:
-        await app.tasks[task].configure(queueing_lock=lock, queue=queue).defer_async(**kwargs)
+        await deferrer.defer_async(**kwargs)
     except AlreadyEnqueued:
         return False
     return True
@@ -109,8 +121,9 @@ def _runtime(context: procrastinate.JobContext) -> Runtime:
     return runtime
 
 
-async def capture_task(context: procrastinate.JobContext, route: str, slot: int = 0) -> int:
-    """One capture batch of ``route``; how many sources were captured."""
+async def capture_task(context: procrastinate.JobContext, route: str, part: int) -> int:
+    """One capture batch of ``route`` in host partition ``part``; how many sources were
+    captured."""
     runtime = _runtime(context)
     archive = runtime.archive
     runner = archive.capture_runner(actor="worker")
@@ -119,6 +132,7 @@ async def capture_task(context: procrastinate.JobContext, route: str, slot: int 
         runner,
         limit=work.capture_batch_size(archive.settings, route),
         route=route,
+        part=part,
         should_stop=runtime.should_stop,
     )
     return len(outcomes)

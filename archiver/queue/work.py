@@ -7,22 +7,31 @@ Captures go one of two routes: ``capture`` (plain HTTP) or ``browser`` (a Chromi
 or a platform step such as yt-dlp's video: the memory-hungry ones, which a worker with
 more memory can take alone). A platform step is part of its capture, not a task of its
 own: a snapshot is one WARC file, the video in it included.
+
+On the queue, a capture task takes the sources of one host partition (:func:`partition`:
+whole hosts with their ``www.`` and mobile aliases, :data:`PARTITIONS` of them), and
+tasks of one partition and route run one at a time (a procrastinate lock): a host's
+politeness (``capture.per_host_concurrency``, ``per_host_interval``, Retry-After) then
+holds across all workers, not per worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from archiver.capture.policy import capture_methods, platform_steps
 from archiver.config import Settings
 from archiver.models import Source
+from archiver.net.sites import alias_group_of_url
 from archiver.schedule.due import due_condition
 from archiver.store.leases import claimable, held_elsewhere
 
@@ -36,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROUTES = ("capture", "browser")
+# Host partitions of the capture tasks (see the module's docstring).
+PARTITIONS = 16
 # An owner no runner has: "claimable by nobody in particular" (free now).
 _NOBODY = "-"
 
@@ -48,6 +59,11 @@ def route_of(settings: Settings, platform: str, kind: str) -> str:
     if platform_steps(platform, kind, settings.platforms):
         return "browser"
     return "capture"
+
+
+def partition(url: str) -> int:
+    """The host partition of ``url``: the same for a host and its aliases, everywhere."""
+    return zlib.crc32(alias_group_of_url(url).encode()) % PARTITIONS
 
 
 def capture_batch_size(settings: Settings, route: str | None) -> int:
@@ -72,31 +88,40 @@ def _route_condition(
 
 
 def due_capture_ids(
-    archive: Archive, owner: str, *, limit: int, route: str | None = None
+    archive: Archive,
+    owner: str,
+    *,
+    limit: int,
+    route: str | None = None,
+    part: int | None = None,
 ) -> list[int]:
-    """Up to ``limit`` sources whose capture is due, on ``route`` (None: any), that no
-    runner but ``owner`` holds."""
+    """Up to ``limit`` sources whose capture is due, on ``route`` and in host partition
+    ``part`` (None: any), that no runner but ``owner`` holds."""
     now = archive.clock()
     with archive.db.session() as session:
         conditions = [due_condition(now), claimable(owner, now)]
         if route is not None:
             conditions.append(_route_condition(session, archive.settings, route, now))
-        query = select(Source.id).where(*conditions).order_by(Source.id).limit(limit)
-        return list(session.scalars(query))
+        if part is None:
+            query = select(Source.id).where(*conditions).order_by(Source.id).limit(limit)
+            return list(session.scalars(query))
+        rows = session.execute(select(Source.id, Source.url).where(*conditions).order_by(Source.id))
+        ids = [source_id for source_id, url in rows if partition(url) == part]
+        return ids[:limit]
 
 
-def due_captures_by_route(archive: Archive) -> dict[str, int]:
-    """How many sources wait for a capture that nobody holds, per route."""
+def due_captures_by_partition(archive: Archive) -> Counter[tuple[str, int]]:
+    """How many sources wait for a capture that nobody holds, per route and partition."""
     now = archive.clock()
-    counts = dict.fromkeys(ROUTES, 0)
+    counts: Counter[tuple[str, int]] = Counter()
     with archive.db.session() as session:
         rows = session.execute(
-            select(Source.platform, Source.kind, func.count())
-            .where(due_condition(now), claimable(_NOBODY, now))
-            .group_by(Source.platform, Source.kind)
+            select(Source.url, Source.platform, Source.kind).where(
+                due_condition(now), claimable(_NOBODY, now)
+            )
         )
-        for platform, kind, count in rows:
-            counts[route_of(archive.settings, platform, kind)] += int(count)
+        for url, platform, kind in rows:
+            counts[route_of(archive.settings, platform, kind), partition(url)] += 1
     return counts
 
 
@@ -124,12 +149,14 @@ async def capture_batch(
     *,
     limit: int,
     route: str | None = None,
+    part: int | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> list[CaptureOutcome]:
-    """Claim up to ``limit`` due sources (on ``route``) and capture them; their outcomes
-    (none when nothing is due or another runner holds it all)."""
+    """Claim up to ``limit`` due sources (on ``route``, in host partition ``part``) and
+    capture them; their outcomes (none when nothing is due or another runner holds it
+    all)."""
     ids = await asyncio.to_thread(
-        due_capture_ids, archive, runner.claims.owner, limit=limit, route=route
+        due_capture_ids, archive, runner.claims.owner, limit=limit, route=route, part=part
     )
     if not ids or should_stop():
         return []

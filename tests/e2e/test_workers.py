@@ -241,7 +241,7 @@ def test_a_worker_killed_mid_run_the_rest_completes(
     doomed, survivor = (cluster.start("worker") for _ in range(2))
     try:
         _poll("both workers capturing", lambda: {doomed.pid, survivor.pid} <= held.pids())
-        assert _jobs(queue_db, "doing") == 2
+        assert _jobs(queue_db, "doing") >= 2
         doomed.send_signal(signal.SIGKILL)
         assert doomed.wait(timeout=DEADLINE) == -signal.SIGKILL
     finally:
@@ -294,7 +294,7 @@ def test_re_checks_are_tasks_for_the_workers_each_source_checked_once(
     queue_db: str,
     tmp_path: Path,
 ) -> None:
-    held = HeldWeb(simweb, 40)
+    held = HeldWeb(simweb, 60)
     _add_report(cli, cluster, held, tmp_path)
     captured = cli("capture", env=cluster.env)  # in-process, as a user may
     assert captured.returncode == 0, captured.stderr
@@ -310,12 +310,13 @@ def test_re_checks_are_tasks_for_the_workers_each_source_checked_once(
     )
     held.hold()
     daemon = cluster.start("run")
-    workers = [cluster.start("worker", "--queues", "check") for _ in range(2)]
+    # Two batches at a time each: six batches wait, so both workers get some.
+    workers = [cluster.start("worker", "--queues", "check", "--concurrency", "2") for _ in range(2)]
     try:
         _poll("both workers checking", lambda: {w.pid for w in workers} <= held.pids())
     finally:
         held.release()
-    _poll("every source checked", lambda: len(_checks(queue_db)) == 40)
+    _poll("every source checked", lambda: len(_checks(queue_db)) == 60)
     for worker in workers:
         cluster.stop(worker)
     cluster.stop(daemon)

@@ -46,12 +46,13 @@ async def test_health_and_metrics_report_tasks_per_queue_and_workers(
         for slot in range(3):
             assert await defer(
                 app, "archiver.capture", lock=f"capture:capture:{slot}", queue="capture",
-                route="capture", slot=slot,
+                route="capture", part=slot,
             )  # fmt: skip
         # The same slot again while its task waits: not deferred (no pile-up).
         assert not await defer(
-            app, "archiver.capture", lock="capture:capture:0", queue="capture", route="capture"
-        )
+            app, "archiver.capture", lock="capture:capture:0", queue="capture", route="capture",
+            part=0,
+        )  # fmt: skip
         assert await defer(app, "archiver.check", lock="check:0", queue="check", slot=0)
         await app.job_manager.register_worker()
     health = (await _get(queued, "/healthz")).json()
