@@ -8,7 +8,8 @@ candidate, each in a fresh Python process whose peak RSS (ru_maxrss) is reported
 to its baseline (the interpreter with the library imported, before the upload):
 
 - ``archiver``: the archiver's own store (archiver.storage.s3: boto3's low-level client,
-  its own multipart with a SHA-256 checksum per part, the file read part by part);
+  its own multipart with a SHA-256 checksum per part, 4 parts of 16 MiB in flight);
+  ``archiver-1``: the same, one part at a time;
 - ``boto3-transfer``: boto3's managed ``upload_file`` (s3transfer, 10 threads);
 - ``obstore``: obstore's ``put`` from an open file (Rust, multipart);
 - ``s3fs``: fsspec's S3 file system (``put_file``), when it is installed.
@@ -30,10 +31,11 @@ import time
 from pathlib import Path
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
+name = os.urandom(6).hex() + ".warc.gz"  # a new key each run: nothing is skipped
 which, path, endpoint, bucket = sys.argv[1:5]
 from pathlib import Path
-if which == "archiver":
+if which.startswith("archiver"):
     from archiver.storage.s3 import S3Store, S3Options
     from archiver.store.files import sha256_hex
     import hashlib
@@ -43,10 +45,11 @@ if which == "archiver":
             h.update(chunk)
     digest = h.hexdigest()
     store = S3Store(S3Options(bucket=bucket, prefix="a", endpoint_url=endpoint,
-                              region="us-east-1", access_key_id="x", secret_access_key="x"))
+                              region="us-east-1", access_key_id="x", secret_access_key="x",
+                              parallel_parts=1 if which == "archiver-1" else 4))
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
-    store.put_file(Path(path), "one.warc.gz", sha256=digest, size=Path(path).stat().st_size)
+    store.put_file(Path(path), name, sha256=digest, size=Path(path).stat().st_size)
 elif which == "boto3-transfer":
     import boto3
     from boto3.s3.transfer import TransferConfig
@@ -54,7 +57,7 @@ elif which == "boto3-transfer":
                      aws_access_key_id="x", aws_secret_access_key="x")
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
-    c.upload_file(path, bucket, "b/one.warc.gz", Config=TransferConfig(
+    c.upload_file(path, bucket, f"b/{name}", Config=TransferConfig(
         multipart_chunksize=16 << 20, max_concurrency=10))
 elif which == "obstore":
     from obstore.store import S3Store
@@ -64,14 +67,14 @@ elif which == "obstore":
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     with open(path, "rb") as fh:
-        obstore.put(s, "c/one.warc.gz", fh, chunk_size=16 << 20)
+        obstore.put(s, f"c/{name}", fh, chunk_size=16 << 20)
 elif which == "s3fs":
     import s3fs
     fs = s3fs.S3FileSystem(key="x", secret="x", client_kwargs={
         "endpoint_url": endpoint, "region_name": "us-east-1"})
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
-    fs.put_file(path, f"{bucket}/d/one.warc.gz")
+    fs.put_file(path, f"{bucket}/d/{name}")
 seconds = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"seconds": seconds, "base_mib": base / 1024, "peak_mib": peak / 1024}))
@@ -117,7 +120,7 @@ def main() -> None:
                     fh.write(os.urandom(1 << 20))
             print(f"upload of {args.mib} MiB to moto_server on 127.0.0.1, median of {args.repeat}")
             print(f"{'client':<16} {'seconds':>8} {'MiB/s':>8} {'RSS before':>11} {'peak RSS':>9}")
-            clients = ("archiver", "boto3-transfer", "obstore", "s3fs")
+            clients = ("archiver", "archiver-1", "boto3-transfer", "obstore", "s3fs")
             runs: dict[str, list[dict[str, float]]] = {c: [] for c in clients}
             skipped: dict[str, str] = {}
             for _ in range(args.repeat):  # interleaved: a busy moment hits every client

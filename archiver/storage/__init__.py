@@ -54,14 +54,16 @@ def open_store(settings: Settings) -> ObjectStore:
             lock_mode=storage.object_lock_mode,
             part_size=storage.s3_part_size,
             timeout=settings.network.timeout,
-        )
+        ),
+        os.getpid(),
     )
 
 
 @functools.lru_cache(maxsize=8)
-def _s3(options: S3Options) -> ObjectStore:
+def _s3(options: S3Options, pid: int) -> ObjectStore:
     # One client per configuration and process: boto3 clients are thread-safe and
-    # keep their connections.
+    # keep their connections, but a forked capture worker (archiver.capture.workers)
+    # must not share its parent's sockets, hence the process id in the key.
     from archiver.storage.s3 import S3Store
 
     return S3Store(options)

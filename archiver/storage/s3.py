@@ -9,7 +9,8 @@ Writing (:meth:`S3Store.put_file`), for a file already sealed on local disk:
   that already exists is only accepted when it holds the same bytes (a retry after a
   crash between upload and row);
 - streamed: a file up to ``part_size`` goes in one PutObject read from the open file;
-  a larger one in parts of ``part_size`` bytes, one part in memory at a time;
+  a larger one in parts of ``part_size`` bytes, ``parallel_parts`` (4) of them in flight,
+  so at most five parts are in memory at a time;
 - checked by the store: every request carries its SHA-256 (``x-amz-checksum-sha256``),
   which the store recomputes and refuses on mismatch; afterwards HeadObject's
   ``ChecksumSHA256`` must equal the file's SHA-256 (one part) or the SHA-256 of the
@@ -31,7 +32,9 @@ import contextlib
 import hashlib
 import os
 import shutil
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,6 +65,7 @@ class S3Options:
     lock_days: int = 0
     lock_mode: str = "COMPLIANCE"
     part_size: int = 16 * MIB
+    parallel_parts: int = 4
     timeout: float = 60.0
 
     def __repr__(self) -> str:  # no credentials in any repr
@@ -192,27 +196,39 @@ class S3Store:
         return checksum
 
     def _put_parts(self, fh: BinaryIO, key: str, sha256: str, size: int) -> str:
+        """Multipart: ``parallel_parts`` parts in flight, so at most that many plus the
+        one being read are in memory (4 + 1 of 16 MiB by default)."""
         bucket, full = self.options.bucket, self._key(key)
         upload = self._client.create_multipart_upload(
             Bucket=bucket, Key=full, ChecksumAlgorithm="SHA256", **self._lock()
         )["UploadId"]
+        pool = ThreadPoolExecutor(self.options.parallel_parts, thread_name_prefix="s3-part")
         try:
             whole = hashlib.sha256()
             parts: list[dict[str, Any]] = []
             digests = bytearray()
+            flying: deque[tuple[int, str, Future[Any]]] = deque()
+
+            def land() -> None:
+                number, checksum, sent = flying.popleft()
+                etag = sent.result()["ETag"]
+                parts.append({"ETag": etag, "PartNumber": number, "ChecksumSHA256": checksum})
+
             while data := fh.read(self.options.part_size):
                 whole.update(data)
                 digest = hashlib.sha256(data).digest()
                 digests += digest
-                number = len(parts) + 1
-                answer = self._client.upload_part(
-                    Bucket=bucket, Key=full, UploadId=upload, PartNumber=number, Body=data,
-                    ChecksumSHA256=_b64(digest),
+                number = len(parts) + len(flying) + 1
+                sent = pool.submit(
+                    self._client.upload_part, Bucket=bucket, Key=full, UploadId=upload,
+                    PartNumber=number, Body=data, ChecksumSHA256=_b64(digest),
                 )  # fmt: skip
-                parts.append(
-                    {"ETag": answer["ETag"], "PartNumber": number, "ChecksumSHA256": _b64(digest)}
-                )
+                flying.append((number, _b64(digest), sent))
                 del data
+                if len(flying) >= self.options.parallel_parts:
+                    land()
+            while flying:
+                land()
             if whole.hexdigest() != sha256:
                 raise StoreError(f"{key}: the file changed on disk after it was sealed")
             self._client.complete_multipart_upload(
@@ -220,9 +236,12 @@ class S3Store:
                 IfNoneMatch="*",
             )  # fmt: skip
         except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
             with contextlib.suppress(ClientError, BotoCoreError):
                 self._client.abort_multipart_upload(Bucket=bucket, Key=full, UploadId=upload)
             raise
+        finally:
+            pool.shutdown(wait=True)
         return f"{_b64(hashlib.sha256(bytes(digests)).digest())}-{len(parts)}"
 
     def _check_written(self, key: str, info: ObjectInfo, expected: str, size: int) -> None:
