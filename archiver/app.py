@@ -139,6 +139,7 @@ class Archive:
         actor: str = "system",
     ) -> IngestOutcome:
         from archiver.harvest.ingest import ingest_report
+        from archiver.storage import open_store
 
         return ingest_report(
             self.db,
@@ -151,6 +152,7 @@ class Archive:
             fetched_url=fetched_url,
             max_bytes=self.settings.harvest.max_report_bytes,
             actor=actor,
+            replica=open_store(self.settings),
         )
 
     # -- capture -------------------------------------------------------------------

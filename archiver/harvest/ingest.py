@@ -26,6 +26,7 @@ from archiver.harvest.model import Format, HarvestResult
 from archiver.integrity import custody
 from archiver.integrity.report_seal import citations_document, seal_details
 from archiver.models import Citation, Report, Source
+from archiver.storage import ObjectStore
 from archiver.store.db import Database
 from archiver.store.files import sha256_hex, store_content
 
@@ -91,10 +92,13 @@ def ingest_report(
     fetched_url: str | None = None,
     max_bytes: int = 50 * 1024 * 1024,
     actor: str = "system",
+    replica: ObjectStore | None = None,
 ) -> IngestOutcome:
     """Harvest and store one report. Adding the same bytes twice is a no-op. A new
     report gets a ``report_added`` custody entry by ``actor`` in its own transaction,
-    sealing its bytes and its citations (archiver.integrity.report_seal)."""
+    sealing its bytes and its citations (archiver.integrity.report_seal). ``replica``:
+    a bucket (storage.warc_url) that gets a copy of the original, under Object Lock
+    where configured, before the report's row is written (docs/storage.md)."""
     digest = sha256_hex(data)
     with db.session() as session:
         existing = session.scalar(select(Report).where(Report.sha256 == digest))
@@ -109,6 +113,9 @@ def ingest_report(
         max_bytes=max_bytes,
     )
     _, stored = store_content(reports_root, data, _SUFFIX.get(result.format, ".bin"))
+    if replica is not None and replica.remote:
+        key = (Path("reports") / stored).as_posix()
+        replica.put_file(reports_root / stored, key, sha256=digest, size=len(data))
 
     # Another process may insert the same sources (or report) between our read and
     # write; the unique keys catch that and the transaction is simply tried again.

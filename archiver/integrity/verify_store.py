@@ -23,8 +23,12 @@ from archiver.integrity.strays import GRACE_SECONDS, find_strays, report_strays
 from archiver.integrity.timestamp import verify_token
 from archiver.integrity.verify import Findings, _check_warc_against
 from archiver.integrity.verify_custody import check_store_custody
-from archiver.integrity.verify_objects import check_bucket_strays, check_snapshot_object
-from archiver.models import CustodyHead, Snapshot, SnapshotSeal, TimestampRecord
+from archiver.integrity.verify_objects import (
+    check_bucket_strays,
+    check_report_objects,
+    check_snapshot_object,
+)
+from archiver.models import CustodyHead, Report, Snapshot, SnapshotSeal, TimestampRecord
 from archiver.storage import open_store
 
 if TYPE_CHECKING:
@@ -150,6 +154,9 @@ def verify_store(
     report_strays(found, find_strays(root, referenced, grace=grace), grace)
     if store.remote:
         check_bucket_strays(found, store, referenced, grace)
+        with archive.db.session() as session:
+            reports = session.scalars(select(Report).order_by(Report.id)).all()
+            check_report_objects(found, store, archive.settings, reports)
     # Last: without a pin, the line naming the key is the one to read.
     check_store_keys(found, chain, snapshots, seals, heads, trusted)
     return found

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archiver.errors import StoreError
 from archiver.storage.base import ObjectInfo, ObjectMissing, ObjectStore, StoreRefused
 from archiver.storage.local import LocalStore
 
@@ -27,6 +28,7 @@ __all__ = [
     "ObjectMissing",
     "ObjectStore",
     "StoreRefused",
+    "keep_copy",
     "object_sha256",
     "open_store",
     "publish",
@@ -91,3 +93,22 @@ def object_sha256(store: ObjectStore, key: str) -> str:
         while chunk := stream.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def keep_copy(store: ObjectStore, local: Path, folder: str) -> str | None:
+    """A copy of a file that stays where it is (an exported package) in a remote store,
+    as ``<folder>/<its name>``, under retention where configured; returns the key, or
+    None for the storage folder itself. Raises StoreError."""
+    if not store.remote:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with local.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        size = local.stat().st_size
+    except OSError as exc:
+        raise StoreError(f"cannot read {local}: {exc.strerror or exc}") from exc
+    key = f"{folder}/{local.name}"
+    store.put_file(local, key, sha256=digest.hexdigest(), size=size)
+    return key

@@ -12,6 +12,9 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 from moto.server import ThreadedMotoServer  # type: ignore[import-untyped]
 
+# The local RFC 3161 TSA, for the export test.
+from tests.integration.integrity.conftest import local_tsa, tsa_pki  # noqa: F401
+
 KEY_ID = "AKIATESTSTORAGEKEY01"
 SECRET = "tEsT/sEcReT+kEy-that-must-never-be-shown"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,12 @@ from sqlalchemy import select
 from archiver.app import Archive
 from archiver.config import Settings
 from archiver.config_display import display_settings
+from archiver.errors import StoreError
 from archiver.integrity.verify_store import verify_store
-from archiver.models import Snapshot
+from archiver.models import Report, Snapshot
 from archiver.storage import StoreRefused, object_sha256, open_store
 from tests.conftest import FixedClock
+from tests.integration.integrity.conftest import LocalTsa
 from tests.integration.storage.conftest import S3, SECRET
 from tests.simweb import SimulatedWeb
 from tests.simweb.fixtures import simweb  # noqa: F401
@@ -93,6 +96,15 @@ def test_a_capture_lands_in_the_bucket_under_retention_and_verifies(
         lines = [f.line() for f in found if f.item == snap.warc_path]
         assert any("under COMPLIANCE retention until" in line for line in lines), lines
         assert any("record digests verify" in line for line in lines), lines
+        # The report's original too: a copy under retention, checked by verify.
+        with archive.db.session() as session:
+            (report,) = session.scalars(select(Report))
+            stored_path, report_sha = report.stored_path, report.sha256
+        copy = s3.client.head_object(Bucket=s3.bucket, Key=f"archive/{stored_path}")
+        assert copy["ObjectLockMode"] == "COMPLIANCE"
+        assert f"{stored_path}: report {report.id}'s original: sha256 {report_sha} as recorded" in [
+            f"{f.item}: {f.detail}" for f in found
+        ]
         # Read back by the readers: streamed from the bucket.
         assert object_sha256(open_store(settings), snap.warc_path) == snap.warc_sha256
     # The keys are never shown with the settings.
@@ -166,8 +178,14 @@ def test_verify_store_finds_an_altered_and_a_removed_object(
         assert _fails(archive) == []
         key = f"archive/{snap.warc_path}"
         s3.client.put_object(Bucket=s3.bucket, Key=key, Body=b"altered")
+        with archive.db.session() as session:
+            (report,) = session.scalars(select(Report))
+        s3.client.put_object(Bucket=s3.bucket, Key=f"archive/{report.stored_path}", Body=b"x")
         fails = _fails(archive)
         assert any(snap.warc_path in line and "sha256" in line for line in fails), fails
+        assert any(report.stored_path in line and "not the recorded" in line for line in fails), (
+            fails
+        )
         for version in s3.client.list_object_versions(Bucket=s3.bucket, Prefix=key)["Versions"]:
             s3.client.delete_object(Bucket=s3.bucket, Key=key, VersionId=version["VersionId"])
         fails = _fails(archive)
@@ -184,7 +202,14 @@ def test_a_bucket_that_refuses_writes_records_nothing_and_the_capture_is_retried
     missing = S3(s3.endpoint, f"{s3.bucket}-not-yet", s3.client)
     settings = _settings(make_settings, web, **missing.settings())
     with Archive.open(settings, clock=clock) as archive:
+        # A report is not added either: its original goes to the bucket before its row.
+        with pytest.raises(StoreError, match=r"cannot write reports/.*NoSuchBucket"):
+            _capture(archive, tmp_path)
+        assert archive.status()["reports"] == []
+    # Added while the bucket took writes (another bucket), then captured with it refusing.
+    with Archive.open(_settings(make_settings, web, **s3.settings()), clock=clock) as archive:
         _capture(archive, tmp_path)
+    with Archive.open(settings, clock=clock) as archive:
         (outcome,) = archive.capture()
         assert outcome.error is not None
         assert "cannot write warcs/" in outcome.error and "NoSuchBucket" in outcome.error
@@ -202,7 +227,8 @@ def test_a_bucket_that_refuses_writes_records_nothing_and_the_capture_is_retried
         (snap,) = _snapshots(archive)
         stored = s3.client.head_object(Bucket=missing.bucket, Key=f"archive/{snap.warc_path}")
         assert stored["ContentLength"] == snap.warc_size
-        assert _fails(archive) == []
+        # (The report's original went to the other bucket, where it was added.)
+        assert [line for line in _fails(archive) if "reports/" not in line] == []
 
 
 def _b64(sha256_hex: str) -> str:
@@ -279,3 +305,33 @@ def test_a_recheck_compares_with_the_baseline_read_from_the_bucket(
         assert outcome.error is None, outcome
         # The page as captured: its text was read from the WARC in the bucket.
         assert outcome.similarity == 1.0, outcome
+
+
+def test_an_export_reads_the_warc_from_the_bucket_and_keeps_a_copy_there(
+    web: SimulatedWeb,
+    s3: S3,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+    local_tsa: LocalTsa,
+) -> None:
+    settings = _settings(
+        make_settings,
+        web,
+        integrity__tsa_urls=json.dumps([local_tsa.url]),
+        **s3.settings(storage__object_lock_days="1"),
+    )
+    with Archive.open(settings, clock=clock) as archive:
+        _capture(archive, tmp_path)
+        (outcome,) = archive.capture()
+        assert outcome.snapshot_id is not None
+        package = archive.export(str(outcome.source_id), tmp_path / "evidence.zip")
+        with zipfile.ZipFile(package) as zf:
+            names = zf.namelist()
+        assert any(name.endswith(".wacz") for name in names), names
+        # The WARC came from the bucket: nothing of it on local disk, before or after.
+        assert list((settings.storage.root / "warcs").rglob("*.warc.gz")) == []
+        key = f"archive/exports/{outcome.snapshot_id}/evidence.zip"
+        head = s3.client.head_object(Bucket=s3.bucket, Key=key, ChecksumMode="ENABLED")
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+        assert head["ChecksumSHA256"] == _b64(hashlib.sha256(package.read_bytes()).hexdigest())
