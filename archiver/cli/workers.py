@@ -26,7 +26,7 @@ from archiver.cli._base import (
     "a Chromium or yt-dlp), check, stamp. Default: all.",
 )
 @click.option(
-    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+    "--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
     help="Tasks run at once: capture tasks of different host partitions, check batches.",
 )  # fmt: skip
 @click.pass_context

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNTIME = "archiver"  # the key of :class:`Runtime` in a job's additional context
+# A capture task takes batch after batch of its partition for about this long at most
+# (then the next task of the partition, deferred meanwhile, goes on).
+TASK_BUDGET = 60.0
 # Serialises the creation of procrastinate's tables by processes starting together.
 _SCHEMA_LOCK = 0x61726368  # "arch"
 
@@ -127,15 +131,23 @@ async def capture_task(context: procrastinate.JobContext, route: str, part: int)
     runtime = _runtime(context)
     archive = runtime.archive
     runner = archive.capture_runner(actor="worker")
-    outcomes = await work.capture_batch(
-        archive,
-        runner,
-        limit=work.capture_batch_size(archive.settings, route),
-        route=route,
-        part=part,
-        should_stop=runtime.should_stop,
-    )
-    return len(outcomes)
+    # Batch after batch while the partition has sources waiting, for up to TASK_BUDGET:
+    # no wait for the scheduler's next tick between batches of a large partition.
+    ends = time.monotonic() + TASK_BUDGET
+    done = 0
+    while not runtime.should_stop() and time.monotonic() < ends:
+        outcomes = await work.capture_batch(
+            archive,
+            runner,
+            limit=work.capture_batch_size(archive.settings, route),
+            route=route,
+            part=part,
+            should_stop=runtime.should_stop,
+        )
+        if not outcomes:
+            break
+        done += len(outcomes)
+    return done
 
 
 async def check_task(context: procrastinate.JobContext, slot: int = 0) -> int:

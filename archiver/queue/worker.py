@@ -47,7 +47,7 @@ def worker_settings(settings: Settings) -> Settings:
 
 
 class ArchiverWorker:
-    def __init__(self, archive: Archive, queues: list[str], *, concurrency: int = 4) -> None:
+    def __init__(self, archive: Archive, queues: list[str], *, concurrency: int = 8) -> None:
         self.archive = archive
         self.queues = queues
         self.concurrency = concurrency
@@ -109,7 +109,7 @@ class ArchiverWorker:
         log.info("archiver worker stopped")
 
 
-def run_worker(archive: Archive, queues: list[str], *, concurrency: int = 4) -> None:
+def run_worker(archive: Archive, queues: list[str], *, concurrency: int = 8) -> None:
     # procrastinate logs every job at INFO: the tasks log what they did themselves.
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     asyncio.run(ArchiverWorker(archive, queues, concurrency=concurrency).run())
