@@ -10,6 +10,7 @@ operator's session cookies (:mod:`archiver.capture.session`).
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -40,6 +41,10 @@ def settings_secrets(settings: Settings) -> Secrets:
     values |= url_secrets(settings.storage.database_url)
     values.add(settings.notify.smtp_password)
     values.add(settings.web.session_secret)
+    # The bucket's secret key (docs/storage.md), from the settings or boto3's variable.
+    values.add(settings.storage.s3_secret_access_key)
+    if settings.storage.warc_url:
+        values.add(os.environ.get("AWS_SECRET_ACCESS_KEY", ""))
     return Secrets(frozenset(v for v in values if v))
 
 

@@ -86,14 +86,17 @@ def test_settings_credentials_are_secrets() -> None:
                 "webhook_url": "https://u:hook-password@hooks.example/x?token=tok-123456789",
                 "smtp_password": "smtp-password-1",
             },
-            "storage": {"database_url": "postgresql://postgres:db-password-1@db/archive"},
+            "storage": {
+                "database_url": "postgresql://postgres:db-password-1@db/archive",
+                "s3_secret_access_key": "s3-secret-key-1",
+            },
             "web": {"session_secret": "web-session-secret"},
         }
     )
     found = settings_secrets(settings)
     for value in (
         "proxy-pass-word", "hook-password", "tok-123456789", "smtp-password-1",
-        "db-password-1", "web-session-secret",
+        "db-password-1", "web-session-secret", "s3-secret-key-1",
     ):  # fmt: skip
         assert found.found_in(f"..{value}.."), value
     assert not found.found_in("postgres"), "a user name is not a secret"
