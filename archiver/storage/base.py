@@ -51,6 +51,10 @@ class ObjectStore(Protocol):
         """False for the storage folder itself: files are already where they belong."""
         ...
 
+    def probe(self) -> None:
+        """The store answers (a remote one: with these credentials); raises StoreError."""
+        ...
+
     def put_file(self, local: Path, key: str, *, sha256: str, size: int) -> ObjectInfo:
         """Store the sealed file ``local`` under ``key`` (never over another object),
         its checksum checked by the store; raises StoreError."""

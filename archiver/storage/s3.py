@@ -275,6 +275,14 @@ class S3Store:
             f"overwritten ({local} is kept)"
         )
 
+    def probe(self) -> None:
+        """The bucket answers with these credentials (HeadBucket); raises StoreError.
+        Nothing is written: under Object Lock a test object could never be removed."""
+        try:
+            self._client.head_bucket(Bucket=self.options.bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "reach", "the bucket") from exc
+
     # -- reading --------------------------------------------------------------------
 
     def stat(self, key: str) -> ObjectInfo | None:

@@ -27,6 +27,7 @@ from archiver.check.health import check_health
 from archiver.errors import StoreError
 from archiver.models import Observation, Report, Snapshot, Source
 from archiver.schedule.due import due_condition
+from archiver.storage import open_store
 from archiver.store.status import STATES
 from archiver.web._auth import api_role, context
 from archiver.web.tokens import Principal, Role
@@ -88,6 +89,14 @@ def readyz(request: Request) -> JSONResponse:
         checks["storage"] = "ok"
     except OSError as exc:
         checks["storage"] = f"failed: {exc.strerror}"
+    # storage.warc_url: the bucket answers (docs/storage.md); its error code, no secret.
+    store = open_store(ctx.settings)
+    if store.remote:
+        try:
+            store.probe()
+            checks["object_store"] = "ok"
+        except StoreError as exc:
+            checks["object_store"] = f"failed: {exc}"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 

@@ -335,3 +335,29 @@ def test_an_export_reads_the_warc_from_the_bucket_and_keeps_a_copy_there(
         head = s3.client.head_object(Bucket=s3.bucket, Key=key, ChecksumMode="ENABLED")
         assert head["ObjectLockMode"] == "COMPLIANCE"
         assert head["ChecksumSHA256"] == _b64(hashlib.sha256(package.read_bytes()).hexdigest())
+
+
+def test_readyz_says_when_the_bucket_cannot_be_reached(
+    s3: S3, make_settings: Callable[..., Settings], clock: FixedClock
+) -> None:
+    import asyncio
+
+    import httpx
+
+    from archiver.web import create_app
+
+    async def readyz(archive: Archive) -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(archive, archive.settings))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get("/readyz")
+
+    with Archive.open(make_settings(**s3.settings()), clock=clock) as archive:
+        answer = asyncio.run(readyz(archive))
+        assert answer.status_code == 200 and answer.json()["object_store"] == "ok"
+    gone = S3(s3.endpoint, f"{s3.bucket}-gone", s3.client)
+    with Archive.open(make_settings(**gone.settings()), clock=clock) as archive:
+        answer = asyncio.run(readyz(archive))
+        assert answer.status_code == 503
+        shown = answer.json()["object_store"]
+        assert shown.startswith(f"failed: s3://{gone.bucket}/archive at http://127.0.0.1:")
+        assert "404" in shown and SECRET not in answer.text
