@@ -112,17 +112,21 @@ def test_a_capture_lands_in_the_bucket_under_retention_and_verifies(
     assert SECRET not in repr(settings)
 
 
+@pytest.mark.parametrize("mode", ["COMPLIANCE", "GOVERNANCE"])
 def test_an_object_under_retention_cannot_be_deleted_or_overwritten(
-    s3: S3, make_settings: Callable[..., Settings], tmp_path: Path
+    s3: S3, make_settings: Callable[..., Settings], tmp_path: Path, mode: str
 ) -> None:
-    settings = make_settings(**s3.settings(storage__object_lock_days="1"))
+    settings = make_settings(
+        **s3.settings(storage__object_lock_days="1", storage__object_lock_mode=mode)
+    )
     store = open_store(settings)
     local = tmp_path / "one.warc.gz"
     local.write_bytes(b"evidence" * 1000)
     digest = hashlib.sha256(local.read_bytes()).hexdigest()
     key = "warcs/2026/01/02/ab/1-x.warc.gz"
     info = store.put_file(local, key, sha256=digest, size=8000)
-    assert info.lock_mode == "COMPLIANCE" and info.retain_until is not None
+    assert info.lock_mode == mode and info.retain_until is not None
+    # GOVERNANCE too: the archiver never sends the bypass header.
     with pytest.raises(StoreRefused, match="AccessDenied"):
         store.delete(key)  # type: ignore[attr-defined]
     other = tmp_path / "other.warc.gz"
