@@ -269,6 +269,8 @@ class S3Store:
                 while chunk := stream.read(_READ):
                     digest.update(chunk)
             if digest.hexdigest() == sha256:
+                if self.options.lock_days > 0 and existing.retain_until is None:
+                    return self._retain(key)  # stopped before its retention was set
                 return existing
         raise StoreRefused(
             f"{self.description}: {key} already holds other bytes; objects are never "
