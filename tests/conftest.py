@@ -61,6 +61,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             # No public web archive is asked on its own (issue 18): a test that wants
             # earlier copies asks, or turns this on (tests/integration/witnesses).
             "ARCHIVER_WITNESSES__LOOKUP_UNPRESERVED": "false",
+            # ReplayWeb.page's files where ./dev test installs them, whatever the cwd.
+            "ARCHIVER_WEB__REPLAY_VIEWER": str(REPO / ".tools-npm" / "replaywebpage"),
         }
         for key, value in overrides.items():
             section, name = key.split("__", 1)

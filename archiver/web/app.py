@@ -43,6 +43,11 @@ FAVICON = (
     'height="16" rx="3" fill="#24292f"/><path d="M4 8.5l2.5 2.5L12 5" stroke="#fff" '
     'stroke-width="2" fill="none"/></svg>'
 )
+# On a phone (390 px), Swagger UI's schema boxes would widen the page: they scroll in place.
+DOCS_STYLE = (
+    "<style>.swagger-ui .model-container, .swagger-ui .opblock-body "
+    "{ max-width: 100%; overflow-x: auto; }</style>"
+)
 PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -69,6 +74,9 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    # The bundled Swagger UI (4.15) reads OpenAPI 3.0 only: labelled 3.1 (FastAPI's
+    # default), the docs page showed "Unable to render this definition".
+    app.openapi_version = "3.0.3"
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals["plural"] = plural
     app.state.ctx = WebContext(archive, settings, templates)
@@ -111,13 +119,15 @@ def create_app(
 
     @app.get("/api/v1/docs", include_in_schema=False)
     def docs(_: Annotated[Principal, Depends(api_principal)]) -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/api/v1/openapi.json",
             title="Evidence archiver API",
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
         )
+        html = bytes(page.body).decode("utf-8").replace("</head>", DOCS_STYLE + "</head>", 1)
+        return HTMLResponse(html)
 
     # Browsers ask for it on every page; without it each page would log a failed request.
     @app.get("/favicon.ico", include_in_schema=False)

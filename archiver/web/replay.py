@@ -200,6 +200,9 @@ def replay_panel(
     if chosen is None:
         return None
     snapshot = load_snapshot(ctx, chosen["id"])
+    root = ctx.settings.storage.root.resolve()
+    warc = (root / snapshot.warc_path).resolve()
+    warc_present = warc.is_relative_to(root) and warc.is_file()
     chain: list[dict[str, Any]] = snapshot.redirect_chain or []
     label = "baseline" if chosen["id"] == source.get("baseline_snapshot") else None
     if chosen["id"] == source.get("latest_snapshot"):
@@ -210,7 +213,9 @@ def replay_panel(
         "page_url": chain[0]["url"] if chain else source["url"],
         "title": snapshot.title,
         "source": f"/snapshots/{chosen['id']}.wacz",
-        "available": viewer_files(ctx) is not None,
+        "available": viewer_files(ctx) is not None and warc_present,
+        "viewer_installed": viewer_files(ctx) is not None,
+        "warc_present": warc_present,
         "viewer_path": str(ctx.settings.web.replay_viewer.resolve()),
         "others": [s for s in replayable.values() if s["id"] != chosen["id"]],
     }

@@ -141,6 +141,7 @@ PLAIN = {
     "web.secure_cookies",
     "web.shutdown_timeout",
     "web.feed_poll_interval",
+    "web.replay_viewer",
 }
 
 

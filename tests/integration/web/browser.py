@@ -120,6 +120,8 @@ class Watch:
         self.failed: list[str] = []
         self.refused: list[str] = []
         self.errors: list[str] = []
+        # Pages asked for on purpose that answer an error (a "Not found" page).
+        self.refusals_asked: set[str] = set()
         context.on("request", self._request)
         context.on("requestfailed", self._failed)
         context.on("response", self._response)
@@ -138,7 +140,11 @@ class Watch:
     def _response(self, response: Any) -> None:
         # Answers the replay's worker makes up itself (a part of the archived page that
         # was not captured) never reach the network.
-        if response.status >= 400 and not response.from_service_worker:
+        if (
+            response.status >= 400
+            and not response.from_service_worker
+            and response.url not in self.refusals_asked
+        ):
             self.refused.append(f"{response.url}: {response.status}")
 
     def _console(self, message: Any) -> None:
