@@ -3,9 +3,11 @@ one per test module, a fresh bucket per test with Object Lock enabled."""
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -57,3 +59,32 @@ def s3(moto_endpoint: str) -> S3:
     bucket = f"evidence-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
     return S3(moto_endpoint, bucket, client)
+
+
+def _serve_moto(conn: Connection) -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()  # returns once the server answers
+    conn.send(server.get_host_and_port())
+    conn.recv()  # until the test says stop
+    server.stop()
+
+
+@pytest.fixture
+def moto_process() -> Iterator[str]:
+    """moto's S3 server in a spawned process of its own: the test process then runs no
+    thread, so capture workers can fork (archiver.capture.workers.can_fork)."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_serve_moto, args=(theirs,), name="moto", daemon=True)
+    process.start()
+    theirs.close()
+    try:
+        if not ours.poll(60):
+            raise AssertionError("moto's server did not start within 60 s")
+        host, port = ours.recv()
+        yield f"http://{host}:{port}"
+    finally:
+        ours.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.kill()
