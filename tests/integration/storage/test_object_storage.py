@@ -6,12 +6,15 @@ bucket that refuses the write records nothing and the capture is done again."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +25,7 @@ from archiver.config_display import display_settings
 from archiver.errors import StoreError
 from archiver.integrity.verify_store import verify_store
 from archiver.models import Report, Snapshot
-from archiver.storage import StoreRefused, object_sha256, open_store
+from archiver.storage import ObjectInfo, StoreRefused, object_sha256, open_store
 from tests.conftest import FixedClock
 from tests.integration.integrity.conftest import LocalTsa
 from tests.integration.storage.conftest import S3, SECRET
@@ -365,3 +368,36 @@ def test_readyz_says_when_the_bucket_cannot_be_reached(
         shown = answer.json()["object_store"]
         assert shown.startswith(f"failed: s3://{gone.bucket}/archive at http://127.0.0.1:")
         assert "404" in shown and SECRET not in answer.text
+
+
+def test_a_store_that_keeps_no_checksum_gets_the_object_read_back(
+    s3: S3, make_settings: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from archiver.storage.s3 import S3Store
+
+    store = open_store(make_settings(**s3.settings()))
+    assert isinstance(store, S3Store)
+    real_stat = S3Store.stat
+
+    def no_checksum(self: S3Store, key: str) -> ObjectInfo | None:
+        info = real_stat(self, key)
+        return None if info is None else dataclasses.replace(info, checksum=None)
+
+    monkeypatch.setattr(S3Store, "stat", no_checksum)
+    local = tmp_path / "one.warc.gz"
+    local.write_bytes(b"evidence" * 1000)
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    assert store.put_file(local, "warcs/a.warc.gz", sha256=digest, size=8000).size == 8000
+    # A store that changed the bytes on the way is caught by the read-back.
+    real_open = S3Store.open
+
+    @contextlib.contextmanager
+    def garbled(self: S3Store, key: str) -> Iterator[BinaryIO]:
+        with real_open(self, key):
+            yield io.BytesIO(b"x" * 8000)
+
+    monkeypatch.setattr(S3Store, "open", garbled)
+    with pytest.raises(StoreError, match="read back is not the file written"):
+        store.put_file(local, "warcs/b.warc.gz", sha256=digest, size=8000)
