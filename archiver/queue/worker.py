@@ -15,6 +15,7 @@ are released, stay due, and go to the next task); the process exits with status 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -54,6 +55,7 @@ class ArchiverWorker:
         self._stopping = False
         self._signalled = False
         self._worker: Worker | None = None
+        self._keep_alive: asyncio.Task[None] | None = None
 
     def should_stop(self) -> bool:
         return self._stopping
@@ -74,6 +76,16 @@ class ArchiverWorker:
         exit_after(STOP_WITHIN, f"archiver worker ({name})", last=release)
         self._worker.stop()  # type: ignore[no-untyped-call]
         loop.call_later(FINISH_WITHIN, self._abandon)
+        # procrastinate stops its heartbeat before it waits for the tasks in hand: beat on
+        # meanwhile, or the scheduler takes them for stalled and hands them out again.
+        self._keep_alive = loop.create_task(self._beat_while_stopping(self._worker))
+
+    async def _beat_while_stopping(self, worker: Worker) -> None:
+        interval = self.archive.settings.daemon.worker_heartbeat
+        while (worker_id := worker.worker_id) is not None:
+            with contextlib.suppress(Exception):  # the next beat tries again
+                await worker.app.job_manager.update_heartbeat(worker_id)
+            await asyncio.sleep(interval)
 
     async def run(self) -> None:
         settings = self.archive.settings
@@ -91,7 +103,8 @@ class ArchiverWorker:
                     name=f"{socket.gethostname()}:{os.getpid()}",
                     concurrency=self.concurrency,
                     install_signal_handlers=False,
-                    shutdown_graceful_timeout=ABANDON_GRACE,
+                    # From the stop: the time to finish, then to abandon; then cancelled.
+                    shutdown_graceful_timeout=FINISH_WITHIN + ABANDON_GRACE,
                     additional_context={RUNTIME: Runtime(self.archive, self.should_stop)},
                     update_heartbeat_interval=heartbeat,
                     stalled_worker_timeout=heartbeat * STALLED_HEARTBEATS,
@@ -104,6 +117,9 @@ class ArchiverWorker:
                 )
                 await self._worker.run()  # type: ignore[no-untyped-call]
         finally:
+            if self._keep_alive is not None:
+                self._keep_alive.cancel()
+                await asyncio.gather(self._keep_alive, return_exceptions=True)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         log.info("archiver worker stopped")

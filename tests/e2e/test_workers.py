@@ -277,6 +277,7 @@ def test_sigterm_stops_a_busy_worker_with_status_0_and_nothing_lost(
     finally:
         held.release()
     assert "stopping (SIGTERM)" in stderr, stderr
+    assert "abandoning the task in hand" in stderr, stderr  # not cancelled mid-write
     assert _snapshots(queue_db) == Counter()
     assert _leases(queue_db) == 0
     # Nothing was lost: the next worker captures every source, once.
