@@ -6,7 +6,8 @@ APScheduler jobs on the daemon's loop, one run of each at a time:
   new sources): one ``archiver.capture`` task per route and host partition with
   sources waiting (tasks of one partition run one after another: politeness per host
   holds across workers);
-- re-checks (every ``check.tick``): as many ``archiver.check`` tasks as due batches;
+- re-checks (every ``check.tick``): one ``archiver.check`` task per host partition with
+  sources due, one at a time per partition (as captures);
 - stamps (every :data:`STAMP_EVERY` seconds) and notifications (``notify.batch_window``);
 - stalled tasks (every ``daemon.worker_heartbeat``): a task whose worker has not
   been heard of for three heartbeats (``kill -9``, a lost machine) is handed back to
@@ -14,7 +15,7 @@ APScheduler jobs on the daemon's loop, one run of each at a time:
   own (``capture.lease``), so the retried task captures each source once.
 
 Every task is deferred with a queueing lock (``capture:<route>:<partition>``,
-``check:<slot>``, ``stamp``, ``notify``): while one waits, the same is not deferred
+``check:<partition>``, ``stamp``, ``notify``): while one waits, the same is not deferred
 again, so periodic work never piles up however long the workers are busy or away.
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -36,8 +36,6 @@ from archiver.queue.tasks import defer
 
 log = logging.getLogger(__name__)
 
-# Tasks of one kind waiting at most (each takes one batch when it runs).
-MAX_SLOTS = 32
 STAMP_EVERY = 60.0
 # A worker silent for this many heartbeats is taken for dead.
 STALLED_HEARTBEATS = 3
@@ -118,14 +116,20 @@ class QueueScheduler:
         return deferred
 
     async def defer_checks(self) -> int:
+        """Re-check tasks for the partitions with sources due; how many were deferred."""
         size = self.archive.settings.check.batch_size
         waiting = await asyncio.to_thread(
-            work.due_checks_waiting, self.archive, limit=size * MAX_SLOTS
+            work.due_checks_by_partition, self.archive, limit=size * work.PARTITIONS
         )
         deferred = 0
-        for slot in range(math.ceil(waiting / size)):
+        for part in sorted(waiting):
             deferred += await defer(
-                self.app, "archiver.check", lock=f"check:{slot}", queue="check", slot=slot
+                self.app,
+                "archiver.check",
+                lock=f"check:{part}",
+                one_at_a_time=f"checks:{part}",
+                queue="check",
+                part=part,
             )
         return deferred
 

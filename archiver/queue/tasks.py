@@ -6,7 +6,8 @@ Tasks (queue in brackets):
 - ``archiver.capture`` [capture or browser]: one capture batch of the route in one
   host partition (:func:`archiver.queue.work.partition`); the tasks of a partition run
   one at a time, so a host's politeness holds across workers;
-- ``archiver.check`` [check]: one re-check batch (``check.batch_size``);
+- ``archiver.check`` [check]: one re-check batch (``check.batch_size``) of one host
+  partition, one at a time per partition as captures;
 - ``archiver.notify`` [check]: send the operator's notifications;
 - ``archiver.stamp`` [stamp]: custody heads and RFC 3161 timestamps.
 
@@ -150,14 +151,15 @@ async def capture_task(context: procrastinate.JobContext, route: str, part: int)
     return done
 
 
-async def check_task(context: procrastinate.JobContext, slot: int = 0) -> int:
-    """One re-check batch; how many sources were checked."""
+async def check_task(context: procrastinate.JobContext, part: int) -> int:
+    """One re-check batch of host partition ``part``; how many sources were checked."""
     runtime = _runtime(context)
     archive = runtime.archive
     reports = await work.check_batch(
         archive.check_runner(actor="worker"),
         limit=archive.settings.check.batch_size,
         trigger="worker",
+        part=part,
         should_stop=runtime.should_stop,
     )
     return sum(len(r.outcomes) for r in reports)

@@ -33,7 +33,7 @@ from archiver.config import Settings
 from archiver.models import Source
 from archiver.net.sites import alias_group_of_url
 from archiver.schedule.due import due_condition
-from archiver.store.leases import claimable, held_elsewhere
+from archiver.store.leases import claimable
 
 if TYPE_CHECKING:
     from archiver.app import Archive
@@ -183,20 +183,11 @@ def log_captures(outcomes: Sequence[CaptureOutcome]) -> None:
     )
 
 
-def due_checks_waiting(archive: Archive, *, limit: int) -> int:
-    """How many sources (at most ``limit``) wait for a re-check that nobody holds."""
-    runner = archive.check_runner(actor="daemon")
-    due = runner.due(limit=limit)
-    now = archive.clock()
-    with archive.db.session() as session:
-        held = set(
-            session.scalars(
-                select(Source.id).where(
-                    Source.id.in_([d.id for d in due]), held_elsewhere(_NOBODY, now)
-                )
-            )
-        )
-    return len([d for d in due if d.id not in held])
+def due_checks_by_partition(archive: Archive, *, limit: int) -> Counter[int]:
+    """Sources (of the ``limit`` due first) waiting for a re-check that nobody holds,
+    per host partition."""
+    runner = archive.check_runner(actor="daemon")  # a new owner: holds nothing
+    return Counter(partition(d.url) for d in runner.due(limit=limit))
 
 
 async def check_batch(
@@ -204,13 +195,19 @@ async def check_batch(
     *,
     limit: int,
     trigger: str,
+    part: int | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> list[RunReport]:
-    """Re-check up to ``limit`` due sources nobody else holds (one batch); its report,
-    logged (none when nothing is due)."""
+    """Re-check up to ``limit`` due sources nobody else holds (one batch), in host
+    partition ``part`` when given (of those due first); its report, logged (none when
+    nothing is due)."""
     from archiver.check.summary import summary_text
 
-    due = await asyncio.to_thread(runner.due, limit=limit)
+    if part is None:
+        due = await asyncio.to_thread(runner.due, limit=limit)
+    else:
+        first = await asyncio.to_thread(runner.due, limit=limit * PARTITIONS)
+        due = [d for d in first if partition(d.url) == part][:limit]
     if not due or should_stop():
         return []
     reports = await runner.run(due, trigger=trigger, should_stop=should_stop)

@@ -53,7 +53,7 @@ async def test_health_and_metrics_report_tasks_per_queue_and_workers(
             app, "archiver.capture", lock="capture:capture:0", queue="capture", route="capture",
             part=0,
         )  # fmt: skip
-        assert await defer(app, "archiver.check", lock="check:0", queue="check", slot=0)
+        assert await defer(app, "archiver.check", lock="check:0", queue="check", part=0)
         await app.job_manager.register_worker()
     health = (await _get(queued, "/healthz")).json()
     queue = health["queue"]
