@@ -19,7 +19,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -77,6 +77,28 @@ class StorageSettings(_Section):
     # Empty means SQLite at <root>/archiver.db. Any SQLAlchemy URL works, e.g.
     # postgresql+psycopg://user@host/db
     database_url: CredentialUrl = ""
+    # Object storage (docs/storage.md): "s3://bucket/prefix" keeps WARCs in an
+    # S3-compatible bucket instead of <root>/warcs. Empty: the storage folder.
+    warc_url: str = ""
+    # Empty: AWS_ENDPOINT_URL, else AWS itself; region and keys: else boto3's usual
+    # environment variables and files (AWS_REGION, AWS_ACCESS_KEY_ID, ...).
+    s3_endpoint: str = ""
+    s3_region: str = ""
+    s3_access_key_id: Secret = ""
+    s3_secret_access_key: Secret = ""
+    # Larger files go up in parts of this size (four in flight, five in memory at most).
+    s3_part_size: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
+    # > 0: every object written under S3 Object Lock for this many days, in this mode
+    # (COMPLIANCE: nobody can delete or overwrite it, not even the bucket's owner).
+    object_lock_days: int = Field(default=0, ge=0)
+    object_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
+
+    @field_validator("warc_url")
+    @classmethod
+    def _s3_url(cls, value: str) -> str:
+        if value and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", value):
+            raise ValueError("must be s3://bucket/prefix (or empty: the storage folder)")
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -335,6 +357,13 @@ class DaemonSettings(_Section):
     # Re-check captured sources on their schedule (off: no checks, no notifications).
     check: bool = True
     log_level: str = "INFO"
+    # Who runs captures, checks, stamping and notifications (docs/scale.md): "auto" is
+    # "procrastinate" on PostgreSQL (tasks for any number of `archiver worker`) and
+    # "in-process" on SQLite (everything inside `archiver run`).
+    queue: Literal["auto", "procrastinate", "in-process"] = "auto"
+    # How often a worker tells the database it is alive; a worker silent for three of
+    # these is taken for dead and its task is handed to another (stalled-job retry).
+    worker_heartbeat: Duration = Field(default=10.0, gt=0)
 
     @field_validator("inbox_poll_interval")
     @classmethod
@@ -393,6 +422,9 @@ class WebSettings(_Section):
     shutdown_timeout: Duration = Field(default=10.0, gt=0)
     # How often report feeds (RSS, Atom, listing pages) are polled for new reports.
     feed_poll_interval: Duration = Field(default=3600.0, gt=0)
+    # ReplayWeb.page's own files (its unpacked npm package: ui.js, sw.js), served by the
+    # archiver to replay snapshots in the source page; ./dev run installs them here.
+    replay_viewer: Path = Path(".tools-npm/replaywebpage")
 
 
 class WitnessSettings(_Section):

@@ -30,6 +30,7 @@ so the package carries the record of its own making.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import hashlib
 import json
@@ -90,6 +91,7 @@ from archiver.models import (
     Source,
     TimestampRecord,
 )
+from archiver.storage import keep_copy, object_sha256, open_store
 from archiver.store.files import fsync_dir
 from archiver.witnesses.facts import snapshot_witnesses
 
@@ -155,8 +157,9 @@ def prepare_export(
         warc, warc_sha256 = archive.settings.storage.root / snap.warc_path, snap.warc_sha256
     target = _target(out, source_id, snap_id)
     # A damaged file is refused before anything is logged (write_wacz checks it again
-    # while copying, in case it changes meanwhile).
-    if file_sha256(warc) != warc_sha256:
+    # while copying, in case it changes meanwhile). Read from the store (a bucket too).
+    key = warc.relative_to(archive.settings.storage.root).as_posix()
+    if object_sha256(open_store(archive.settings), key) != warc_sha256:
         raise IntegrityError(
             f"{warc}: not the file that was captured (sha256 differs); nothing exported. "
             "Run archiver verify --store."
@@ -195,7 +198,10 @@ def export_package(
     head = integrity.seal_custody_head()
     assert head is not None  # the export entry was just appended
     integrity.stamp_subject("custody_head", str(head.id))
-    return build_package(archive, prepared, head.id, keys, actor)
+    package = build_package(archive, prepared, head.id, keys, actor)
+    # With storage.warc_url: a copy in the bucket, under retention (docs/storage.md).
+    keep_copy(open_store(archive.settings), package, f"exports/{prepared.snapshot_id}")
+    return package
 
 
 def build_package(
@@ -211,15 +217,18 @@ def build_package(
         evidence = _gather(
             archive, prepared.source_id, prepared.snapshot_id, head_id, prepared.reports
         )
-        _write_package(
-            work,
-            evidence,
-            keys,
-            archive.clock(),
-            actor,
-            package=target.name,
-            tsa_roots=archive.settings.integrity.tsa_roots,
-        )
+        key = evidence.warc.relative_to(archive.settings.storage.root).as_posix()
+        # The WARC itself, or with storage.warc_url a copy streamed from the bucket.
+        with open_store(archive.settings).fetched(key, target.parent) as warc:
+            _write_package(
+                work,
+                dataclasses.replace(evidence, warc=warc),
+                keys,
+                archive.clock(),
+                actor,
+                package=target.name,
+                tsa_roots=archive.settings.integrity.tsa_roots,
+            )
         part = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
         zip_folder(work, part)
         try:
