@@ -117,24 +117,65 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def _run(count: int, pages: int, report: Path, env: dict[str, str], tmp: Path) -> Result:
+@dataclass(frozen=True)
+class Kind:
+    """What is measured: captures, or re-checks of sources already looked at."""
+
+    queue: str
+    done_sql: str  # how many of the pages are done
+    once_sql: str  # how many pages were done more than once
+    prepare_sql: str | None = None  # run after the report is added
+    env: tuple[tuple[str, str], ...] = ()
+
+
+CAPTURES = Kind(
+    "capture",
+    "SELECT count(*) FROM snapshots",
+    "SELECT count(*) - count(DISTINCT source_id) FROM snapshots",
+    env=(("ARCHIVER_DAEMON__CHECK", "false"),),
+)
+# Every source due for its re-check (as if captured two minutes ago), none captured.
+RECHECKS = Kind(
+    "check",
+    "SELECT count(*) FROM observations WHERE via = 'check'",
+    "SELECT count(*) - count(DISTINCT source_id) FROM observations WHERE via = 'check'",
+    prepare_sql="UPDATE sources SET capture_attempts = 1, state = 'live', "
+    "last_checked_at = now() - interval '2 minutes', next_check_at = now() - interval '1 minute'",
+    env=(
+        ("ARCHIVER_DAEMON__CAPTURE", "false"),
+        ("ARCHIVER_DAEMON__CHECK", "true"),
+        ("ARCHIVER_CHECK__TICK", "1"),
+        ("ARCHIVER_CHECK__BATCH_SIZE", "100"),
+    ),
+)
+
+
+def _run(
+    count: int, pages: int, report: Path, env: dict[str, str], tmp: Path, kind: Kind = CAPTURES
+) -> Result:
     archiver = [sys.executable, "-m", "archiver"]
     with Database() as db:
         run_env = {
             **env,
-            "ARCHIVER_STORAGE__ROOT": str(tmp / f"storage-{count}"),
+            **dict(kind.env),
+            "ARCHIVER_STORAGE__ROOT": str(tmp / f"storage-{kind.queue}-{count}"),
             "ARCHIVER_STORAGE__DATABASE_URL": db.url,
         }
         subprocess.run([*archiver, "add", str(report)], env=run_env, check=True,
                        capture_output=True)  # fmt: skip
-        logs = tmp / f"logs-{count}"
+        if kind.prepare_sql:
+            with db.engine.begin() as conn:
+                conn.execute(text(kind.prepare_sql))
+        logs = tmp / f"logs-{kind.queue}-{count}"
         logs.mkdir()
 
         def start(*args: str, name: str) -> subprocess.Popen[bytes]:
             out = (logs / f"{name}.log").open("wb")
             return subprocess.Popen([*archiver, *args], env=run_env, stdout=out, stderr=out)
 
-        workers = [start("worker", "--queues", "capture", name=f"worker-{i}") for i in range(count)]
+        workers = [
+            start("worker", "--queues", kind.queue, name=f"worker-{i}") for i in range(count)
+        ]
         processes = list(workers)
         try:
             _wait("workers registered", lambda: db.scalar(
@@ -142,7 +183,7 @@ def _run(count: int, pages: int, report: Path, env: dict[str, str], tmp: Path) -
             started = time.monotonic()
             processes.append(start("run", name="scheduler"))
             marks: dict[float, float] = {}
-            while (done := db.scalar("SELECT count(*) FROM snapshots")) < pages:
+            while (done := db.scalar(kind.done_sql)) < pages:
                 now = time.monotonic()
                 for share in (1 / pages, 0.1, 0.9):
                     if done >= pages * share:
@@ -160,9 +201,8 @@ def _run(count: int, pages: int, report: Path, env: dict[str, str], tmp: Path) -
             stats = [_status(w.pid) for w in workers]
         finally:
             _stop(processes)
-        once = db.scalar("SELECT count(DISTINCT source_id) FROM snapshots")
-        if once != pages or db.scalar("SELECT count(*) FROM snapshots") != pages:
-            raise SystemExit(f"{count} workers: not one snapshot per page")
+        if db.scalar(kind.once_sql) or db.scalar(kind.done_sql) != pages:
+            raise SystemExit(f"{count} workers: a page done more than once ({kind.queue})")
     first, tail = marks[1 / pages] - started, ended - marks[0.9]
     return Result(count, seconds, steady, first, tail, [r for r, _ in stats], [c for _, c in stats])
 
@@ -177,32 +217,27 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--per-host", type=int, default=2)
+    parser.add_argument("--checks", type=int, default=20000, help="sources re-checked (0: none)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",") if n]
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "archiver")],
                    check=True, capture_output=True)  # fmt: skip
     bound = args.hosts * args.per_host / (args.latency_ms / 1000)
-    print(f"# scale benchmark: {args.pages} corpus news pages over {args.hosts} hosts, "
-          f"{args.latency_ms} ms per response")  # fmt: skip
+    print(f"# scale benchmark: {args.pages} captures and {args.checks} re-checks of corpus news "
+          f"pages over {args.hosts} hosts, {args.latency_ms} ms per response")  # fmt: skip
     print(f"# {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}")
-    print("# archiver worker --queues capture (8 tasks at once), archiver run scheduling;")
+    print("# archiver worker (8 tasks at once), archiver run scheduling; re-checks: batches")
+    print("# of 100, every source due, never captured (no baseline to compare with);")
     print(f"# {args.per_host} requests per host at once across workers, no interval: the")
     print(f"# politeness bound is {bound:.0f} pages/s; RSS = each worker's peak (VmHWM)\n")
-    print("| workers | seconds | pages/s | 10-90 % pages/s | speed-up (10-90 %) | first page s "
-          "| last 10 % s | peak RSS per worker | CPU s per worker |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---|")
     bodies = _bodies()
-    urls = [f"http://news{n % args.hosts}.bench.kz/a/{n}.html" for n in range(args.pages)]
-    base: float | None = None
+    pages = [f"http://news{n % args.hosts}.bench.kz/a/{n}.html" for n in range(args.pages)]
+    checks = [f"http://news{n % args.hosts}.bench.kz/c/{n}.html" for n in range(args.checks)]
     with SimulatedWeb() as web, tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         web.latency = args.latency_ms / 1000
-        for n, url in enumerate(urls):
+        for n, url in enumerate(pages + checks):
             web.page(url, bodies[n % len(bodies)])
-        report = tmp / "report.txt"
-        lines = [f"Claim number {i}[{i}]." for i in range(1, len(urls) + 1)]
-        lines += [f"[{i}]{u}" for i, u in enumerate(urls, 1)]
-        report.write_text("\n\n".join(lines), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
         env.update({
             "PYTHONPATH": str(REPO),
@@ -211,21 +246,31 @@ def main() -> None:
             "ARCHIVER_CAPTURE__PER_HOST_CONCURRENCY": str(args.per_host),
             "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
             "ARCHIVER_DAEMON__QUEUE": "procrastinate",
-            "ARCHIVER_DAEMON__CHECK": "false",
             "ARCHIVER_DAEMON__INBOX_POLL_INTERVAL": "0.5",
             "ARCHIVER_WEB__ENABLED": "false",
             "ARCHIVER_WITNESSES__LOOKUP_UNPRESERVED": "false",
         })  # fmt: skip
-        for count in counts:
-            web.clear_log()
-            r = _run(count, args.pages, report, env, tmp)
-            rate = args.pages / r.seconds
-            base = base or r.steady
-            rss = ", ".join(f"{m:.0f}" for m in r.rss)
-            cpu = ", ".join(f"{c:.1f}" for c in r.cpu)
-            print(f"| {count} | {r.seconds:.1f} | {rate:.1f} | {r.steady:.1f} | "
-                  f"{r.steady / base:.2f}x | {r.first:.1f} | {r.tail:.1f} | {rss} MiB | {cpu} |",
-                  flush=True)  # fmt: skip
+        for kind, urls in ((CAPTURES, pages), (RECHECKS, checks)):
+            if not urls:
+                continue
+            report = tmp / f"report-{kind.queue}.txt"
+            lines = [f"Claim number {i}[{i}]." for i in range(1, len(urls) + 1)]
+            lines += [f"[{i}]{u}" for i, u in enumerate(urls, 1)]
+            report.write_text("\n\n".join(lines), encoding="utf-8")
+            print(f"\n{kind.queue}: {len(urls)} pages, archiver worker --queues {kind.queue}\n")
+            print("| workers | seconds | pages/s | 10-90 % pages/s | speed-up (10-90 %) "
+                  "| first page s | last 10 % s | peak RSS per worker | CPU s per worker |")  # fmt: skip
+            print("|---:|---:|---:|---:|---:|---:|---:|---|---|")
+            base: float | None = None
+            for count in counts:
+                web.clear_log()
+                r = _run(count, len(urls), report, env, tmp, kind)
+                base = base or r.steady
+                rss = ", ".join(f"{m:.0f}" for m in r.rss)
+                cpu = ", ".join(f"{c:.1f}" for c in r.cpu)
+                print(f"| {count} | {r.seconds:.1f} | {len(urls) / r.seconds:.1f} | "
+                      f"{r.steady:.1f} | {r.steady / base:.2f}x | {r.first:.1f} | "
+                      f"{r.tail:.1f} | {rss} MiB | {cpu} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
