@@ -5,6 +5,12 @@ capture of every source not yet preserved (two loops), and, under APScheduler, t
 re-check of due sources (``check.tick``) and the sending of notifications
 (``notify.batch_window``). Blocking work (harvest, database writes) runs in threads.
 
+That is the in-process dispatcher (SQLite, the default). On PostgreSQL (``daemon.queue``)
+the same work is done by ``archiver worker`` processes: this process then only decides
+what is due and defers procrastinate tasks (:mod:`archiver.queue.scheduler`), besides
+its inbox, feeds, web pages and look-ups in web archives. The work is the same
+functions either way (:mod:`archiver.queue.work`).
+
 SIGTERM and SIGINT stop it within :data:`STOP_WITHIN` seconds, with status 0, whatever
 is in flight (``docker stop`` kills after 10 s): no new work starts; captures, checks,
 timestamp requests and notifications in flight are abandoned (a WARC file not yet
@@ -23,13 +29,19 @@ import functools
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archiver.app import Archive
 from archiver.bounded import exit_after
 from archiver.errors import ArchiverError
 from archiver.harvest.inbox import process_inbox
+from archiver.queue import uses_procrastinate
+from archiver.queue.work import capture_batch, stamp_pass
 from archiver.schedule.checks import CheckScheduler
 from archiver.store.leases import release_this_process
+
+if TYPE_CHECKING:
+    from archiver.queue.scheduler import QueueScheduler
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +92,17 @@ class Daemon:
             "sqlite" if not settings.storage.database_url else "external",
             settings.inbox_dir.resolve(),
         )
+        try:
+            if uses_procrastinate(settings):
+                await self._run_with_queue()
+            else:
+                await self._run_in_process()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("archiver daemon stopped")
+
+    async def _run_in_process(self) -> None:
         checks = CheckScheduler(self.archive, should_stop=self._stop.is_set)
         try:
             # Web pages and report feeds first: an exposed server without tokens is
@@ -100,9 +123,40 @@ class Daemon:
                 raise
         finally:
             await checks.shutdown()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
-        log.info("archiver daemon stopped")
+
+    async def _run_with_queue(self) -> None:
+        """Captures, checks, stamps and notifications as procrastinate tasks."""
+        from archiver.queue.scheduler import QueueScheduler
+        from archiver.queue.tasks import build_app, ensure_schema
+
+        await asyncio.to_thread(ensure_schema, self.archive.db)
+        app = build_app(self.archive.settings)
+        async with app.open_async():
+            scheduler = QueueScheduler(self.archive, app)
+            try:
+                tasks = web_and_feed_tasks(self.archive, self._stop, self._work)
+                tasks.append(asyncio.create_task(self._inbox_loop()))
+                scheduler.start()
+                tasks.append(asyncio.create_task(self._queue_loop(scheduler)))
+                try:
+                    await asyncio.gather(*tasks)
+                except BaseException:
+                    self.request_stop("a daemon task failed")
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    raise
+            finally:
+                await scheduler.shutdown()
+
+    async def _queue_loop(self, scheduler: QueueScheduler) -> None:
+        """New sources: captures scheduled at once; between, the web archives' passes."""
+        interval = self.archive.settings.daemon.inbox_poll_interval
+        while not self._stop.is_set():
+            self._work.clear()
+            scheduler.wake()
+            await self._save_page_now_pass()
+            if await self._witness_pass():
+                continue
+            await self._pause(self._work, interval * 6)
 
     async def _inbox_loop(self) -> None:
         interval = self.archive.settings.daemon.inbox_poll_interval
@@ -130,32 +184,12 @@ class Daemon:
         while not self._stop.is_set():
             self._work.clear()
             # Stamps and custody heads; a request in flight is abandoned on stopping.
-            await asyncio.to_thread(
-                self.archive.integrity.stamp_pending, should_stop=self._stop.is_set
-            )
+            await asyncio.to_thread(stamp_pass, self.archive, self._stop.is_set)
             # Claimed (archiver.store.leases): another runner's sources are left to it.
-            due, skipped = await asyncio.to_thread(runner.take, limit=batch)
-            if skipped:
-                log.debug("%d due sources held by another runner", skipped)
-            if due:
-                outcomes = await runner.run(due, should_stop=self._stop.is_set)
-                preserved = sum(1 for o in outcomes if o.preserved)
-                log.info(
-                    "captured %d sources: %d preserved, %d not (%s)",
-                    len(outcomes),
-                    preserved,
-                    len(outcomes) - preserved,
-                    ", ".join(
-                        sorted(
-                            {
-                                o.failure or f"HTTP {o.http_status}"
-                                for o in outcomes
-                                if not o.preserved
-                            }
-                        )
-                    )
-                    or "-",
-                )
+            outcomes = await capture_batch(
+                self.archive, runner, limit=batch, should_stop=self._stop.is_set
+            )
+            if outcomes:
                 # An independent witness of what we just preserved (Save Page Now).
                 await self._save_page_now_pass()
                 continue
