@@ -2,8 +2,9 @@
 
 ReplayWeb.page's own files (``ui.js`` and its service worker ``sw.js``, from the pinned
 npm package at ``web.replay_viewer``) are served by the archiver under ``/replay/``; the
-service worker reads the snapshot as a WACZ from ``/replay/snapshots/{id}.wacz`` in byte
-ranges and answers the replay frame from it. Nothing comes from a CDN.
+service worker reads the snapshot as a WACZ from ``/snapshots/{id}.wacz`` in byte ranges
+(outside the worker's scope, so the worker cannot fetch it for a navigation) and answers
+the replay frame from it. Nothing comes from a CDN.
 
 The viewer role may see a replay; the files stay lawyer-only. The WACZ route therefore
 answers a viewer only when the request comes from the replay (a same-origin fetch, not a
@@ -53,11 +54,11 @@ REPLAY_VIEW_WINDOW = timedelta(minutes=30)
 # frame, the frame's reads; all from this origin, nothing else.
 REPLAY_PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; frame-src 'self'; "
-    "connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "font-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; style-src 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 # The service worker's own script: its policy governs the worker's fetches, which go to
-# this origin only (the WACZ).
+# this origin only (the WACZ), and the worker it starts itself (script-src).
 WORKER_POLICY = "default-src 'none'; connect-src 'self'; script-src 'self'"
 
 

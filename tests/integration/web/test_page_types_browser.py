@@ -75,7 +75,8 @@ def _text(selector: str, text: str) -> Callable[[Any], None]:
     def ready(page: Any) -> None:
         from playwright.sync_api import expect
 
-        expect(page.locator(selector).first).to_contain_text(text)
+        # Generous: the shared machine may be busy; a ready page passes at once.
+        expect(page.locator(selector).first).to_contain_text(text, timeout=30_000)
 
     return ready
 
@@ -131,6 +132,7 @@ def test_every_page_type(site: str, world: WebWorld, clock: FixedClock) -> None:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             watch = Watch(context, site)
             page = context.new_page()
+            page.set_default_timeout(30_000)
 
             # The login page, before any session.
             page.goto(f"{site}/login")

@@ -82,6 +82,7 @@ def test_a_viewer_sees_the_news_page_replayed(
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             watch = Watch(context, site)
             page = context.new_page()
+            page.set_default_timeout(30_000)
             log_in(page, site, world.tokens["viewer"], f"/sources/{source_id}")
 
             # Around the replay: the capture's URL, time and hashes.
