@@ -79,10 +79,10 @@ class StorageSettings(_Section):
     database_url: CredentialUrl = ""
     # Object storage (docs/storage.md): "s3://bucket/prefix" keeps WARCs in an
     # S3-compatible bucket instead of <root>/warcs. Empty: the storage folder.
-    warc_url: str = ""
+    warc_url: Annotated[str, Redact.URL] = ""
     # Empty: AWS_ENDPOINT_URL, else AWS itself; region and keys: else boto3's usual
     # environment variables and files (AWS_REGION, AWS_ACCESS_KEY_ID, ...).
-    s3_endpoint: str = ""
+    s3_endpoint: Annotated[str, Redact.URL] = ""
     s3_region: str = ""
     s3_access_key_id: Secret = ""
     s3_secret_access_key: Secret = ""

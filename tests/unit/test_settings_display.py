@@ -28,11 +28,15 @@ SECRET = {
     "web.session_secret",
     "witnesses.save_page_now_access_key",
     "witnesses.save_page_now_secret_key",
+    "storage.s3_access_key_id",
+    "storage.s3_secret_access_key",
 }
 # URLs: shown without user:password and without query values.
 URLS = {
     "network.proxy",
     "storage.database_url",
+    "storage.warc_url",
+    "storage.s3_endpoint",
     "integrity.tsa_urls",
     "witnesses.timemaps",
     "witnesses.cdx_urls",
@@ -58,6 +62,10 @@ FIELDS = _fields(Settings)
 # Reviewed one by one: none of these holds a credential. (A path to a file that holds
 # one, such as platforms.facebook_session, is not itself a secret.)
 PLAIN = {
+    "storage.s3_region",
+    "storage.s3_part_size",
+    "storage.object_lock_days",
+    "storage.object_lock_mode",
     "witnesses.enabled",
     "witnesses.lookup_unpreserved",
     "witnesses.timeout",
@@ -197,6 +205,8 @@ def _secret_for(name: str, n: int) -> Any:
     url = f"https://user{n}:pw-{n}@host{n}.example:8443/path-secret-{n}?token=tok-{n}&k=v-{n}"
     if name == "storage.database_url":
         url = f"postgresql+psycopg://user{n}:pw-{n}@db.example/archiver?password=tok-{n}"
+    if name == "storage.warc_url":  # a bucket has no user:password, a query may hold a token
+        url = f"s3://bucket-{n}/prefix?token=tok-{n}&k=v-{n}"
     if name == "network.proxy":
         url = f"socks5://user{n}:pw-{n}@proxy.example:1080?token=tok-{n}"
     return [url] if "tuple" in str(info.annotation) else url
