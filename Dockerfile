@@ -1,4 +1,14 @@
 # Evidence archiver: the daemon (intake, capture, web pages) on SQLite and /data.
+
+# ReplayWeb.page's own files, from its pinned npm package: the archiver serves them to
+# replay snapshots on the source page (web.replay_viewer, docs/web.md#replay); no CDN.
+FROM node:20-bookworm-slim AS replay
+WORKDIR /tmp/replay
+RUN npm pack --silent replaywebpage@2.5.3 \
+ && mkdir /replaywebpage \
+ && tar xzf replaywebpage-2.5.3.tgz -C /replaywebpage --strip-components=1 \
+      package/ui.js package/sw.js package/LICENSE package/package.json
+
 FROM python:3.11-slim-bookworm
 
 # Chromium and ffmpeg from Debian (capture uses them); fonts that cover Cyrillic and
@@ -15,6 +25,7 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY archiver ./archiver
 COPY config ./config
 RUN pip install --no-cache-dir -c constraints.txt ".[postgres]"
+COPY --from=replay /replaywebpage /opt/replaywebpage
 
 USER archiver
 # Inside the container the pages must listen on 0.0.0.0 to be reachable through the
@@ -23,6 +34,7 @@ USER archiver
 ENV ARCHIVER_STORAGE__ROOT=/data \
     ARCHIVER_CAPTURE__BROWSER=/usr/bin/chromium \
     ARCHIVER_WEB__HOST=0.0.0.0 \
+    ARCHIVER_WEB__REPLAY_VIEWER=/opt/replaywebpage \
     ARCHIVER_WEB__PORT=8080
 VOLUME ["/data"]
 EXPOSE 8080
