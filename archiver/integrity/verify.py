@@ -13,7 +13,7 @@ import hashlib
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -93,6 +93,12 @@ def verify_package(path: Path, trusted: Sequence[str] = ()) -> Findings:
     of the keys the organisation published; anything signed by another key fails."""
     if path.is_dir():
         return _verify_package_dir(path, trusted)
+    return verify_zip(path, lambda root: _verify_package_dir(root, trusted))
+
+
+def verify_zip(path: Path, verify_dir: Callable[[Path], Findings]) -> Findings:
+    """A zip checked as the folder it extracts to (into a temporary one): refused when a
+    name would land outside it, a member damaged (CRC) is a failure of its own."""
     found = Findings()
     try:
         with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory() as tmp:
@@ -105,7 +111,7 @@ def verify_package(path: Path, trusted: Sequence[str] = ()) -> Findings:
             if bad is not None:
                 found.fail(bad, "damaged in the zip (CRC mismatch)")
             zf.extractall(tmp)
-            found += _verify_package_dir(Path(tmp), trusted)
+            found += verify_dir(Path(tmp))
     except (zipfile.BadZipFile, OSError) as exc:
         found.fail(str(path), f"not a readable zip: {exc}")
     return found

@@ -6,10 +6,9 @@ every package) by sha256, the index against SHA256SUMS, and then every package a
 from __future__ import annotations
 
 import json
-import tempfile
 import zipfile
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from archiver.integrity._package import (
@@ -28,6 +27,7 @@ from archiver.integrity.verify import (
     _check_sig,
     _check_stamps,
     verify_package,
+    verify_zip,
 )
 
 FORMAT = "evidence-archiver/report-export/1"
@@ -52,22 +52,7 @@ def is_report_export(path: Path) -> bool:
 def verify_report_export(path: Path, trusted: Sequence[str] = ()) -> Findings:
     if path.is_dir():
         return _verify_dir(path, trusted)
-    found = Findings()
-    try:
-        with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory() as tmp:
-            for name in zf.namelist():
-                parts = PurePosixPath(name).parts
-                if name.startswith("/") or ".." in parts:
-                    found.fail(name, "unsafe path in the zip; not extracted")
-                    return found
-            bad = zf.testzip()
-            if bad is not None:
-                found.fail(bad, "damaged in the zip (CRC mismatch)")
-            zf.extractall(tmp)
-            found += _verify_dir(Path(tmp), trusted)
-    except (zipfile.BadZipFile, OSError) as exc:
-        found.fail(str(path), f"not a readable zip: {exc}")
-    return found
+    return verify_zip(path, lambda root: _verify_dir(root, trusted))
 
 
 def _verify_dir(root: Path, trusted: Sequence[str]) -> Findings:
