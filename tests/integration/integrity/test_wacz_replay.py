@@ -8,13 +8,9 @@ from __future__ import annotations
 import os
 import struct
 import subprocess
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +18,7 @@ import pytest
 from tests.conftest import FixedClock
 from tests.integration.integrity.conftest import LocalTsa
 from tests.integration.integrity.package_fixtures import Sealed, sealed_archive
+from tests.support.range_files import serve_files
 
 REPO = Path(__file__).resolve().parents[3]
 TOOLS = REPO / ".venv-tools" / "bin"
@@ -76,59 +73,6 @@ def test_the_warc_is_stored_without_zip64_and_wacz_validates(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-class _RangeHandler(SimpleHTTPRequestHandler):
-    """Static files with single byte ranges (ReplayWeb.page reads a WACZ in ranges)."""
-
-    def send_head(self):  # type: ignore[no-untyped-def]
-        path = Path(self.translate_path(self.path))
-        spec = self.headers.get("Range", "")
-        if not path.is_file() or not spec.startswith("bytes="):
-            return super().send_head()
-        size = path.stat().st_size
-        first, _, last = spec.removeprefix("bytes=").partition("-")
-        start = int(first) if first else max(size - int(last), 0)
-        end = min(int(last), size - 1) if first and last else size - 1
-        fh = path.open("rb")
-        fh.seek(start)
-        self.send_response(206)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        self._left = end - start + 1
-        return fh
-
-    def copyfile(self, source, outputfile):  # type: ignore[no-untyped-def]
-        left = getattr(self, "_left", None)
-        if left is None:
-            return super().copyfile(source, outputfile)
-        while left > 0 and (chunk := source.read(min(left, 1 << 16))):
-            outputfile.write(chunk)
-            left -= len(chunk)
-        return None
-
-    def end_headers(self) -> None:
-        if "Range" not in self.headers:
-            self.send_header("Accept-Ranges", "bytes")
-        super().end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def _serve(folder: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_RangeHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.slow
 def test_replaywebpage_shows_the_captured_page(sealed: Sealed, tmp_path: Path) -> None:
     from playwright.sync_api import Error as PlaywrightError
@@ -150,7 +94,7 @@ def test_replaywebpage_shows_the_captured_page(sealed: Sealed, tmp_path: Path) -
         "</replay-web-page></body></html>",
         encoding="utf-8",
     )
-    with _serve(site) as origin, sync_playwright() as p:
+    with serve_files(site) as origin, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM)
         try:
             page = browser.new_page()

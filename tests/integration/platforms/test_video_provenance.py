@@ -11,13 +11,9 @@ import hashlib
 import json
 import socket
 import subprocess
-import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +29,7 @@ from tests.conftest import FixedClock
 from tests.integration.platforms.test_media import CLIP, PAGE, _add, serve_video
 from tests.simweb import SimulatedWeb
 from tests.simweb.behaviours import SlowBody
+from tests.support.range_files import serve_files
 from tests.support.verify_tools import warcio_check
 
 pytestmark = pytest.mark.slow
@@ -249,53 +246,6 @@ def test_the_format_url_replays_from_the_warc_in_pywb(
 REPLAYWEBPAGE = Path(__file__).resolve().parents[3] / ".tools-npm" / "replaywebpage"
 
 
-class _RangeHandler(SimpleHTTPRequestHandler):
-    """Static files with single byte ranges (ReplayWeb.page reads a WACZ in ranges)."""
-
-    def send_head(self):  # type: ignore[no-untyped-def]
-        path = Path(self.translate_path(self.path))
-        spec = self.headers.get("Range", "")
-        if not path.is_file() or not spec.startswith("bytes="):
-            return super().send_head()
-        size = path.stat().st_size
-        first, _, last = spec.removeprefix("bytes=").partition("-")
-        start = int(first) if first else max(size - int(last), 0)
-        end = min(int(last), size - 1) if first and last else size - 1
-        handle = path.open("rb")
-        handle.seek(start)
-        self.send_response(206)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.end_headers()
-        self._left = end - start + 1
-        return handle
-
-    def copyfile(self, source, outputfile):  # type: ignore[no-untyped-def]
-        left = getattr(self, "_left", None)
-        if left is None:
-            return super().copyfile(source, outputfile)
-        while left > 0 and (chunk := source.read(min(left, 1 << 16))):
-            outputfile.write(chunk)
-            left -= len(chunk)
-        return None
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def _serve(folder: Path) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_RangeHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_the_format_url_replays_from_the_package_in_replaywebpage(
     simweb: SimulatedWeb,
     media_files: dict[str, bytes],
@@ -337,7 +287,7 @@ def test_the_format_url_replays_from_the_package_in_replaywebpage(
         " const d = await crypto.subtle.digest('SHA-256', b);"
         " return [...new Uint8Array(d)].map(x => x.toString(16).padStart(2, '0')).join(''); }"
     )
-    with _serve(site) as origin, sync_playwright() as p:
+    with serve_files(site) as origin, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium")
         try:
             page = browser.new_page()
