@@ -94,21 +94,31 @@ def _view_log(request: Request) -> ViewLog:
     return log
 
 
-# What the server answers for the replay frame's first load, before the service worker
-# controls it: ReplayWeb.page then reloads the frame, and the worker serves it. Framed by
-# the source page, so it may be framed by this origin (every other response: by none).
-FRAME_PLACEHOLDER = (
+# The replay frame's page, as the service worker itself serves it (its "serveIndex"):
+# ReplayWeb.page's app. The server answers it too, for the loads the worker does not
+# answer itself: the first, before the worker controls the frame (ReplayWeb.page then
+# reloads the frame), and any while the worker starts up and passes requests on (seen
+# on a busy machine: a page without the app there left the replay stuck). Framed by the
+# source page, so it may be framed by this origin (every other response: by none).
+FRAME_INDEX = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Replay</title>'
-    "</head><body><p>Starting the replay…</p></body></html>"
+    '<script src="/replay/ui.js"></script></head><body><replay-app-main></replay-app-main>'
+    "</body></html>"
+)
+# The app's icons are data: URLs it fetches (no network).
+FRAME_POLICY = (
+    "default-src 'none'; script-src 'self'; worker-src 'self'; frame-src 'self'; "
+    "connect-src 'self' data:; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'self'; base-uri 'none'"
 )
 
 
 @router.get("/replay/")
 def replay_frame(_principal: Viewer) -> Response:
     return HTMLResponse(
-        FRAME_PLACEHOLDER,
+        FRAME_INDEX,
         headers={
-            "Content-Security-Policy": "default-src 'none'; frame-ancestors 'self'",
+            "Content-Security-Policy": FRAME_POLICY,
             "X-Frame-Options": "SAMEORIGIN",
             "Cache-Control": "no-store",
         },

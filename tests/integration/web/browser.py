@@ -147,8 +147,15 @@ class Watch:
             response.status >= 400
             and not response.from_service_worker
             and response.url not in self.refusals_asked
+            and not self._replay_starting(response.url)
         ):
             self.refused.append(f"{response.url}: {response.status}")
+
+    def _replay_starting(self, url: str) -> bool:
+        """ReplayWeb.page's app asking its worker's API (/replay/w/...) from a frame the
+        worker does not control yet (it reloads the frame, and asks again): the server
+        has no such API and says so; the request never leaves the archiver."""
+        return url.startswith(f"{self.site}/replay/w/")
 
     def _console(self, message: Any) -> None:
         # "Failed to load resource" repeats a response seen above (where the worker's
@@ -185,4 +192,17 @@ def frame_holding(page: Any, text: str, seconds: float = 60) -> Any:
                 continue
         return None
 
-    return wait_for(page, find, f"{text!r} in a frame of {page.url}", seconds)
+    try:
+        return wait_for(page, find, f"{text!r} in a frame of {page.url}", seconds)
+    except AssertionError as exc:
+        frames = [f"{f.url[:120]}: {_body(f)[:160]!r}" for f in page.frames]
+        raise AssertionError(f"{exc}; frames: {frames}") from None
+
+
+def _body(frame: Any) -> str:
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        return str(frame.evaluate("document.body ? document.body.innerText : ''"))
+    except PlaywrightError as exc:
+        return f"({exc.message})"

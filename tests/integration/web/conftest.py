@@ -40,10 +40,15 @@ class WebWorld:
 
 
 def add_snapshot(
-    archive: Archive, source_id: int, clock: FixedClock, html: str = HTML, title: str = "Суд"
+    archive: Archive,
+    source_id: int,
+    clock: FixedClock,
+    html: str = HTML,
+    title: str = "Суд",
+    png: bytes = PNG,
 ) -> tuple[str, Path, str]:
-    """Write a real snapshot WARC for the source (its page ``html``), and its row and
-    observation."""
+    """Write a real snapshot WARC for the source (its page ``html``, its screenshot
+    ``png``), and its row and observation."""
     with archive.db.session() as session:
         source = session.get(Source, source_id)
         assert source is not None
@@ -60,7 +65,7 @@ def add_snapshot(
     with open_snapshot(path, clock=clock) as writer:
         writer.write_warcinfo(operator="test")
         writer.write_response(url, head, body)
-        writer.write_resource(artefact_uri("screenshot", url), "image/png", PNG)
+        writer.write_resource(artefact_uri("screenshot", url), "image/png", png)
     sealed = writer.sealed
     with archive.db.session() as session:
         session.add(
@@ -86,8 +91,8 @@ def add_snapshot(
                         "kind": "screenshot",
                         "uri": artefact_uri("screenshot", url),
                         "content_type": "image/png",
-                        "size": len(PNG),
-                        "sha256": hashlib.sha256(PNG).hexdigest(),
+                        "size": len(png),
+                        "sha256": hashlib.sha256(png).hexdigest(),
                     }
                 ],
                 records=4,

@@ -122,7 +122,9 @@ async def test_the_viewer_files_and_the_policies(
     assert worker.status_code == 200
     # The worker's own policy: it may read from this origin only.
     assert worker.headers["content-security-policy"] == WORKER_POLICY
+    # The replay frame's page, as the worker serves it: ReplayWeb.page's app.
     frame = await client.get("/replay/?source=x", headers=viewer)
+    assert "<replay-app-main>" in frame.text and "/replay/ui.js" in frame.text
     assert (
         frame.status_code == 200
         and "frame-ancestors 'self'" in frame.headers["content-security-policy"]

@@ -5,6 +5,7 @@ frame, seen by a viewer who cannot download the file, the view in the custody lo
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tests.integration.web.conftest import WebWorld, add_snapshot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
+SHOT_HEIGHT = 7000
 HEADLINE = "В Кызылорде начался суд над журналистом Айдосом Садыковым"
 # The photo was not captured: the replay must not fetch it from the live site.
 NEWS = f"""<!doctype html><html lang="ru"><head><meta charset="utf-8">
@@ -49,9 +51,18 @@ def news(world: WebWorld, clock: FixedClock) -> tuple[int, str]:
     source = next(s for s in world.archive.status()["sources"] if s["id"] != world.source_id)
     clock.advance(minutes=1)
     snapshot_id, _path, _sha = add_snapshot(
-        world.archive, source["id"], clock, html=NEWS, title=HEADLINE
+        world.archive, source["id"], clock, html=NEWS, title=HEADLINE, png=_full_height()
     )
     return source["id"], snapshot_id
+
+
+def _full_height() -> bytes:
+    """A full-page screenshot as captures make them: 1280 px wide, 7,000 px high."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (1280, SHOT_HEIGHT), (240, 240, 235)).save(out, "PNG")
+    return out.getvalue()
 
 
 @pytest.fixture
@@ -119,5 +130,42 @@ def test_a_viewer_sees_the_news_page_replayed(
             response = page.goto(f"{site}/snapshots/{snapshot_id}.wacz")
             assert response is not None and response.status == 403
             expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+        finally:
+            browser.close()
+
+
+def test_a_full_height_screenshot_is_a_thumbnail_opening_full_size(
+    site: str, world: WebWorld, news: tuple[int, str]
+) -> None:
+    """Finding: a 7,000 px screenshot pushed everything below it away."""
+    from playwright.sync_api import expect, sync_playwright
+
+    source_id, snapshot_id = news
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            watch = Watch(context, site)
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            log_in(page, site, world.tokens["lawyer"], f"/sources/{source_id}")
+            frame_holding(page, HEADLINE)
+            image = page.get_by_alt_text("Screenshot of the source as captured (baseline)")
+            expect(image).to_be_visible()
+            assert image.evaluate("img => img.naturalHeight") == SHOT_HEIGHT
+            box = image.bounding_box()
+            assert box is not None and box["height"] <= 18 * 16 + 2, box
+            # What follows it is close below, not 7,000 px down.
+            snapshots = page.get_by_role("heading", name="Snapshots").bounding_box()
+            assert snapshots is not None and snapshots["y"] < box["y"] + box["height"] + 400
+
+            page.get_by_role("link", name="open full size").click()
+            expect(page).to_have_url(f"{site}/api/v1/snapshots/{snapshot_id}/screenshot?inline=1")
+            full = page.locator("img")
+            assert full.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [
+                1280,
+                SHOT_HEIGHT,
+            ]
+            assert not watch.problems(), watch.problems()
         finally:
             browser.close()
