@@ -169,11 +169,29 @@ def snapshot_wacz(request: Request, snapshot_id: str, principal: Viewer) -> Resp
     )
 
 
+_building: dict[str, threading.Lock] = {}
+_building_lock = threading.Lock()
+
+
 def replay_wacz(ctx: WebContext, snapshot: Snapshot) -> Path:
-    """The snapshot as WACZ, built from its WARC on first use."""
+    """The snapshot as WACZ, built from its WARC on first use (once: the replay's first
+    requests arrive together)."""
     out = ctx.settings.storage.root / "replay" / f"{snapshot.id}.wacz"
     if out.is_file():
         return out
+    with _building_lock:
+        lock = _building.setdefault(snapshot.id, threading.Lock())
+    try:
+        with lock:
+            if out.is_file():
+                return out
+            return _build(ctx, snapshot, out)
+    finally:
+        with _building_lock:
+            _building.pop(snapshot.id, None)
+
+
+def _build(ctx: WebContext, snapshot: Snapshot, out: Path) -> Path:
     warc = inside_storage(ctx, snapshot.warc_path)
     with ctx.archive.db.session() as session:
         source = session.get(Source, snapshot.source_id)
