@@ -32,9 +32,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, StoreError
 from archiver.integrity._wacz import WaczPage, write_wacz
 from archiver.models import Snapshot, Source
+from archiver.storage import ObjectMissing, open_store
 from archiver.web._auth import context, page_role
 from archiver.web._context import WebContext
 from archiver.web.downloads import inside_storage, load_snapshot, record_download
@@ -192,7 +193,18 @@ def replay_wacz(ctx: WebContext, snapshot: Snapshot) -> Path:
 
 
 def _build(ctx: WebContext, snapshot: Snapshot, out: Path) -> Path:
-    warc = inside_storage(ctx, snapshot.warc_path)
+    store = open_store(ctx.settings)
+    if not store.remote:
+        return _build_from(ctx, snapshot, out, inside_storage(ctx, snapshot.warc_path))
+    # In a bucket (storage.warc_url): fetched to the storage's tmp/ for the build.
+    try:
+        with store.fetched(snapshot.warc_path, ctx.settings.storage.root / "tmp") as warc:
+            return _build_from(ctx, snapshot, out, warc)
+    except ObjectMissing as exc:
+        raise HTTPException(status.HTTP_410_GONE, "the stored file is missing") from exc
+
+
+def _build_from(ctx: WebContext, snapshot: Snapshot, out: Path, warc: Path) -> Path:
     with ctx.archive.db.session() as session:
         source = session.get(Source, snapshot.source_id)
         source_url = source.url if source is not None else snapshot.final_url or ""
@@ -229,9 +241,13 @@ def replay_panel(
     if chosen is None:
         return None
     snapshot = load_snapshot(ctx, chosen["id"])
-    root = ctx.settings.storage.root.resolve()
-    warc = (root / snapshot.warc_path).resolve()
-    warc_present = warc.is_relative_to(root) and warc.is_file()
+    # Already built, or its WARC where the store keeps it (a bucket too).
+    built = (ctx.settings.storage.root / "replay" / f"{snapshot.id}.wacz").is_file()
+    store_error = None
+    try:
+        warc_present = built or open_store(ctx.settings).stat(snapshot.warc_path) is not None
+    except StoreError as exc:  # a bucket that does not answer: said as such, not "missing"
+        warc_present, store_error = False, str(exc)
     chain: list[dict[str, Any]] = snapshot.redirect_chain or []
     label = "baseline" if chosen["id"] == source.get("baseline_snapshot") else None
     if chosen["id"] == source.get("latest_snapshot"):
@@ -245,6 +261,7 @@ def replay_panel(
         "available": viewer_files(ctx) is not None and warc_present,
         "viewer_installed": viewer_files(ctx) is not None,
         "warc_present": warc_present,
+        "store_error": store_error,
         "viewer_path": str(ctx.settings.web.replay_viewer.resolve()),
         "others": [s for s in replayable.values() if s["id"] != chosen["id"]],
     }

@@ -401,3 +401,60 @@ def test_a_store_that_keeps_no_checksum_gets_the_object_read_back(
     monkeypatch.setattr(S3Store, "open", garbled)
     with pytest.raises(StoreError, match="read back is not the file written"):
         store.put_file(local, "warcs/b.warc.gz", sha256=digest, size=8000)
+
+
+def test_a_snapshot_in_the_bucket_is_replayed_from_it(
+    web: SimulatedWeb,
+    s3: S3,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """The source page's replay builds its WACZ from the WARC in the bucket; with the
+    object gone the page says it is missing, with the bucket unreachable it says that."""
+    import asyncio
+
+    import httpx
+
+    from archiver.web import create_app
+    from archiver.web.tokens import Role, create_token
+
+    settings = _settings(make_settings, web, **s3.settings())
+    with Archive.open(settings, clock=clock) as archive:
+        _capture(archive, tmp_path)
+        archive.capture()
+        (snap,) = _snapshots(archive)
+        assert not (settings.storage.root / snap.warc_path).exists()  # only in the bucket
+        _, token = create_token(archive.db, name="lawyer", role=Role.LAWYER, clock=clock)
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def get(url: str, app_settings: Settings = settings) -> httpx.Response:
+            transport = httpx.ASGITransport(app=create_app(archive, app_settings))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.get(url, headers=headers)
+
+        page = asyncio.run(get(f"/sources/{snap.source_id}"))
+        assert page.status_code == 200
+        assert "WARC file is missing" not in page.text
+        wacz = asyncio.run(get(f"/snapshots/{snap.id}.wacz"))
+        assert wacz.status_code == 200
+        with zipfile.ZipFile(io.BytesIO(wacz.content)) as zf:
+            (name,) = [n for n in zf.namelist() if n.startswith("archive/")]
+            assert hashlib.sha256(zf.read(name)).hexdigest() == snap.warc_sha256
+
+        unreachable = settings.model_copy(
+            update={
+                "storage": settings.storage.model_copy(
+                    update={"s3_endpoint": "http://127.0.0.1:9", "warc_url": "s3://elsewhere/x"}
+                )
+            }
+        )
+        (settings.storage.root / "replay" / f"{snap.id}.wacz").unlink()
+        page = asyncio.run(get(f"/sources/{snap.source_id}", unreachable))
+        assert page.status_code == 200
+        assert "could not be read" in page.text and "WARC file is missing" not in page.text
+        key = f"archive/{snap.warc_path}"
+        for version in s3.client.list_object_versions(Bucket=s3.bucket, Prefix=key)["Versions"]:
+            s3.client.delete_object(Bucket=s3.bucket, Key=key, VersionId=version["VersionId"])
+        page = asyncio.run(get(f"/sources/{snap.source_id}"))
+        assert "WARC file is missing" in page.text
