@@ -64,7 +64,7 @@ def serve(routes: dict[str, Route]) -> Iterator[LocalServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     holder.append(LocalServer(server, routes))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield holder[0]

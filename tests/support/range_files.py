@@ -56,7 +56,7 @@ class RangeHandler(SimpleHTTPRequestHandler):
 def serve_files(folder: Path) -> Iterator[str]:
     """Serve ``folder`` on 127.0.0.1; yields its origin (``http://127.0.0.1:PORT``)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

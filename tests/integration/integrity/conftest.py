@@ -150,7 +150,9 @@ def serve_tsa(tsa_pki: Path) -> Iterator[LocalTsa]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled every 50 ms: shutdown() waits for a poll, and the default 0.5 s was paid by
+    # every test that stamps.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     tsa.url = f"http://127.0.0.1:{server.server_address[1]}/tsr"
     try:
