@@ -10,6 +10,15 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+# ReplayWeb.page's frame page, to be served at <replayBase>/index.html as its embedding
+# docs ask: the replay frame loads it before the service worker controls the frame (and
+# while the worker starts); without it the frame showed a directory listing on a busy
+# machine and the replay never started.
+REPLAY_FRAME = (
+    '<!doctype html><html><head><meta charset="utf-8"><script src="../ui.js"></script>'
+    "</head><body><replay-app-main></replay-app-main></body></html>"
+)
+
 
 class RangeHandler(SimpleHTTPRequestHandler):
     """Static files with single byte ranges (``Range: bytes=first-last`` or ``-suffix``)."""

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import FixedClock
 from tests.integration.integrity.conftest import LocalTsa
 from tests.integration.integrity.package_fixtures import Sealed, sealed_archive
-from tests.support.range_files import serve_files
+from tests.support.range_files import REPLAY_FRAME, serve_files
 
 REPO = Path(__file__).resolve().parents[3]
 TOOLS = REPO / ".venv-tools" / "bin"
@@ -87,6 +87,7 @@ def test_replaywebpage_shows_the_captured_page(sealed: Sealed, tmp_path: Path) -
     _wacz(sealed, tmp_path).rename(site / "snapshot.wacz")
     (site / "ui.js").symlink_to(REPLAYWEBPAGE / "ui.js")
     (site / "replay" / "sw.js").symlink_to(REPLAYWEBPAGE / "sw.js")
+    (site / "replay" / "index.html").write_text(REPLAY_FRAME, encoding="utf-8")
     (site / "index.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'><script src='ui.js'></script>"
         "</head><body><replay-web-page style='height:600px;display:block' "

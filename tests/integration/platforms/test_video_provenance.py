@@ -29,7 +29,7 @@ from tests.conftest import FixedClock
 from tests.integration.platforms.test_media import CLIP, PAGE, _add, serve_video
 from tests.simweb import SimulatedWeb
 from tests.simweb.behaviours import SlowBody
-from tests.support.range_files import serve_files
+from tests.support.range_files import REPLAY_FRAME, serve_files
 from tests.support.verify_tools import warcio_check
 
 pytestmark = pytest.mark.slow
@@ -272,6 +272,7 @@ def test_the_format_url_replays_from_the_package_in_replaywebpage(
         (site / "snapshot.wacz").write_bytes(zf.read("snapshot.wacz"))
     (site / "ui.js").symlink_to(REPLAYWEBPAGE / "ui.js")
     (site / "replay" / "sw.js").symlink_to(REPLAYWEBPAGE / "sw.js")
+    (site / "replay" / "index.html").write_text(REPLAY_FRAME, encoding="utf-8")
     (site / "index.html").write_text(
         "<!doctype html><html><head><meta charset='utf-8'><script src='ui.js'></script>"
         "</head><body><replay-web-page style='height:600px;display:block' "
