@@ -247,8 +247,15 @@ def chain_end(session: Session) -> tuple[int, str]:
     under the append lock: in the caller's transaction, nothing can be appended between
     this and the caller's own appends (a seal records it as the position it was made at).
     """
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CUSTODY_LOCK})
+    elif dialect == "sqlite":
+        # SQLite's Python driver opens the transaction at the first write, not at this
+        # read: two appends at once (two screenshots shown on one page) read the same end
+        # and the second failed on the unique seq. A write that changes nothing takes the
+        # database's write lock first (the other waits, busy_timeout), as BEGIN IMMEDIATE.
+        session.execute(text("UPDATE custody_events SET seq = seq WHERE 0"))
     last_seq = session.scalar(select(func.max(CustodyEvent.seq)))
     if last_seq is None:
         return 0, GENESIS
