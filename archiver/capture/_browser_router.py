@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import CDPSession
 from playwright.async_api import Error as PlaywrightError
 
+from archiver.capture._browser_bodies import STREAM_BYTES, BodyServer, Delivery
 from archiver.capture._browser_types import BrowserRequest, FetchFn
 from archiver.capture.decode import decode_body
 from archiver.capture.exchange import Exchange, Failure, FailureKind, exception_text
@@ -100,8 +101,10 @@ class Router:
         started: float,
         session: OperatorSession | None = None,
         deadline: float | None = None,
+        bodies: BodyServer | None = None,
     ) -> None:
         self._fetch = fetch
+        self._bodies = bodies
         self._deadline = deadline
         self._session = session
         self._cdp = cdp
@@ -190,32 +193,29 @@ class Router:
             kind = exchange.failure.kind if exchange.failure else None
             await self._fail(request_id, _ERROR_REASON.get(kind, "Failed") if kind else "Failed")
             return
-        if exchange.body is not None and exchange.body.size > _THREAD_BODY_BYTES:
-            body, truncated, error = await asyncio.to_thread(
-                _body_for_browser, exchange, self._max_body_bytes
-            )
-        else:
-            body, truncated, error = _body_for_browser(exchange, self._max_body_bytes)
-        if truncated:
-            self.limits_hit.append(
-                f"max_response_bytes: {record.request.url} decoded for the browser only up to "
-                f"{self._max_body_bytes} bytes"
-            )
-        if error:
-            self.event("decode_error", url=record.request.url, error=error)
         if record.request.is_navigation and record.frame_id and exchange.location is None:
             self._frame_urls[record.frame_id] = record.request.url
-        params: dict[str, Any] = {
-            "requestId": request_id,
-            "responseCode": exchange.status,
-            "body": body,
-        }
         pairs = [
             (name, value)
             for name, value in exchange.response_headers
             if name.lower() not in _DROPPED_HEADERS
             and not self._session_cookie_set(record.request.url, name, value)
         ]
+        if self._streamable(exchange, pairs):
+            await self._continue_to_bodies(record, exchange, pairs)
+            return
+        if exchange.body is not None and exchange.body.size > _THREAD_BODY_BYTES:
+            body, truncated, error = await asyncio.to_thread(
+                _body_for_browser, exchange, self._max_body_bytes
+            )
+        else:
+            body, truncated, error = _body_for_browser(exchange, self._max_body_bytes)
+        self._decoded(record.request.url, truncated, error)
+        params: dict[str, Any] = {
+            "requestId": request_id,
+            "responseCode": exchange.status,
+            "body": body,
+        }
         if all(name.isascii() and value.isascii() for name, value in pairs):
             params["responseHeaders"] = [{"name": n, "value": v} for n, v in pairs]
         else:
@@ -232,6 +232,49 @@ class Router:
             # the response (e.g. a header it cannot carry): then the page sees a failure.
             if await self._fail(request_id, "Failed"):
                 self.event("fulfill_error", url=record.request.url, error=str(exc)[:300])
+
+    def _decoded(self, url: str, truncated: bool, error: str | None) -> None:
+        if truncated:
+            self.limits_hit.append(
+                f"max_response_bytes: {url} decoded for the browser only up to "
+                f"{self._max_body_bytes} bytes"
+            )
+        if error:
+            self.event("decode_error", url=url, error=error)
+
+    def _streamable(self, exchange: Exchange, pairs: list[tuple[str, str]]) -> bool:
+        """Whether the body goes to Chromium over the body server's socket: large, with
+        a body to show, and setting no cookie (which Chromium would file under the
+        replacement address)."""
+        return (
+            self._bodies is not None
+            and exchange.body is not None
+            and exchange.body.size > STREAM_BYTES
+            and exchange.status is not None
+            and 200 <= exchange.status < 600
+            and exchange.status not in (204, 304)
+            and exchange.location is None
+            and not any(name.lower() == "set-cookie" for name, _ in pairs)
+        )
+
+    async def _continue_to_bodies(
+        self, record: _Record, exchange: Exchange, pairs: list[tuple[str, str]]
+    ) -> None:
+        assert self._bodies is not None
+        url = record.request.url
+
+        def done(truncated: bool, error: str | None) -> None:
+            self._decoded(url, truncated, error)
+
+        address = self._bodies.register(Delivery(exchange, pairs, self._max_body_bytes, done))
+        try:
+            await self._cdp.send(
+                "Fetch.continueRequest", {"requestId": record.request_id, "url": address}
+            )
+        except PlaywrightError as exc:
+            self._bodies.forget(address)
+            if await self._fail(record.request_id, "Failed"):
+                self.event("fulfill_error", url=url, error=str(exc)[:300])
 
     def _with_session(self, request: BrowserRequest) -> BrowserRequest:
         """The request with the session's cookies for its host added (the page's own

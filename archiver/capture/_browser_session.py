@@ -29,6 +29,7 @@ from playwright.async_api import (
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from archiver.capture._browser_bodies import BodyServer
 from archiver.capture._browser_budget import (
     QUIET_SECONDS,
     SCROLL_MAX_STEPS,
@@ -114,6 +115,7 @@ class CaptureRun:
         screenshot_max_height: int,
         session: OperatorSession | None,
         clock: Callable[[], datetime],
+        bodies: BodyServer | None = None,
     ) -> None:
         self._browser = browser
         self._browser_cdp = browser_cdp
@@ -133,6 +135,7 @@ class CaptureRun:
             started=budget.start,
             session=session,
             deadline=budget.deadline,
+            bodies=bodies,
         )
         self._page: Page | None = None
         self._page_cdp: CDPSession | None = None

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Browser, CDPSession, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
+from archiver.capture._browser_bodies import BodyServer
 from archiver.capture._browser_budget import Budget
 from archiver.capture._browser_router import Router
 from archiver.capture._browser_session import VIEWPORT, BrowserUnavailable, CaptureRun
@@ -44,7 +45,6 @@ from archiver.config import CaptureSettings, NetworkSettings
 from archiver.errors import CaptureError
 
 __all__ = [
-    "BLACK_HOLE_PROXY",
     "CHROMIUM_ARGS",
     "VIEWPORT",
     "BrowserPool",
@@ -53,9 +53,9 @@ __all__ = [
     "PageCapture",
 ]
 
-# A closed local port: whatever escapes interception gets "connection refused" at once.
-# Playwright adds "--proxy-bypass-list=<-loopback>", so loopback addresses go there too.
-BLACK_HOLE_PROXY = "http://127.0.0.1:9"
+# Chromium's proxy is the pool's body server (capture/_browser_bodies.py): whatever
+# escapes the interception arrives there and is refused. Playwright adds
+# "--proxy-bypass-list=<-loopback>", so loopback addresses go there too.
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-background-networking",
@@ -67,7 +67,8 @@ CHROMIUM_ARGS = (
     # revealing the archiver's own address to the site (checked by the tests).
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
     # Nothing in Chromium needs to resolve a name: the fetcher does it (or its proxy).
-    "--host-resolver-rules=MAP * ~NOTFOUND",
+    # The exception: its own proxy, the body server on 127.0.0.1.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 )
 _LAUNCH_TIMEOUT_MS = 30_000
 
@@ -93,14 +94,16 @@ class _Slot:
         assert self._cdp is not None
         return self._cdp
 
-    async def launch(self, driver: Playwright, executable: str, args: Sequence[str]) -> None:
+    async def launch(
+        self, driver: Playwright, executable: str, args: Sequence[str], proxy: str
+    ) -> None:
         await self.close()
         try:
             browser = await driver.chromium.launch(
                 executable_path=executable,
                 headless=True,
                 args=list(args),
-                proxy={"server": BLACK_HOLE_PROXY},
+                proxy={"server": proxy},
                 timeout=_LAUNCH_TIMEOUT_MS,
             )
             cdp = await browser.new_browser_cdp_session()
@@ -164,6 +167,8 @@ class BrowserPool:
         self._driver: Playwright | None = None
         self._lock = asyncio.Lock()
         self._closed = False
+        # Large bodies go to Chromium through it; it is Chromium's proxy too.
+        self._bodies = BodyServer()
 
     async def __aenter__(self) -> BrowserPool:
         return self
@@ -181,10 +186,16 @@ class BrowserPool:
         self._closed = True
         for slot in self._slots:
             await slot.close()
+        await self._bodies.close()
         async with self._lock:
             if self._manager is not None:
                 manager, self._manager, self._driver = self._manager, None, None
                 await manager.__aexit__(None, None, None)
+
+    @property
+    def bodies_streamed(self) -> int:
+        """Large bodies handed to Chromium over the body server's socket so far."""
+        return self._bodies.served
 
     async def _playwright(self) -> Playwright:
         async with self._lock:
@@ -231,7 +242,13 @@ class BrowserPool:
             for attempt in (1, 2):
                 if not slot.alive or attempt == 2:
                     launching = time.monotonic()
-                    await slot.launch(await self._playwright(), self._executable, self._args)
+                    await self._bodies.start()
+                    await slot.launch(
+                        await self._playwright(),
+                        self._executable,
+                        self._args,
+                        self._bodies.proxy_url,
+                    )
                     timings["launch"] = round(time.monotonic() - launching, 3)
                 run = self._run(slot, url, fetch, deadline, operator_session)
                 try:
@@ -273,4 +290,5 @@ class BrowserPool:
             screenshot_max_height=self._settings.screenshot_max_height,
             session=session,
             clock=self._clock,
+            bodies=self._bodies,
         )

@@ -134,8 +134,9 @@ def test_a_pages_images_come_at_once_and_its_host_pages_stay_spaced(
     # Several of one page's images at once: more than the two a page load gets, at most
     # the six a browser opens to one host.
     assert dict(peak) == {"0": HOLD_UNTIL, "1": HOLD_UNTIL}
-    # The two pages' documents, one host: still per_host_interval apart (less a little
-    # for the way from the archiver's limiter to the server).
+    # The two pages' documents, one host: still per_host_interval apart. Measured where
+    # they arrive, so a loaded machine can delay the first more than the second on the
+    # way from the archiver's limiter (CI saw 0.34 s); unspaced, they arrive together.
     first, second = sorted(documents.values())
-    assert second - first >= defaults.per_host_interval - 0.1
+    assert second - first >= defaults.per_host_interval / 2
     assert took < 45  # backstop: spaced 0.5 s apart, the images alone would take 30 s

@@ -1,0 +1,68 @@
+"""Large bodies reach Chromium over the body server's loopback socket, not base64 through
+Playwright's driver (capture/_browser_bodies.py). Finding: a 1 GiB gzip bomb, cut to
+16 MiB for the browser, still cost Playwright's driver 405 MiB and the archiver's
+process 199 MiB (docs/benchmarks.md). What the page sees must not change: its address,
+its responses' addresses, cookies, whole bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from archiver.capture._browser_bodies import STREAM_BYTES
+from archiver.capture.browser import BrowserPool
+from tests.integration.browser_capture.conftest import SimwebFetch, deadline, needs_chromium
+from tests.simweb import SimulatedWeb
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+BIG = STREAM_BYTES * 3
+
+
+async def test_large_document_script_and_data_reach_the_page_whole_at_their_own_address(
+    simweb: SimulatedWeb, fetch: SimwebFetch, make_pool: Callable[..., BrowserPool]
+) -> None:
+    filler = "<p>" + "evidence " * (BIG // 9) + "</p>"
+    script = "var pad = '" + "x" * BIG + "'; document.title = 'script ran ' + pad.length;"
+    data = json.dumps({"pad": "y" * BIG, "end": "last record"})
+    page = f"""<title>big</title>{filler}<script src="/big.js"></script><script>
+      fetch('/big.json').then(r => r.json().then(j => document.body.insertAdjacentHTML(
+        'beforeend', '<p id=seen>' + r.url + ' ' + j.end + ' ' + location.href + '</p>')));
+    </script><p id=end>END OF DOCUMENT</p>"""
+    simweb.page("https://big.example/", page)
+    simweb.page("https://big.example/big.js", script, content_type="text/javascript")
+    simweb.page("https://big.example/big.json", data, content_type="application/json")
+
+    async with make_pool(page_budget=20.0) as pool:
+        result = await pool.capture_page("https://big.example/", fetch, deadline=deadline())
+        streamed = pool.bodies_streamed
+
+    assert result.main_status == 200 and result.final_url == "https://big.example/"
+    assert result.title == f"script ran {BIG}"
+    dom = (result.dom_html or b"").decode()
+    assert "END OF DOCUMENT" in dom
+    assert "https://big.example/big.json last record https://big.example/" in dom, (
+        "the page saw another address than the cited one"
+    )
+    assert result.screenshot_png
+    assert streamed == 3  # document, script and data: none through the driver
+    assert not [line for line in result.limits_hit if "max_response_bytes" in line]
+
+
+async def test_a_large_response_setting_a_cookie_keeps_it_for_its_own_site(
+    simweb: SimulatedWeb, fetch: SimwebFetch, make_pool: Callable[..., BrowserPool]
+) -> None:
+    """Chromium would file a cookie set by the body server's answer under its address:
+    such responses keep the DevTools path, and the page reads its cookie."""
+    simweb.page(
+        "https://cookie.example/",
+        "<title>c</title><p>" + "z" * BIG + "</p><script>document.title = document.cookie</script>",
+        headers={"Set-Cookie": "visit=1; Path=/"},
+    )
+    async with make_pool(page_budget=20.0) as pool:
+        result = await pool.capture_page("https://cookie.example/", fetch, deadline=deadline())
+        streamed = pool.bodies_streamed
+    assert result.title == "visit=1"
+    assert streamed == 0
