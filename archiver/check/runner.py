@@ -217,8 +217,8 @@ class CheckRunner:
             self.outage_policy,
             rounds,
         )
-        if judgement.degraded:
-            log.error("check run %d degraded, no state changed: %s", run_id, judgement.reason)
+        # A degraded run is said by its caller's summary (and the daemon's operator
+        # line), not here too.
         for item in probed:
             self._decide(item, history.get(item.source.id, []), judgement)
         if not judgement.degraded and self.settings.check.recapture_altered:

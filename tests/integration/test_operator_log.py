@@ -4,6 +4,7 @@ hint from ``archiver run`` itself, and third-party chatter kept at DEBUG."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -23,6 +24,7 @@ from archiver.capture.session import NO_SECRETS
 from archiver.cli import main
 from archiver.cli._base import _cli_logging, setup_logging
 from archiver.config import Settings
+from archiver.schedule.checks import CheckScheduler
 from archiver.schedule.operator import command_path, stamp_trouble
 from archiver.schedule.telling import Teller, log_start
 from tests.conftest import REPO, FixedClock
@@ -240,3 +242,23 @@ def test_a_command_s_warning_never_lands_inside_its_progress_bar(
     finally:
         root.handlers[:] = saved
     assert terminal.getvalue() == "capturing  [#####-----]  50%\r\x1b[Kyt-dlp: video unavailable\n"
+
+
+def test_a_degraded_daemon_check_run_is_said_once(
+    archive: Archive, web: SimulatedWeb, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding: a degraded re-check in the daemon was logged three times: the runner's
+    ERROR, the pass's summary at ERROR, and the operator's plain-words line."""
+    archive.capture(source_ids=archive.find_sources([LATER]))
+    clock.advance(days=60)  # every source due
+    web.offline()
+    teller = Teller(archive)
+    teller.start()
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        scheduler = CheckScheduler(archive, should_stop=lambda: False)
+        assert asyncio.run(scheduler.check_pass()) > 0
+        teller.tell()
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([line for line in loud if "degraded" in line.lower()]) == 1, loud
+    assert any(" degraded: " in line for line in loud), loud
