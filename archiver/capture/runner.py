@@ -53,6 +53,7 @@ from archiver.capture.workers import (
     worker_count,
 )
 from archiver.config import Settings
+from archiver.errors import StoreError
 from archiver.models import Citation, Source
 from archiver.schedule.due import due_condition
 from archiver.secrets import Secrets, settings_secrets
@@ -402,6 +403,11 @@ class CaptureRunner:
         except (Stopped, SnapshotAbandoned) as exc:
             log.debug("capture of source %d (%s) abandoned: stopping", source.id, source.url)
             raise Stopped() from exc
+        except StoreError as exc:
+            # The bucket refused the WARC or did not answer, the disk is full: the
+            # message says what and where (docs/storage.md, "Faults"), no traceback.
+            log.error("capture of source %d (%s) failed: %s", source.id, source.url, exc)
+            return Finished(source, error=error_text(exc))
         except Exception as exc:
             log.exception("capture of source %d (%s) failed", source.id, source.url)
             return Finished(source, error=error_text(exc))

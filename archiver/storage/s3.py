@@ -33,7 +33,7 @@ import hashlib
 import os
 import shutil
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,15 +43,37 @@ from typing import Any, BinaryIO, cast
 
 import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from archiver.errors import StoreError
 from archiver.storage.base import ObjectInfo, ObjectMissing, StoreRefused
 
 MIB = 1024 * 1024
+# Attempts per request (botocore's standard retries: timeouts, connection errors, 5xx,
+# throttling), each waiting at most S3Options.timeout per connect and per read.
+_ATTEMPTS = 4
 _READ = 1 << 20
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
 _REFUSED = {"AccessDenied", "403", "412", "PreconditionFailed", "InvalidRequest", "405"}
+_TAKEN = {"412", "PreconditionFailed"}
+# What a store's refusal of the credentials means, in words (docs/storage.md, "Faults").
+_CREDENTIALS = {
+    "ExpiredToken": "the store refused the credentials: they have expired",
+    "TokenRefreshRequired": "the store refused the credentials: they have expired",
+    "RequestExpired": "the store refused the credentials: the request expired",
+    "InvalidToken": "the store refused the credentials: the session token is not valid",
+    "InvalidAccessKeyId": "the store refused the credentials: it knows no such access key",
+    "SignatureDoesNotMatch": "the store refused the credentials: the secret key is wrong",
+    "RequestTimeTooSkewed": "the store refused the request: this machine's clock is wrong",
+    "AccessDenied": "the store refused access with these credentials",
+}
+_TIMEOUTS = (ReadTimeoutError, ConnectTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -107,7 +129,7 @@ class S3Store:
             config=Config(
                 connect_timeout=options.timeout,
                 read_timeout=options.timeout,
-                retries={"max_attempts": 4, "mode": "standard"},
+                retries={"total_max_attempts": _ATTEMPTS, "mode": "standard"},
                 # Our own SHA-256 on every write; no CRC added on top.
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
@@ -132,11 +154,34 @@ class S3Store:
                 ObjectMissing
                 if code in _MISSING
                 else StoreRefused
-                if code in _REFUSED
+                if code in _REFUSED or code in _CREDENTIALS
                 else StoreError
             )
-            return kind(f"{where}: {code} {message}".rstrip())
+            said = f" ({_CREDENTIALS[code]})" if code in _CREDENTIALS else ""
+            return kind(f"{where}: {code} {message}".rstrip() + said)
+        if isinstance(exc, (*_TIMEOUTS, EndpointConnectionError)):
+            # botocore's retries are spent: say how long each attempt could wait.
+            how = (
+                f"no answer within {self.options.timeout:g} s"
+                if isinstance(exc, _TIMEOUTS)
+                else "cannot connect"
+            )
+            return StoreError(f"{where}: {how}, {_ATTEMPTS} attempts: {exc}")
         return StoreError(f"{where}: {type(exc).__name__}: {exc}")
+
+    def _named(self, exc: ClientError, ask: Callable[[], object]) -> ClientError:
+        """A HEAD's refusal is a bare status (S3 sends no body to a HEAD): ``ask`` the
+        same with a GET to learn the store's error code (ExpiredToken, AccessDenied)."""
+        if _code(exc) not in {"400", "403"}:
+            return exc
+        try:
+            ask()
+        except ClientError as named:
+            if not _code(named).isdigit() and _code(named) not in _MISSING:
+                return named
+        except BotoCoreError:
+            pass
+        return exc
 
     def _lock(self) -> dict[str, Any]:
         if self.options.lock_days <= 0:
@@ -147,19 +192,30 @@ class S3Store:
     # -- writing --------------------------------------------------------------------
 
     def put_file(self, local: Path, key: str, *, sha256: str, size: int) -> ObjectInfo:
-        existing = self.stat(key)
+        existing = self.stat(key, doing="write")
         if existing is not None:
             return self._same_or_refuse(local, key, existing, sha256, size)
         try:
-            with local.open("rb") as fh:
+            fh = local.open("rb")
+        except OSError as exc:
+            raise StoreError(f"cannot read {local}: {exc.strerror or exc}") from exc
+        try:
+            with fh:
                 if size <= self.options.part_size:
                     expected = self._put_one(fh, key, sha256, size)
                 else:
                     expected = self._put_parts(fh, key, sha256, size)
+        except ClientError as exc:
+            taken = self.stat(key, doing="write") if _code(exc) in _TAKEN else None
+            if taken is None:
+                raise self._error(exc, "write", key) from exc
+            # The name is taken: by this very upload when the store did the write and
+            # its answer was lost (botocore sent it again), else by another writer.
+            return self._same_or_refuse(local, key, taken, sha256, size)
+        except BotoCoreError as exc:  # before OSError: botocore's timeouts are OSErrors
+            raise self._error(exc, "write", key) from exc
         except OSError as exc:
             raise StoreError(f"cannot read {local}: {exc.strerror or exc}") from exc
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, "write", key) from exc
         info = self.stat(key)
         if info is None:
             raise StoreError(f"{self.description}: {key} is not there after it was written")
@@ -281,9 +337,13 @@ class S3Store:
     def probe(self) -> None:
         """The bucket answers with these credentials (HeadBucket); raises StoreError.
         Nothing is written: under Object Lock a test object could never be removed."""
+        bucket = self.options.bucket
         try:
-            self._client.head_bucket(Bucket=self.options.bucket)
-        except (ClientError, BotoCoreError) as exc:
+            self._client.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            named = self._named(exc, lambda: self._client.list_objects_v2(Bucket=bucket, MaxKeys=1))
+            raise self._error(named, "reach", "the bucket") from exc
+        except BotoCoreError as exc:
             raise self._error(exc, "reach", "the bucket") from exc
 
     # -- reading --------------------------------------------------------------------
@@ -295,17 +355,19 @@ class S3Store:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def stat(self, key: str) -> ObjectInfo | None:
+    def stat(self, key: str, *, doing: str = "read") -> ObjectInfo | None:
+        bucket, full = self.options.bucket, self._key(key)
         try:
-            head = self._client.head_object(
-                Bucket=self.options.bucket, Key=self._key(key), ChecksumMode="ENABLED"
-            )
+            head = self._client.head_object(Bucket=bucket, Key=full, ChecksumMode="ENABLED")
         except ClientError as exc:
             if _code(exc) in _MISSING:
                 return None
-            raise self._error(exc, "read", key) from exc
+            named = self._named(
+                exc, lambda: self._client.get_object(Bucket=bucket, Key=full, Range="bytes=0-0")
+            )
+            raise self._error(named, doing, key) from exc
         except BotoCoreError as exc:
-            raise self._error(exc, "read", key) from exc
+            raise self._error(exc, doing, key) from exc
         return ObjectInfo(
             key=key,
             size=int(head["ContentLength"]),

@@ -381,8 +381,8 @@ def test_a_store_that_keeps_no_checksum_gets_the_object_read_back(
     assert isinstance(store, S3Store)
     real_stat = S3Store.stat
 
-    def no_checksum(self: S3Store, key: str) -> ObjectInfo | None:
-        info = real_stat(self, key)
+    def no_checksum(self: S3Store, key: str, doing: str = "read") -> ObjectInfo | None:
+        info = real_stat(self, key, doing=doing)
         return None if info is None else dataclasses.replace(info, checksum=None)
 
     monkeypatch.setattr(S3Store, "stat", no_checksum)
