@@ -32,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from archiver.app import Archive
 from archiver.check.notify import channels
 from archiver.queue import work
+from archiver.queue.outage import connection_lost, one_line_database_errors
 from archiver.queue.tasks import defer
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class QueueScheduler:
                 every(self.defer_notify, settings.notify.batch_window, "notify")
         every(self.defer_stamps, STAMP_EVERY, "stamps")
         every(self.retry_stalled, daemon.worker_heartbeat, "stalled")
+        one_line_database_errors()
         scheduler.start()
         log.info("work handed to archiver worker processes (procrastinate on PostgreSQL)")
 
@@ -90,8 +92,16 @@ class QueueScheduler:
         async def run() -> None:
             try:
                 await job()
-            except Exception:  # the job boundary: the next tick tries again
-                log.exception("scheduling %s failed", name)
+            except asyncio.CancelledError:  # the daemon stops: nothing to report
+                log.debug("scheduling %s cancelled: stopping", name)
+            except Exception as exc:  # the job boundary: the next tick tries again
+                why = connection_lost(exc)
+                if why is None:
+                    log.exception("scheduling %s failed", name)
+                else:  # PostgreSQL restarted: one line, the next pass reconnects
+                    log.error(
+                        "scheduling %s failed: the database connection failed (%s)", name, why
+                    )
 
         return run
 

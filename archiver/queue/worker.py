@@ -22,11 +22,13 @@ import os
 import signal
 import socket
 
+import procrastinate.exceptions
 from procrastinate.worker import Worker
 
 from archiver.app import Archive
 from archiver.bounded import exit_after
 from archiver.config import Settings
+from archiver.queue.outage import connection_lost, one_line_database_errors
 from archiver.queue.scheduler import STALLED_HEARTBEATS
 from archiver.queue.tasks import RUNTIME, Runtime, build_app, ensure_schema
 from archiver.store.leases import release_this_process
@@ -87,7 +89,8 @@ class ArchiverWorker:
                 await worker.app.job_manager.update_heartbeat(worker_id)
             await asyncio.sleep(interval)
 
-    async def run(self) -> None:
+    async def run(self) -> bool:
+        """Run until stopped; True when a signal stopped it."""
         settings = self.archive.settings
         await asyncio.to_thread(ensure_schema, self.archive.db)
         app = build_app(settings)
@@ -123,9 +126,22 @@ class ArchiverWorker:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         log.info("archiver worker stopped")
+        return self._signalled
 
 
 def run_worker(archive: Archive, queues: list[str], *, concurrency: int = 8) -> None:
     # procrastinate logs every job at INFO: the tasks log what they did themselves.
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
-    asyncio.run(ArchiverWorker(archive, queues, concurrency=concurrency).run())
+    one_line_database_errors()
+    # The database gone (PostgreSQL restarted) ends procrastinate's worker: by an error,
+    # or by stopping it when its heartbeat or listener failed. Either way the process
+    # exits with status 1, for its supervisor to start it again (docs/scale.md, "Faults").
+    try:
+        signalled = asyncio.run(ArchiverWorker(archive, queues, concurrency=concurrency).run())
+    except procrastinate.exceptions.ConnectorException as exc:
+        why = connection_lost(exc) or " ".join(str(exc).split())
+        log.error("archiver worker stopped: the database connection failed (%s)", why)
+        raise SystemExit(1) from None
+    if not signalled:
+        log.error("archiver worker stopped by itself (its connection to the queue failed)")
+        raise SystemExit(1)
