@@ -15,8 +15,9 @@ Chromium is launched with this server as its only proxy, so whatever escapes the
 interception arrives here too and is refused (the connection closed), as the closed
 port used before did. Each address is a random token, answered once.
 
-Not used for responses that set cookies: Chromium would file them under the
-replacement address, not the site's (those keep the DevTools path and its limit).
+Not used for responses that set cookies (Chromium would file them under the
+replacement address, not the site's) nor for requests with a body (a POST's answer):
+those keep the DevTools path and its limit.
 No library serves here: an HTTP server framework would parse Chromium's request into
 objects and buffer responses; this needs one request line read and bytes written.
 """

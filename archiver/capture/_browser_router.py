@@ -201,7 +201,7 @@ class Router:
             if name.lower() not in _DROPPED_HEADERS
             and not self._session_cookie_set(record.request.url, name, value)
         ]
-        if self._streamable(exchange, pairs):
+        if self._streamable(record.request, exchange, pairs):
             await self._continue_to_bodies(record, exchange, pairs)
             return
         if exchange.body is not None and exchange.body.size > _THREAD_BODY_BYTES:
@@ -242,12 +242,16 @@ class Router:
         if error:
             self.event("decode_error", url=url, error=error)
 
-    def _streamable(self, exchange: Exchange, pairs: list[tuple[str, str]]) -> bool:
+    def _streamable(
+        self, request: BrowserRequest, exchange: Exchange, pairs: list[tuple[str, str]]
+    ) -> bool:
         """Whether the body goes to Chromium over the body server's socket: large, with
-        a body to show, and setting no cookie (which Chromium would file under the
-        replacement address)."""
+        a body to show, setting no cookie (which Chromium would file under the
+        replacement address), and for a request without a body of its own (Chromium
+        would send that to the body server again, which reads only the head)."""
         return (
             self._bodies is not None
+            and not request.post_body
             and exchange.body is not None
             and exchange.body.size > STREAM_BYTES
             and exchange.status is not None
