@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from archiver.capture.warc import open_snapshot
 from archiver.errors import DiskFullError, StoreError
 from archiver.store.db import Database, make_engine, migrate
 from archiver.store.files import write_atomic
@@ -135,3 +136,13 @@ def test_a_really_full_disk_says_disk_full(tiny_filesystem: Path) -> None:
     assert "I/O error" not in str(caught.value)
     with pytest.raises(DiskFullError, match=r"disk full: .*big\.bin"):
         write_atomic(tiny_filesystem / "sub" / "big.bin", b"x" * 100_000)
+
+
+def test_a_warc_on_a_full_disk_says_disk_full_and_leaves_nothing(tiny_filesystem: Path) -> None:
+    final = tiny_filesystem / "warcs" / "1-x.warc.gz"
+    with pytest.raises(DiskFullError) as caught, open_snapshot(final) as writer:
+        writer.write_warcinfo(operator="op")
+        # Incompressible: the file outgrows the 16 KiB left.
+        writer.write_resource("urn:x:https://example.org/", "text/plain", os.urandom(100_000))
+    assert str(caught.value).startswith("disk full:") and str(final) in str(caught.value)
+    assert list((tiny_filesystem / "warcs").iterdir()) == []  # no final file, no .part

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from archiver.clock import utc_now
-from archiver.errors import WarcError
+from archiver.errors import DiskFullError, WarcError
 from archiver.secrets import NO_SECRETS, Secrets
 from archiver.store.files import fsync_dir
+from archiver.store.space import disk_full_error
 
 from ._gzip import COMPRESS_LEVEL
 from .writer import Clock, IdFactory, WarcWriter
@@ -129,12 +130,10 @@ def open_snapshot(
         temp = final.with_name(f".{final.name}.{os.urandom(8).hex()}{PART_SUFFIX}")
         handle = open(temp, "xb")  # noqa: SIM115 - closed in the block below
     except OSError as exc:
-        raise WarcError(
-            f"cannot create a snapshot in {final.parent}: {exc.strerror or exc}"
-        ) from exc
+        raise _failed(exc, final, f"cannot create a snapshot in {final.parent}") from exc
     guard = _Abandonable(handle, abandoned or (lambda: False), final)
     try:
-        with handle:
+        with _no_space_is_disk_full(final), handle:
             writer = SnapshotWriter(
                 cast(BinaryIO, guard), final, clock=clock, id_factory=id_factory,
                 spool_dir=final.parent if spool_dir is None else spool_dir,
@@ -154,6 +153,26 @@ def open_snapshot(
         temp.unlink(missing_ok=True)
 
 
+def _failed(exc: OSError, final: Path, what: str) -> WarcError | DiskFullError:
+    """The error to raise for ``exc``: "disk full" when it is, else ``what`` failed."""
+    return disk_full_error(exc, final) or WarcError(f"{what}: {exc.strerror or exc}")
+
+
+@contextmanager
+def _no_space_is_disk_full(final: Path) -> Iterator[None]:
+    """A full disk met while the records are written (or the file closed) is said as
+    one: :class:`DiskFullError`, a store fault, not a fault of the capture."""
+    try:
+        yield
+    except (OSError, WarcError) as exc:
+        # The writer says "cannot write the ... record" (a WarcError from the OSError).
+        cause = exc if isinstance(exc, OSError) else exc.__cause__
+        full = disk_full_error(cause, final) if isinstance(cause, OSError) else None
+        if full is None:
+            raise
+        raise full from exc
+
+
 def _flush_to_disk(handle: BinaryIO, expected_size: int, final: Path) -> None:
     try:
         handle.flush()
@@ -166,7 +185,7 @@ def _flush_to_disk(handle: BinaryIO, expected_size: int, final: Path) -> None:
         os.fchmod(fd, stat.S_IMODE(info.st_mode) & ~0o222)
         os.fsync(fd)
     except OSError as exc:
-        raise WarcError(f"cannot save {final}: {exc.strerror or exc}") from exc
+        raise _failed(exc, final, f"cannot save {final}") from exc
 
 
 def _link_no_replace(temp: Path, final: Path) -> None:
@@ -176,7 +195,7 @@ def _link_no_replace(temp: Path, final: Path) -> None:
         raise WarcError(f"{final} appeared while writing; snapshots are never overwritten") from exc
     except OSError as exc:
         if exc.errno not in _NO_LINKS:
-            raise WarcError(f"cannot name {final}: {exc.strerror or exc}") from exc
+            raise _failed(exc, final, f"cannot name {final}") from exc
         # No hard links here: rename, after a last check (a narrow race remains).
         if os.path.lexists(final):
             raise WarcError(
@@ -185,13 +204,11 @@ def _link_no_replace(temp: Path, final: Path) -> None:
         try:
             os.rename(temp, final)
         except OSError as rename_exc:
-            raise WarcError(
-                f"cannot name {final}: {rename_exc.strerror or rename_exc}"
-            ) from rename_exc
+            raise _failed(rename_exc, final, f"cannot name {final}") from rename_exc
 
 
 def _fsync_dir(folder: Path) -> None:
     try:
         fsync_dir(folder)
     except OSError as exc:
-        raise WarcError(f"cannot sync {folder}: {exc.strerror or exc}") from exc
+        raise _failed(exc, folder, f"cannot sync {folder}") from exc
