@@ -36,6 +36,7 @@ from tests.e2e.test_workers import (
     cluster,  # noqa: F401
     queue_db,  # noqa: F401
 )
+from tests.integration.storage.conftest import KEY_ID, S3, SECRET, moto_endpoint, s3  # noqa: F401
 from tests.simweb import SimulatedWeb
 from tests.simweb.behaviours import response
 from tests.simweb.fixtures import simweb  # noqa: F401
@@ -117,7 +118,10 @@ def _warcs(root: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
+@pytest.mark.parametrize("store", ["local", "bucket"])
 def test_a_full_disk_on_a_worker_fails_each_capture_plainly_and_loses_nothing(
+    store: str,
+    request: pytest.FixtureRequest,
     cli: CliRunner,
     cluster: Cluster,  # noqa: F811
     simweb: SimulatedWeb,  # noqa: F811
@@ -131,6 +135,18 @@ def test_a_full_disk_on_a_worker_fails_each_capture_plainly_and_loses_nothing(
     # are written on the worker's own disk.
     cluster.env["ARCHIVER_INTEGRITY__KEY_DIR"] = str(tmp_path / "keys")
     worker_root = worker_disk / "storage"
+    bucket: S3 | None = None
+    if store == "bucket":
+        # With storage.warc_url the WARC is still written to storage.root first, then
+        # uploaded (and removed locally) before its row is written.
+        bucket = request.getfixturevalue("s3")
+        cluster.env.update(
+            ARCHIVER_STORAGE__WARC_URL=f"s3://{bucket.bucket}/archive",
+            ARCHIVER_STORAGE__S3_ENDPOINT=bucket.endpoint,
+            ARCHIVER_STORAGE__S3_REGION="us-east-1",
+            ARCHIVER_STORAGE__S3_ACCESS_KEY_ID=KEY_ID,
+            ARCHIVER_STORAGE__S3_SECRET_ACCESS_KEY=SECRET,
+        )
     added = cli("add", str(_report(tmp_path / "first", first)), env=cluster.env)
     assert added.returncode == 0, added.stderr
     daemon = cluster.start("run")
@@ -146,7 +162,7 @@ def test_a_full_disk_on_a_worker_fails_each_capture_plainly_and_loses_nothing(
     cluster.processes.append(worker)
     _poll("the first sources captured", lambda: len(_snapshots(queue_db)) == FIRST, DEADLINE)
     captured_first = _warcs(worker_root)
-    assert len(captured_first) == FIRST
+    assert len(captured_first) == (FIRST if bucket is None else 0)
 
     # The next group: the worker waits on the network while its disk fills up.
     held.hold()
@@ -198,7 +214,13 @@ def test_a_full_disk_on_a_worker_fails_each_capture_plainly_and_loses_nothing(
     # Each row names a WARC that is there; one file per row, each under its own name.
     paths = [str(row[0]) for row in _query(queue_db, "SELECT warc_path FROM snapshots")]
     assert len(set(paths)) == len(paths)
-    assert sorted(worker_root / p for p in paths) == _warcs(worker_root)
+    if bucket is None:
+        assert sorted(worker_root / p for p in paths) == _warcs(worker_root)
+    else:
+        assert _warcs(worker_root) == []
+        listed = bucket.client.list_object_versions(Bucket=bucket.bucket)
+        keys = sorted(v["Key"] for v in listed["Versions"] if "/warcs/" in v["Key"])
+        assert keys == sorted(f"archive/{p}" for p in paths)  # one version each
     assert _leases(queue_db) == 0 and _jobs(queue_db, "failed") == 0
     # One plain line per failed capture saying the disk is full; no traceback.
     full_lines = [line for line in worker_log.splitlines() if "disk full: " in line]
