@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.app import Archive
+from archiver.capture.health import capture_health, own_failures_total
 from archiver.check.health import check_health
 from archiver.errors import StoreError
 from archiver.models import Observation, Report, Snapshot, Source
@@ -40,8 +41,10 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 def healthz(request: Request) -> dict[str, object]:
     """Always 200 while the process answers (a restart cannot mend our network).
     ``status`` is "degraded" when the last check run was degraded (our network was
-    down: no source changed state); ``checks`` says when, why and how many sources
-    were left untouched."""
+    down: no source changed state), or when captures failed for the archiver's own
+    reasons within the last hour (a full disk, a bucket refusing writes): ``checks``
+    says when, why and how many sources were left untouched; ``captures`` how many
+    captures failed that way and the last reason."""
     ctx = context(request)
     try:
         health = check_health(ctx.archive.db, ctx.archive.clock)
@@ -50,9 +53,15 @@ def healthz(request: Request) -> dict[str, object]:
     checks = {k: v for k, v in health.items() if k not in ("last_run", "recent_degraded")}
     last = health["last_run"]
     checks["last_run_at"] = None if last is None else last["finished_at"]
+    try:
+        captures = capture_health(ctx.archive.db, ctx.archive.clock)
+    except (StoreError, SQLAlchemyError) as exc:
+        captures = {"error": f"database: {type(exc).__name__}"}
+    troubled = health["last_run_degraded"] or bool(captures.get("own_failures_last_hour"))
     answer: dict[str, object] = {
-        "status": "degraded" if health["last_run_degraded"] else "ok",
+        "status": "degraded" if troubled else "ok",
         "checks": checks,
+        "captures": captures,
     }
     # On PostgreSQL (issue 19): tasks waiting and running per queue, workers alive.
     queue = _queue_health(ctx.archive)
@@ -141,6 +150,7 @@ class ArchiveCollector(Collector):
                     .select_from(Source)
                     .where(Source.next_check_at.is_not(None), Source.next_check_at <= now)
                 )
+            own_failures = own_failures_total(self.archive.db)
         except StoreError:
             up = GaugeMetricFamily("archiver_database_up", "1 when the database answered")
             up.add_metric([], 0)
@@ -158,6 +168,11 @@ class ArchiveCollector(Collector):
         capture_total = CounterMetricFamily("archiver_captures", "Snapshots taken (attempts)")
         capture_total.add_metric([], captures or 0)
         yield capture_total
+        yield _counter(
+            "archiver_capture_own_failures",
+            "Captures that failed for the archiver's own reasons (disk full, bucket refusing)",
+            own_failures,
+        )
         failed = CounterMetricFamily(
             "archiver_capture_failures", "Capture attempts with no response", labels=["kind"]
         )
@@ -199,6 +214,12 @@ def _task_metrics(archive: Archive) -> Iterator[Metric]:
     yield waited
     workers = health["workers"]
     yield _gauge("archiver_workers", "archiver worker processes alive", int(str(workers)))
+
+
+def _counter(name: str, documentation: str, value: int) -> CounterMetricFamily:
+    counter = CounterMetricFamily(name, documentation)
+    counter.add_metric([], value)
+    return counter
 
 
 def _gauge(name: str, documentation: str, value: int | None) -> GaugeMetricFamily:

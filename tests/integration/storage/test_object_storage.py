@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 from sqlalchemy import select
@@ -458,3 +458,52 @@ def test_a_snapshot_in_the_bucket_is_replayed_from_it(
             s3.client.delete_object(Bucket=s3.bucket, Key=key, VersionId=version["VersionId"])
         page = asyncio.run(get(f"/sources/{snap.source_id}"))
         assert "WARC file is missing" in page.text
+
+
+def test_health_says_when_captures_fail_for_our_own_reasons(
+    web: SimulatedWeb,
+    s3: S3,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """Finding: a worker whose disk was full, or whose bucket refused writes, failed
+    every capture while /healthz said "ok" and /metrics counted nothing: the reason
+    was only in that worker's log and on each source."""
+    import asyncio
+
+    import httpx
+
+    from archiver.web import create_app
+    from archiver.web.tokens import Role, create_token
+
+    async def ask(archive: Archive) -> tuple[dict[str, Any], str]:
+        transport = httpx.ASGITransport(app=create_app(archive, archive.settings))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            health = await client.get("/healthz")
+            _, token = create_token(archive.db, name="ops", role=Role.ADMIN, clock=clock)
+            metrics = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            return health.json(), metrics.text
+
+    with Archive.open(_settings(make_settings, web, **s3.settings()), clock=clock) as archive:
+        _capture(archive, tmp_path)  # the report added (its original in the bucket)
+    missing = S3(s3.endpoint, f"{s3.bucket}-refusing", s3.client)
+    with Archive.open(_settings(make_settings, web, **missing.settings()), clock=clock) as archive:
+        health, metrics = asyncio.run(ask(archive))
+        assert health["status"] == "ok"
+        assert health["captures"] == {"own_failures_last_hour": 0, "last_own_failure": None}
+        (outcome,) = archive.capture()
+        assert outcome.error is not None
+        health, metrics = asyncio.run(ask(archive))
+        assert health["status"] == "degraded"
+        captures = health["captures"]
+        assert isinstance(captures, dict) and captures["own_failures_last_hour"] == 1
+        last = captures["last_own_failure"]
+        assert last["source_id"] == outcome.source_id
+        assert "cannot write warcs/" in last["reason"] and "NoSuchBucket" in last["reason"]
+        assert SECRET not in json.dumps(health)
+        assert "archiver_capture_own_failures_total 1.0" in metrics
+        clock.advance(hours=2)  # an hour later: past, still counted
+        health, metrics = asyncio.run(ask(archive))
+        assert health["status"] == "ok" and health["captures"]["own_failures_last_hour"] == 0
+        assert "archiver_capture_own_failures_total 1.0" in metrics
