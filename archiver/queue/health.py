@@ -1,11 +1,12 @@
 """The work queue's state, for /healthz and /metrics: tasks per queue and state, and
-the workers alive (read from procrastinate's tables in the archive's database)."""
+the workers alive, per queue and in all (read from procrastinate's tables in the
+archive's database, and the queues each ``archiver worker`` recorded beside them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from archiver.config import Settings
 from archiver.queue import QUEUES, uses_procrastinate
@@ -16,15 +17,18 @@ STATES = ("todo", "doing", "failed")
 
 
 def queue_health(db: Database, settings: Settings) -> dict[str, Any] | None:
-    """``{"queues": {queue: {"todo", "doing", "failed", "oldest_todo_seconds"}},
-    "workers": n, "workers_silent": n}``; None when this archive runs its work
-    in-process (SQLite), and ``{"error": ...}`` before the queue's tables exist."""
+    """``{"queues": {queue: {"todo", "doing", "failed", "oldest_todo_seconds",
+    "workers", "workers_silent"}}, "workers": n, "workers_silent": n}``; None when this
+    archive runs its work in-process (SQLite), and ``{"error": ...}`` before the queue's
+    tables exist.
+
+    A worker counts for each queue it takes; one whose queues are not recorded (not
+    yet, or not an ``archiver worker``) for every queue. Silent: no heartbeat within
+    three (the scheduler hands its tasks back to the queue)."""
     if not uses_procrastinate(settings):
         return None
     alive_within = settings.daemon.worker_heartbeat * STALLED_HEARTBEATS
-    queues: dict[str, dict[str, Any]] = {
-        name: {**dict.fromkeys(STATES, 0), "oldest_todo_seconds": None} for name in QUEUES
-    }
+    queues: dict[str, dict[str, Any]] = {name: _empty() for name in QUEUES}
     with db.engine.connect() as connection:
         if connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
             return {"error": "the work queue's tables do not exist yet (start archiver run)"}
@@ -35,7 +39,7 @@ def queue_health(db: Database, settings: Settings) -> dict[str, Any] | None:
             )
         )
         for queue, status, count in rows:
-            queues.setdefault(queue, {**dict.fromkeys(STATES, 0), "oldest_todo_seconds": None})
+            queues.setdefault(queue, _empty())
             queues[queue][status] = int(count)
         # How long the oldest waiting task has waited: the queue's latency, as it grows.
         oldest = connection.execute(
@@ -55,8 +59,42 @@ def queue_health(db: Database, settings: Settings) -> dict[str, Any] | None:
             ),
             {"alive": alive_within},
         ).one()
+        for queue, alive, silent in _workers_per_queue(connection, alive_within):
+            counts = queues.setdefault(queue, _empty())
+            counts["workers"], counts["workers_silent"] = alive, silent
     return {
         "queues": queues,
         "workers": int(workers[0]),
         "workers_silent": int(workers[1] - workers[0]),
     }
+
+
+def _empty() -> dict[str, Any]:
+    return {
+        **dict.fromkeys(STATES, 0),
+        "oldest_todo_seconds": None,
+        "workers": 0,
+        "workers_silent": 0,
+    }
+
+
+def _workers_per_queue(connection: Connection, alive_within: float) -> list[tuple[str, int, int]]:
+    """``(queue, alive, silent)`` rows: each worker under each queue it takes."""
+    recorded = connection.execute(
+        text("SELECT to_regclass('archiver_worker_queues') IS NOT NULL")
+    ).scalar()
+    # Before any worker of this version set the table up, nobody's queues are known.
+    taken = "w.queues" if recorded else "NULL::text[]"
+    joined = "LEFT JOIN archiver_worker_queues w ON w.worker_id = p.id" if recorded else ""
+    rows = connection.execute(
+        text(
+            "SELECT q.queue, "
+            "count(*) FILTER (WHERE p.last_heartbeat >= now() - make_interval(secs => :alive)), "
+            "count(*) FILTER (WHERE p.last_heartbeat < now() - make_interval(secs => :alive)) "
+            f"FROM procrastinate_workers p {joined} "
+            f"CROSS JOIN LATERAL unnest(coalesce({taken}, CAST(:all AS text[]))) AS q(queue) "
+            "GROUP BY q.queue"
+        ),
+        {"alive": alive_within, "all": list(QUEUES)},
+    )
+    return [(str(queue), int(alive), int(silent)) for queue, alive, silent in rows]

@@ -47,6 +47,18 @@ RUNTIME = "archiver"  # the key of :class:`Runtime` in a job's additional contex
 TASK_BUDGET = 60.0
 # Serialises the creation of procrastinate's tables by processes starting together.
 _SCHEMA_LOCK = 0x61726368  # "arch"
+# The queues each worker takes (procrastinate_workers records only an id and a
+# heartbeat): one row per ``archiver worker``, gone with procrastinate's row when the
+# worker stops or is pruned as stalled. Beside procrastinate's tables, not in the
+# archive's migrations: it refers to procrastinate_workers, which exists on PostgreSQL
+# only and only once this schema is set up.
+WORKER_QUEUES_TABLE = """
+CREATE TABLE IF NOT EXISTS archiver_worker_queues (
+    worker_id bigint PRIMARY KEY REFERENCES procrastinate_workers(id) ON DELETE CASCADE,
+    name text NOT NULL,
+    queues text[] NOT NULL
+)
+"""
 
 
 @dataclass
@@ -80,6 +92,7 @@ def ensure_schema(db: Database) -> bool:
         if created:
             cursor.execute(schema)
             log.info("work queue tables created (procrastinate %s)", procrastinate.__version__)
+        cursor.execute(WORKER_QUEUES_TABLE)
         raw.commit()
         return created
     except Exception as exc:

@@ -24,6 +24,8 @@ import socket
 
 import procrastinate.exceptions
 from procrastinate.worker import Worker
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.app import Archive
 from archiver.bounded import exit_after
@@ -89,6 +91,16 @@ class ArchiverWorker:
                 await worker.app.job_manager.update_heartbeat(worker_id)
             await asyncio.sleep(interval)
 
+    async def _record_queues(self, worker: Worker, name: str) -> None:
+        """Note this worker's queues under procrastinate's id for it, once registered
+        (for /healthz and /metrics: workers per queue)."""
+        while (worker_id := worker.worker_id) is None:
+            await asyncio.sleep(0.05)
+        try:
+            await asyncio.to_thread(record_queues, self.archive, worker_id, name, self.queues)
+        except SQLAlchemyError as exc:  # the health counts it for every queue meanwhile
+            log.warning("cannot record this worker's queues: %s", type(exc).__name__)
+
     async def run(self) -> bool:
         """Run until stopped; True when a signal stopped it."""
         settings = self.archive.settings
@@ -100,10 +112,11 @@ class ArchiverWorker:
             loop.add_signal_handler(sig, self._on_signal, sig.name)
         try:
             async with app.open_async():
+                name = f"{socket.gethostname()}:{os.getpid()}"
                 self._worker = Worker(
                     app,
                     queues=self.queues,
-                    name=f"{socket.gethostname()}:{os.getpid()}",
+                    name=name,
                     concurrency=self.concurrency,
                     install_signal_handlers=False,
                     # From the stop: the time to finish, then to abandon; then cancelled.
@@ -118,7 +131,12 @@ class ArchiverWorker:
                     ",".join(self.queues),
                     self.concurrency,
                 )
-                await self._worker.run()  # type: ignore[no-untyped-call]
+                recording = loop.create_task(self._record_queues(self._worker, name))
+                try:
+                    await self._worker.run()  # type: ignore[no-untyped-call]
+                finally:
+                    recording.cancel()
+                    await asyncio.gather(recording, return_exceptions=True)
         finally:
             if self._keep_alive is not None:
                 self._keep_alive.cancel()
@@ -127,6 +145,21 @@ class ArchiverWorker:
                 loop.remove_signal_handler(sig)
         log.info("archiver worker stopped")
         return self._signalled
+
+
+def record_queues(archive: Archive, worker_id: int, name: str, queues: list[str]) -> None:
+    """One row in archiver_worker_queues; none if procrastinate has pruned the worker
+    meanwhile (its row gone, this one would have nothing to refer to)."""
+    with archive.db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO archiver_worker_queues (worker_id, name, queues) "
+                "SELECT :id, :name, CAST(:queues AS text[]) "
+                "WHERE EXISTS (SELECT 1 FROM procrastinate_workers WHERE id = :id) "
+                "ON CONFLICT (worker_id) DO UPDATE SET queues = excluded.queues"
+            ),
+            {"id": worker_id, "name": name, "queues": list(queues)},
+        )
 
 
 def run_worker(archive: Archive, queues: list[str], *, concurrency: int = 8) -> None:

@@ -194,7 +194,8 @@ class ArchiveCollector(Collector):
 
 def _task_metrics(archive: Archive) -> Iterator[Metric]:
     """The work queue on PostgreSQL (issue 19): tasks per queue and state, the oldest
-    waiting task's age, and the workers alive."""
+    waiting task's age, the workers alive and silent per queue, and alive in all (a
+    worker on several queues counts once there)."""
     health = _queue_health(archive)
     if health is None or "queues" not in health:
         return
@@ -206,14 +207,26 @@ def _task_metrics(archive: Archive) -> Iterator[Metric]:
     waited = GaugeMetricFamily(
         "archiver_task_wait_seconds", "Age of the oldest waiting task", labels=["queue"]
     )
+    workers = GaugeMetricFamily(
+        "archiver_workers", "Workers alive taking tasks of the queue", labels=["queue"]
+    )
+    silent = GaugeMetricFamily(
+        "archiver_workers_silent",
+        "Workers of the queue without a heartbeat for three (taken for dead)",
+        labels=["queue"],
+    )
     for name, counts in sorted(queues.items()):
         for state in ("todo", "doing", "failed"):
             tasks.add_metric([name, state], counts[state])
         waited.add_metric([name], counts["oldest_todo_seconds"] or 0)
+        workers.add_metric([name], counts["workers"])
+        silent.add_metric([name], counts["workers_silent"])
     yield tasks
     yield waited
-    workers = health["workers"]
-    yield _gauge("archiver_workers", "archiver worker processes alive", int(str(workers)))
+    yield workers
+    yield silent
+    total = int(str(health["workers"]))
+    yield _gauge("archiver_worker_processes", "archiver worker processes alive", total)
 
 
 def _counter(name: str, documentation: str, value: int) -> CounterMetricFamily:

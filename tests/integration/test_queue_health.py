@@ -4,7 +4,15 @@ waiting. Real PostgreSQL, a fresh database with procrastinate's tables."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +24,7 @@ from archiver.queue import parse_queues, uses_procrastinate
 from archiver.queue.tasks import build_app, defer, ensure_schema
 from archiver.web import create_app
 from archiver.web.tokens import Role, create_token
-from tests.conftest import FixedClock
+from tests.conftest import REPO, FixedClock
 
 pytestmark = pytest.mark.postgres
 
@@ -62,13 +70,116 @@ async def test_health_and_metrics_report_tasks_per_queue_and_workers(
     assert queue["queues"]["check"]["todo"] == 1
     assert queue["queues"]["browser"] == {
         "todo": 0, "doing": 0, "failed": 0, "oldest_todo_seconds": None,
+        "workers": 1, "workers_silent": 0,
     }  # fmt: skip
     assert queue["queues"]["capture"]["oldest_todo_seconds"] >= 0
     _, token = create_token(queued.db, name="prometheus", role=Role.VIEWER, clock=clock)
     metrics = (await _get(queued, "/metrics", token)).text
     assert 'archiver_tasks{queue="capture",state="todo"} 3.0' in metrics
     assert 'archiver_tasks{queue="check",state="todo"} 1.0' in metrics
-    assert "archiver_workers 1.0" in metrics
+    # A worker whose queues are not recorded (registered by procrastinate alone) counts
+    # for every queue.
+    assert 'archiver_workers{queue="capture"} 1.0' in metrics
+    assert 'archiver_workers{queue="stamp"} 1.0' in metrics
+    assert "archiver_worker_processes 1.0" in metrics
+
+
+@pytest.fixture
+def worker_processes(
+    postgres_url: str, tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start real ``archiver worker`` processes on the test's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVER_")}
+    env.update(
+        PYTHONPATH=str(REPO),
+        ARCHIVER_STORAGE__ROOT=str(tmp_path / "storage"),
+        ARCHIVER_STORAGE__DATABASE_URL=postgres_url,
+        ARCHIVER_DAEMON__QUEUE="procrastinate",
+        ARCHIVER_DAEMON__WORKER_HEARTBEAT="1",
+        ARCHIVER_WITNESSES__LOOKUP_UNPRESERVED="false",
+    )
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "archiver", "worker", *args],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
+
+
+async def _poll_health(
+    archive: Archive, what: str, condition: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """/healthz's queue object once ``condition`` holds (a generous deadline)."""
+    end = time.monotonic() + 90
+    while True:
+        queue: dict[str, Any] = (await _get(archive, "/healthz")).json()["queue"]
+        if condition(queue):
+            return queue
+        if time.monotonic() > end:
+            pytest.fail(f"not within 90 s: {what}; last: {queue}")
+        await asyncio.sleep(0.2)
+
+
+def _workers(queue: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    return {
+        name: (counts["workers"], counts["workers_silent"])
+        for name, counts in queue["queues"].items()
+    }
+
+
+async def test_workers_are_counted_per_queue_they_take(
+    make_settings: Callable[..., Settings],
+    postgres_url: str,
+    clock: FixedClock,
+    worker_processes: Callable[..., subprocess.Popen[str]],
+) -> None:
+    settings = make_settings(postgres_url, daemon__worker_heartbeat="1")
+    with Archive.open(settings, clock=clock) as archive:
+        ensure_schema(archive.db)
+        plain = worker_processes("--queues", "capture", "--concurrency", "1")
+        worker_processes("--queues", "check,stamp", "--concurrency", "1")
+        worker_processes("--concurrency", "1")  # no --queues: every queue
+        queue = await _poll_health(
+            archive, "three workers with their queues", lambda q: q["workers"] == 3
+            and _workers(q)["browser"] == (1, 0) and _workers(q)["capture"] == (2, 0),
+        )  # fmt: skip
+        assert queue["workers_silent"] == 0
+        assert _workers(queue) == {
+            "capture": (2, 0), "browser": (1, 0), "check": (2, 0), "stamp": (2, 0),
+        }  # fmt: skip
+        _, token = create_token(archive.db, name="prometheus", role=Role.VIEWER, clock=clock)
+        metrics = (await _get(archive, "/metrics", token)).text
+        assert 'archiver_workers{queue="capture"} 2.0' in metrics
+        assert 'archiver_workers{queue="browser"} 1.0' in metrics
+        assert 'archiver_workers{queue="check"} 2.0' in metrics
+        assert 'archiver_workers_silent{queue="capture"} 0.0' in metrics
+        assert "archiver_worker_processes 3.0" in metrics
+
+        # A dead worker: no heartbeat for three, silent on its queues only.
+        plain.send_signal(signal.SIGKILL)
+        plain.wait(timeout=60)
+        queue = await _poll_health(
+            archive, "the killed worker silent", lambda q: q["workers_silent"] == 1
+        )
+        assert queue["workers"] == 2
+        assert _workers(queue) == {
+            "capture": (1, 1), "browser": (1, 0), "check": (2, 0), "stamp": (2, 0),
+        }  # fmt: skip
+        metrics = (await _get(archive, "/metrics", token)).text
+        assert 'archiver_workers{queue="capture"} 1.0' in metrics
+        assert 'archiver_workers_silent{queue="capture"} 1.0' in metrics
+        assert 'archiver_workers_silent{queue="check"} 0.0' in metrics
 
 
 async def test_sqlite_runs_in_process_and_health_has_no_queue(
