@@ -79,7 +79,11 @@ class _Member:
                 raise Corrupt(str(exc)) from exc
             self._pending = self._z.unconsumed_tail
             if self._z.eof:
-                left = len(self._z.unused_data) + len(self._pending)
+                # Everything given to zlib after the member's end is in unused_data. With
+                # max_length, CPython may leave the same bytes in unconsumed_tail as well:
+                # counting both put the member's end too early (a good record over 1 MiB
+                # then failed as damaged), so only unused_data counts.
+                left = len(self._z.unused_data)
                 self.end = self.start + self._taken - left
                 self._pending = b""
 

@@ -188,3 +188,29 @@ def test_missing_and_unknown_digests_are_reported(tmp_path: Path) -> None:
     assert first.block.status == "missing" and first.payload is not None
     assert first.payload.status == "missing"
     assert second.block.status == "unsupported" and second.payload is None
+
+
+def test_a_record_over_a_megabyte_followed_by_others_is_read_through(tmp_path: Path) -> None:
+    """A member that inflates to more than the reader's 1 MiB step, with more members
+    after it: its end is where the next member starts (zlib then reports the bytes after
+    it both as unused data and as an unconsumed tail; counted twice, the next member was
+    looked for too early and a good 1 MiB page failed as "damaged", so that its export
+    had no package)."""
+    import base64
+    import os
+
+    from warcio.warcwriter import WARCWriter  # type: ignore[import-untyped]
+
+    path = tmp_path / "big.warc.gz"
+    page = b"<p>" + base64.b64encode(os.urandom(768 << 10)) + b"</p>"  # 1 MiB, 25% smaller
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for uri, payload in (("urn:big", page), ("urn:after", b"<p>x</p>")):
+            writer.write_record(
+                writer.create_warc_record(
+                    uri, "resource", payload=io.BytesIO(payload), warc_content_type="text/html"
+                )
+            )
+    assert [r.target_uri for r in list_records(path)] == ["urn:big", "urn:after"]
+    report = verify_warc(path)
+    assert report.ok, report.failures()
