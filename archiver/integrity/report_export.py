@@ -58,6 +58,7 @@ from archiver.integrity._report_index import index_csv, index_html, verify_md
 from archiver.integrity.export import Prepared, build_package, export_entry, prepare_export
 from archiver.integrity.manifest import utc_text
 from archiver.models import TimestampRecord
+from archiver.storage import keep_copy, open_store
 from archiver.store.files import fsync_dir
 from archiver.store.source_facts import preservation_text
 from archiver.store.status import build_status
@@ -112,6 +113,8 @@ class ReportExport:
     sums_sha256: str = ""
     stamps_granted: int = 0
     stamps_pending: list[str] = field(default_factory=list)  # "tsa: why"
+    # With storage.warc_url: the copy's key in the bucket (a folder's ends with "/").
+    stored_as: str | None = None
 
 
 Progress = Callable[[int, int], None]
@@ -187,6 +190,9 @@ def export_report(
         result.path = _finish(work, target, as_zip)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # With storage.warc_url: a copy in the bucket, under retention (docs/storage.md). A
+    # bucket that refuses it fails the export here; the local export stays.
+    result.stored_as = _keep_in_store(archive, report_id, result.path)
     with archive.db.session() as session:
         custody.append(
             session,
@@ -202,6 +208,7 @@ def export_report(
                 "without_package": result.without_package,
                 "failed": len(result.failed),
                 "timestamps": result.stamps_granted,
+                "copy": result.stored_as,
             },
         )
     return result
@@ -402,6 +409,26 @@ def _finish(work: Path, target: Path, as_zip: bool) -> Path:
         work.rename(target)
     fsync_dir(target.parent)
     return target
+
+
+def _keep_in_store(archive: Archive, report_id: int, path: Path) -> str | None:
+    """The finished export kept in a remote store as
+    ``exports/reports/<id>/<UTC time>/<name>`` (a folder file by file under it); its
+    key, or None without a remote store. Raises StoreError."""
+    store = open_store(archive.settings)
+    if not store.remote:
+        return None
+    base = f"exports/reports/{report_id}/{archive.clock().strftime('%Y%m%dT%H%M%SZ')}"
+    if path.is_file():
+        return keep_copy(store, path, base)
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        parent = file.relative_to(path).parent
+        keep_copy(
+            store,
+            file,
+            f"{base}/{path.name}" + ("" if parent == Path() else f"/{parent.as_posix()}"),
+        )
+    return f"{base}/{path.name}/"
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -4,7 +4,9 @@
 Served like a snapshot's package (archiver.web.downloads): the route is a plain ``def``,
 so the server runs it in a worker thread and the event loop keeps answering other
 requests however long the export takes. The zip is written to
-``<storage>/exports/web/``, streamed from disk and deleted once sent. One report export
+``<storage>/exports/web/``, streamed from disk (in 64 KiB chunks, never whole in
+memory) and deleted once sent; with ``storage.warc_url`` the export keeps a copy in the
+bucket first, under retention (docs/storage.md). One report export
 is built at a time (each may hold a thread and a disk's worth of packages for minutes);
 a second request meanwhile is told to come back. The download is a custody event like
 every other ("download", subject the report, with the zip's sha256), on top of the
@@ -52,6 +54,9 @@ def report_export_response(ctx: WebContext, principal: Principal, report_id: int
         try:
             result = export_report(ctx.archive, report_id, out, principal.actor)
         except ArchiverError as exc:
+            # e.g. the bucket refused the copy (storage.warc_url): nothing is sent, and
+            # this request's zip does not stay behind.
+            out.unlink(missing_ok=True)
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     finally:
         _ONE_AT_A_TIME.release()
