@@ -16,7 +16,13 @@ Afterwards this process re-reads the WARC record and checks that its bytes, thei
 and the sha256 in the database (platform_records.media_sha256) all agree with the file
 served.
 
-    .venv/bin/python -m bench.video_bench [--size-mb 1024] [--keep]
+With ``--s3``: the WARC goes into a bucket (``storage.warc_url``) on moto's S3 server
+(``moto_server``, its own process, Object Lock, COMPLIANCE retention): the capture's
+process then also uploads the sealed WARC (:func:`archiver.storage.publish`: multipart,
+SHA-256 per part, the store's checksum checked) before recording it, so its peak RSS is
+capture and upload together; the WARC is read back from the bucket for the checks.
+
+    .venv/bin/python -m bench.video_bench [--size-mb 1024] [--keep] [--s3]
 """
 
 from __future__ import annotations
@@ -97,14 +103,15 @@ def capture(storage: Path, proxy: str) -> None:
     from archiver.config import load_settings
     from archiver.models import Source
 
-    settings = load_settings(
-        environ={
-            "ARCHIVER_STORAGE__ROOT": str(storage),
-            "ARCHIVER_NETWORK__PROXY": proxy,
-            "ARCHIVER_CAPTURE__MODES": '{default = ["http"]}',
-            "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
-        }
-    )
+    environ = {
+        "ARCHIVER_STORAGE__ROOT": str(storage),
+        "ARCHIVER_NETWORK__PROXY": proxy,
+        "ARCHIVER_CAPTURE__MODES": '{default = ["http"]}',
+        "ARCHIVER_CAPTURE__PER_HOST_INTERVAL": "0",
+    }
+    # --s3: the bucket's settings, handed down by main().
+    environ.update({k: v for k, v in os.environ.items() if k.startswith("ARCHIVER_STORAGE__")})
+    settings = load_settings(environ=environ)
     report = storage.parent / "report.txt"
     report.write_text(f"Footage of the detention[1].\n\n[1]{PAGE}\n", encoding="utf-8")
     started = time.monotonic()
@@ -134,6 +141,56 @@ def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[fl
     if process.returncode != 0:
         raise SystemExit(f"{argv[0]} failed ({process.returncode}):\n{text}")
     return seconds, usage.ru_maxrss // 1024, text
+
+
+def start_bucket() -> tuple[str, dict[str, str], subprocess.Popen[bytes]]:
+    """moto_server on 127.0.0.1 with a bucket made with Object Lock: (endpoint, the
+    settings that put WARCs there, the server)."""
+    import boto3  # type: ignore[import-untyped]
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    moto = Path(sys.executable).with_name("moto_server")
+    server = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            client.create_bucket(Bucket="bench", ObjectLockEnabledForBucket=True)
+            break
+        except (BotoCoreError, ClientError):  # the server is still starting
+            time.sleep(0.1)
+    settings = {
+        "ARCHIVER_STORAGE__WARC_URL": "s3://bench/archive",
+        "ARCHIVER_STORAGE__S3_ENDPOINT": endpoint,
+        "ARCHIVER_STORAGE__S3_REGION": "us-east-1",
+        "ARCHIVER_STORAGE__S3_ACCESS_KEY_ID": "x",
+        "ARCHIVER_STORAGE__S3_SECRET_ACCESS_KEY": "x",
+        "ARCHIVER_STORAGE__OBJECT_LOCK_DAYS": "1",
+        "ARCHIVER_STORAGE__OBJECT_LOCK_MODE": "COMPLIANCE",
+    }
+    return endpoint, settings, server
+
+
+def fetch_object(endpoint: str, key: str, path: Path) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    )  # fmt: skip
+    body = client.get_object(Bucket="bench", Key=key)["Body"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        while chunk := body.read(CHUNK):
+            fh.write(chunk)
 
 
 def free_port() -> int:
@@ -195,6 +252,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--s3", action="store_true", help="WARCs into a bucket on moto_server")
     parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--capture", nargs=2, metavar=("STORAGE", "PROXY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -207,7 +265,12 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="video-bench-"))
     server = None
+    bucket = None
     try:
+        capture_env = None
+        if args.s3:
+            bucket = start_bucket()
+            capture_env = {**os.environ, **bucket[1]}
         print(f"making a {args.size_mb} MiB video in {work} ...", file=sys.stderr)
         expected = make_video(work / "evidence.mp4", args.size_mb)
         port = free_port()
@@ -246,6 +309,7 @@ def main() -> None:
         storage = work / "storage"
         cap_s, cap_rss, out = run_measured(
             [sys.executable, "-m", "bench.video_bench", "--capture", str(storage), proxy],
+            env=capture_env,
         )
         result = json.loads(out.strip().splitlines()[-1])
         if result["errors"]:
@@ -257,6 +321,9 @@ def main() -> None:
         ).fetchone()
         db.close()
         warc = storage / warc_path
+        if bucket is not None:  # not on disk: read back from the bucket for the checks
+            assert not warc.exists()
+            fetch_object(bucket[0], f"archive/{warc_path}", warc)
         warc_sha256, warc_size = warc_video(warc)
         agree = (
             media_sha256 == warc_sha256 == expected
@@ -273,6 +340,7 @@ def main() -> None:
                 "warc_file_mib": round(warc.stat().st_size / CHUNK, 1),
                 "format_url_responses": format_responses(warc),
             },
+            "warc_in_bucket": bucket is not None,
             "sha256_db_equals_warc_equals_served": agree,
             "sha256": media_sha256,
         }
@@ -283,6 +351,9 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait()
+        if bucket is not None:
+            bucket[2].terminate()
+            bucket[2].wait()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
