@@ -10,7 +10,7 @@ Writing (:meth:`S3Store.put_file`), for a file already sealed on local disk:
   crash between upload and row);
 - streamed: a file up to ``part_size`` goes in one PutObject read from the open file;
   a larger one in parts of ``part_size`` bytes, ``parallel_parts`` (4) of them in flight,
-  so at most five parts are in memory at a time;
+  each read from the file as it is sent (no part is held in memory);
 - checked by the store: every request carries its SHA-256 (``x-amz-checksum-sha256``),
   which the store recomputes and refuses on mismatch; afterwards HeadObject's
   ``ChecksumSHA256`` must equal the file's SHA-256 (one part) or the SHA-256 of the
@@ -252,13 +252,17 @@ class S3Store:
         return checksum
 
     def _put_parts(self, fh: BinaryIO, key: str, sha256: str, size: int) -> str:
-        """Multipart: ``parallel_parts`` parts in flight, so at most that many plus the
-        one being read are in memory (4 + 1 of 16 MiB by default)."""
+        """Multipart: each part's SHA-256 read from the file first (1 MiB at a time),
+        then the part sent from the file itself (:class:`_Part`), ``parallel_parts`` of
+        them in flight; no part is held in memory. Bytes that changed on disk between
+        the two reads are refused by the store (the part's checksum) or found by the
+        checks afterwards."""
         bucket, full = self.options.bucket, self._key(key)
         upload = self._client.create_multipart_upload(
             Bucket=bucket, Key=full, ChecksumAlgorithm="SHA256", **self._lock()
         )["UploadId"]
         pool = ThreadPoolExecutor(self.options.parallel_parts, thread_name_prefix="s3-part")
+        descriptor = fh.fileno()
         try:
             whole = hashlib.sha256()
             parts: list[dict[str, Any]] = []
@@ -270,17 +274,21 @@ class S3Store:
                 etag = sent.result()["ETag"]
                 parts.append({"ETag": etag, "PartNumber": number, "ChecksumSHA256": checksum})
 
-            while data := fh.read(self.options.part_size):
-                whole.update(data)
-                digest = hashlib.sha256(data).digest()
+            for start in range(0, size, self.options.part_size):
+                length = min(self.options.part_size, size - start)
+                part = hashlib.sha256()
+                for chunk in _Part(descriptor, start, length).chunks():
+                    whole.update(chunk)
+                    part.update(chunk)
+                digest = part.digest()
                 digests += digest
                 number = len(parts) + len(flying) + 1
                 sent = pool.submit(
                     self._client.upload_part, Bucket=bucket, Key=full, UploadId=upload,
-                    PartNumber=number, Body=data, ChecksumSHA256=_b64(digest),
+                    PartNumber=number, Body=_Part(descriptor, start, length),
+                    ContentLength=length, ChecksumSHA256=_b64(digest),
                 )  # fmt: skip
                 flying.append((number, _b64(digest), sent))
-                del data
                 if len(flying) >= self.options.parallel_parts:
                     land()
             while flying:
@@ -438,6 +446,47 @@ class S3Store:
                     )  # fmt: skip
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, "delete", key) from exc
+
+
+class _Part:
+    """Bytes ``start`` to ``start + length`` of an open file, as a seekable read-only
+    stream of their own (what botocore sends as a part's body, and seeks back to 0 to
+    retry). ``os.pread``: parts in flight on several threads share the descriptor."""
+
+    def __init__(self, descriptor: int, start: int, length: int) -> None:
+        self._fd, self._start, self._length, self._at = descriptor, start, length, 0
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._length - self._at
+        want = left if size is None or size < 0 else min(size, left)
+        if want <= 0:
+            return b""
+        data = os.pread(self._fd, want, self._start + self._at)
+        if not data:
+            raise StoreError("the file got shorter while it was uploaded")
+        self._at += len(data)
+        return data
+
+    def chunks(self) -> Iterator[bytes]:
+        while chunk := self.read(_READ):
+            yield chunk
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._at, os.SEEK_END: self._length}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return self._length
 
 
 class _Reading:

@@ -169,6 +169,24 @@ def test_a_large_file_goes_up_in_parts_with_its_checksum_checked(
     assert object_sha256(store, key) == digest
 
 
+def test_a_file_that_is_not_what_was_sealed_is_not_stored(
+    s3: S3, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Parts are read from the file as they are sent: a file whose bytes are not the
+    sealed SHA-256, or shorter than the sealed size, leaves no object and no upload."""
+    settings = make_settings(**s3.settings(storage__s3_part_size=str(5 * 2**20)))
+    store = open_store(settings)
+    local = tmp_path / "video.warc.gz"
+    local.write_bytes(b"\1" * (12 * 2**20))
+    sealed = hashlib.sha256(b"\2" * (12 * 2**20)).hexdigest()
+    with pytest.raises(StoreError, match="changed on disk after it was sealed"):
+        store.put_file(local, "warcs/a.warc.gz", sha256=sealed, size=12 * 2**20)
+    with pytest.raises(StoreError, match="got shorter"):
+        store.put_file(local, "warcs/b.warc.gz", sha256=sealed, size=13 * 2**20)
+    assert store.stat("warcs/a.warc.gz") is None and store.stat("warcs/b.warc.gz") is None
+    assert s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads", []) == []
+
+
 def test_verify_store_finds_an_altered_and_a_removed_object(
     web: SimulatedWeb,
     s3: S3,
