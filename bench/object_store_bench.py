@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench._moto import start_moto, stop_moto
 
 _CHILD = r"""
 import json, os, resource, sys, time
@@ -81,38 +81,13 @@ print(json.dumps({"seconds": seconds, "base_mib": base / 1024, "peak_mib": peak 
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=512, help="size of the file uploaded")
     parser.add_argument("--repeat", type=int, default=3, help="uploads per client (median)")
     args = parser.parse_args()
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    endpoint, server = start_moto()
     try:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
-
-        client = boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="x", aws_secret_access_key="x",
-        )  # fmt: skip
-        for _ in range(100):
-            try:
-                client.create_bucket(Bucket="bench", ObjectLockEnabledForBucket=True)
-                break
-            except (BotoCoreError, ClientError):  # the server is still starting
-                time.sleep(0.1)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "big.bin"
             with path.open("wb") as fh:
@@ -149,8 +124,7 @@ def main() -> None:
                     f"{base:8.0f} MiB {peak:5.0f} MiB"
                 )
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_moto(server)
 
 
 if __name__ == "__main__":

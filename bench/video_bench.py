@@ -43,6 +43,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench._moto import start_moto, stop_moto
+
 REPO = Path(__file__).resolve().parents[1]
 PAGE = "http://video.bench.example/watch/evidence"
 VIDEO = "http://video.bench.example/media/evidence.mp4"
@@ -146,27 +148,7 @@ def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[fl
 def start_bucket() -> tuple[str, dict[str, str], subprocess.Popen[bytes]]:
     """moto_server on 127.0.0.1 with a bucket made with Object Lock: (endpoint, the
     settings that put WARCs there, the server)."""
-    import boto3  # type: ignore[import-untyped]
-    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
-
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    moto = Path(sys.executable).with_name("moto_server")
-    server = subprocess.Popen(
-        [str(moto), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x",
-    )  # fmt: skip
-    for _ in range(100):
-        try:
-            client.create_bucket(Bucket="bench", ObjectLockEnabledForBucket=True)
-            break
-        except (BotoCoreError, ClientError):  # the server is still starting
-            time.sleep(0.1)
+    endpoint, server = start_moto()
     settings = {
         "ARCHIVER_STORAGE__WARC_URL": "s3://bench/archive",
         "ARCHIVER_STORAGE__S3_ENDPOINT": endpoint,
@@ -352,8 +334,7 @@ def main() -> None:
             server.terminate()
             server.wait()
         if bucket is not None:
-            bucket[2].terminate()
-            bucket[2].wait()
+            stop_moto(bucket[2])
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -30,12 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench._moto import start_moto, stop_moto
 
 _CHILD = r"""
 import hashlib, json, os, sys, time
@@ -117,12 +117,6 @@ print(json.dumps(result))
 CLIENTS = ("archiver publish", "boto3 upload_file", "archiver download", "boto3 download_fileobj")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run(which: str, path: Path, endpoint: str, key: str) -> dict[str, float | str]:
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, which, str(path), endpoint, "bench", key],
@@ -141,27 +135,8 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=1024, help="size of the WARC")
     parser.add_argument("--repeat", type=int, default=1, help="rounds (each a new key)")
     args = parser.parse_args()
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    endpoint, server = start_moto()
     try:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
-
-        client = boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="x", aws_secret_access_key="x",
-        )  # fmt: skip
-        for _ in range(100):
-            try:
-                client.create_bucket(Bucket="bench", ObjectLockEnabledForBucket=True)
-                break
-            except (BotoCoreError, ClientError):  # the server is still starting
-                time.sleep(0.1)
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
             path = Path(tmp) / "video.warc.gz"
             with path.open("wb") as fh:
@@ -185,8 +160,7 @@ def main() -> None:
                     )
                 assert len(digests) == 1, "the object read back differs from the file"
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_moto(server)
 
 
 if __name__ == "__main__":
