@@ -102,6 +102,11 @@ class BodyServer:
         self._pending[token] = delivery
         return f"http://{HOST}/{token}"
 
+    @property
+    def waiting(self) -> int:
+        """Addresses handed out and not asked for yet."""
+        return len(self._pending)
+
     def forget(self, url: str) -> None:
         """Drop an address that will not be asked for (the request went away)."""
         self._pending.pop(url.rsplit("/", 1)[-1], None)

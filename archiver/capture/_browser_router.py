@@ -105,6 +105,9 @@ class Router:
     ) -> None:
         self._fetch = fetch
         self._bodies = bodies
+        # Body server addresses handed to Chromium, dropped when the capture ends (one
+        # Chromium never asked for would otherwise keep its body, and its spool file).
+        self._addresses: list[str] = []
         self._deadline = deadline
         self._session = session
         self._cdp = cdp
@@ -271,6 +274,7 @@ class Router:
             self._decoded(url, truncated, error)
 
         address = self._bodies.register(Delivery(exchange, pairs, self._max_body_bytes, done))
+        self._addresses.append(address)
         try:
             await self._cdp.send(
                 "Fetch.continueRequest", {"requestId": record.request_id, "url": address}
@@ -347,6 +351,9 @@ class Router:
         """Refuse further requests, cancel the fetches still running and record each as
         cut short (by the page budget, or by a crash). Returns how many were cut."""
         self._active = False
+        if self._bodies is not None:
+            for address in self._addresses:
+                self._bodies.forget(address)
         pending = [task for task in self._tasks if not task.done()]
         for task in pending:
             task.cancel()

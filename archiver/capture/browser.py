@@ -197,6 +197,11 @@ class BrowserPool:
         """Large bodies handed to Chromium over the body server's socket so far."""
         return self._bodies.served
 
+    @property
+    def bodies_waiting(self) -> int:
+        """Body server addresses handed to Chromium and not asked for yet."""
+        return self._bodies.waiting
+
     async def _playwright(self) -> Playwright:
         async with self._lock:
             if self._driver is None:

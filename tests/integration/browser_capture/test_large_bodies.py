@@ -6,13 +6,16 @@ its responses' addresses, cookies, whole bodies."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
-from archiver.capture._browser_bodies import STREAM_BYTES
+from archiver.capture._browser_bodies import STREAM_BYTES, BodyServer, Delivery
 from archiver.capture.browser import BrowserPool
+from archiver.capture.exchange import Body, Exchange
 from tests.integration.browser_capture.conftest import SimwebFetch, deadline, needs_chromium
 from tests.simweb import SimulatedWeb
 
@@ -39,7 +42,7 @@ async def test_large_document_script_and_data_reach_the_page_whole_at_their_own_
 
     async with make_pool(page_budget=20.0) as pool:
         result = await pool.capture_page("https://big.example/", fetch, deadline=deadline())
-        streamed = pool.bodies_streamed
+        streamed, waiting = pool.bodies_streamed, pool.bodies_waiting
 
     assert result.main_status == 200 and result.final_url == "https://big.example/"
     assert result.title == f"script ran {BIG}"
@@ -50,6 +53,7 @@ async def test_large_document_script_and_data_reach_the_page_whole_at_their_own_
     )
     assert result.screenshot_png
     assert streamed == 3  # document, script and data: none through the driver
+    assert waiting == 0
     assert not [line for line in result.limits_hit if "max_response_bytes" in line]
 
 
@@ -88,3 +92,47 @@ async def test_a_large_answer_to_a_post_reaches_the_page(
         streamed = pool.bodies_streamed
     assert result.title == f"answer {BIG}"
     assert streamed == 0
+
+
+async def test_an_address_is_answered_once_and_a_forgotten_one_never() -> None:
+    """The body server answers each address once; one the capture dropped (its page
+    closed before Chromium asked) is not answered, and its body is let go."""
+    exchange = Exchange(
+        url="https://x.example/",
+        method="GET",
+        request_head=b"",
+        request_body=b"",
+        started_at=datetime.now(UTC),
+        status=200,
+        reason="OK",
+        body=Body.from_bytes(b"evidence"),
+    )
+    server = BodyServer()
+    await server.start()
+    port = int(server.proxy_url.rsplit(":", 1)[1])
+
+    async def ask(address: str) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {address} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        return answer
+
+    told: list[tuple[bool, str | None]] = []
+    kept = server.register(
+        Delivery(exchange, [("Content-Type", "text/plain")], 100, lambda t, e: told.append((t, e)))
+    )
+    dropped = server.register(Delivery(exchange, [], 100, lambda t, e: told.append((t, e))))
+    assert server.waiting == 2
+    server.forget(dropped)
+    try:
+        first = await ask(kept)
+        assert first.startswith(b"HTTP/1.1 200 ") and first.endswith(b"\r\n\r\nevidence")
+        assert b"Content-Type: text/plain" in first
+        assert await ask(kept) == b""  # once only
+        assert await ask(dropped) == b""
+        assert await ask("https://elsewhere.example/") == b""  # not ours: refused
+        assert told == [(False, None)] and server.waiting == 0 and server.served == 1
+    finally:
+        await server.close()
