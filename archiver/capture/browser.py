@@ -3,10 +3,11 @@
 Chromium (Debian's, through Playwright) renders the page but never touches the network:
 every request it makes, redirect hops included, is paused by DevTools interception and
 answered from the injected ``fetch`` (the archiver's HTTP fetcher: proxy, private-address
-guard, politeness, size limits, raw bytes for the WARC). Chromium is launched with a
-"black-hole" proxy (a closed local port) and without name resolution, so anything that
-escaped interception (a WebSocket, say) fails instead of reaching the network, and WebRTC
-may not send UDP around the proxy.
+guard, politeness, size limits, raw bytes for the WARC). Chromium is launched with the
+pool's body server (capture/_browser_bodies.py) as its only proxy and without name
+resolution, so anything that escaped interception (a WebSocket, a preconnect) is refused
+instead of reaching the network, and WebRTC may not send UDP around the proxy. Large
+bodies reach Chromium through that server's socket rather than through Playwright.
 
 The pool keeps ``browser_concurrency`` Chromium processes ("slots"), each launched lazily,
 serving one capture at a time in a fresh browser context, relaunched when it died.
