@@ -293,7 +293,10 @@ class CaptureRecorder:
         message = f"internal error: {error}"
         if row is not None:
             row.capture_attempts += 1
-            row.next_capture_at = now + retry_delay(row.capture_attempts)
+            # Our own failure (a full disk, a bucket refusing, a bug) says nothing about
+            # the source: tried again at the first back-off step however often it
+            # happened, so a long outage does not push the sources back by up to a day.
+            row.next_capture_at = now + retry_delay(1)
             observations.append(
                 dict(
                     source_id=source.id,

@@ -24,7 +24,7 @@ from archiver.config import Settings
 from archiver.config_display import display_settings
 from archiver.errors import StoreError
 from archiver.integrity.verify_store import verify_store
-from archiver.models import Report, Snapshot
+from archiver.models import Report, Snapshot, Source
 from archiver.storage import ObjectInfo, StoreRefused, object_sha256, open_store
 from tests.conftest import FixedClock
 from tests.integration.integrity.conftest import LocalTsa
@@ -525,3 +525,28 @@ def test_health_says_when_captures_fail_for_our_own_reasons(
         health, metrics = asyncio.run(ask(archive))
         assert health["status"] == "ok" and health["captures"]["own_failures_last_hour"] == 0
         assert "archiver_capture_own_failures_total 1.0" in metrics
+
+
+def test_our_own_failures_do_not_grow_the_sources_back_off(
+    web: SimulatedWeb,
+    s3: S3,
+    make_settings: Callable[..., Settings],
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    """Finding: a capture that failed for our own reasons (a full disk, a refusing
+    bucket) backed the source off like a flaky site: 10 minutes, doubling, up to a day,
+    so after a weekend's outage the sources waited up to a day once it was mended."""
+    with Archive.open(_settings(make_settings, web, **s3.settings()), clock=clock) as archive:
+        _capture(archive, tmp_path)
+    missing = S3(s3.endpoint, f"{s3.bucket}-refusing-long", s3.client)
+    with Archive.open(_settings(make_settings, web, **missing.settings()), clock=clock) as archive:
+        delays = []
+        for _ in range(4):
+            (outcome,) = archive.capture()
+            assert outcome.error is not None
+            with archive.db.session() as session:
+                (due,) = session.scalars(select(Source.next_capture_at))
+            delays.append(due - clock())
+            clock.advance(seconds=(due - clock()).total_seconds())
+        assert delays == [timedelta(minutes=10)] * 4
