@@ -129,6 +129,7 @@ class HostLimiter:
             await self._acquire(key, state, deadline)
             try:
                 await self._wait_turn(key, state, deadline)
+                log.debug("turn for %s", key)  # when a request may start (tests read it)
                 yield
             finally:
                 state.semaphore.release()

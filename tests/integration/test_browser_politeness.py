@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections import defaultdict
@@ -65,7 +66,9 @@ def test_a_pages_images_come_at_once_and_its_host_pages_stay_spaced(
     make_settings: Callable[..., Settings],
     clock: FixedClock,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="archiver.net.politeness")
     in_flight: dict[str, int] = defaultdict(int)
     peak: dict[str, int] = defaultdict(int)
     documents: dict[str, float] = {}
@@ -135,8 +138,11 @@ def test_a_pages_images_come_at_once_and_its_host_pages_stay_spaced(
     # the six a browser opens to one host.
     assert dict(peak) == {"0": HOLD_UNTIL, "1": HOLD_UNTIL}
     # The two pages' documents, one host: still per_host_interval apart. Measured where
-    # they arrive, so a loaded machine can delay the first more than the second on the
-    # way from the archiver's limiter (CI saw 0.34 s); unspaced, they arrive together.
-    first, second = sorted(documents.values())
-    assert second - first >= defaults.per_host_interval / 2
+    # the limiter lets each start, not where they arrive: a loaded machine delays the
+    # way from the limiter to the server unevenly (CI saw arrivals 0.34 and 0.20 s apart).
+    assert len(documents) == 2
+    first, second = sorted(
+        r.created for r in caplog.records if r.getMessage() == "turn for news.example"
+    )[:2]
+    assert second - first >= defaults.per_host_interval - 0.01
     assert took < 45  # backstop: spaced 0.5 s apart, the images alone would take 30 s
