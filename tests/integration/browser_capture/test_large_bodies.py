@@ -64,7 +64,8 @@ async def test_a_large_response_setting_a_cookie_keeps_it_for_its_own_site(
     such responses keep the DevTools path, and the page reads its cookie."""
     simweb.page(
         "https://cookie.example/",
-        "<title>c</title><p>" + "z" * BIG + "</p><script>document.title = document.cookie</script>",
+        "<title>c</title><!-- " + "z" * BIG + " --><script>document.title = document.cookie"
+        "</script>",
         headers={"Set-Cookie": "visit=1; Path=/"},
     )
     async with make_pool(page_budget=20.0) as pool:
