@@ -138,6 +138,12 @@ class Watch:
         # error answer are other failures.
         if request.failure == "net::ERR_ABORTED":
             return
+        # The replay's worker script fetched again (Chromium's update check on a
+        # navigation) and cancelled as the page that asked goes away: seen as ERR_FAILED
+        # on a loaded machine. A worker that cannot be fetched at all shows otherwise:
+        # the replay never starts, and every replay test waits for the archived page.
+        if request.url.endswith("/replay/sw.js") and request.failure == "net::ERR_FAILED":
+            return
         self.failed.append(f"{request.url}: {request.failure}")
 
     def _response(self, response: Any) -> None:
