@@ -113,14 +113,7 @@ class Daemon:
                 tasks.append(asyncio.create_task(self._capture_loop()))
             if self.check_enabled:
                 checks.start()
-            try:
-                await asyncio.gather(*tasks)
-            except BaseException:
-                # One part failed (e.g. the web port is taken): stop the others the
-                # graceful way, so no work is cut off half-written, then report it.
-                self.request_stop("a daemon task failed")
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
+            await self._all_or_stop(tasks)
         finally:
             await checks.shutdown()
 
@@ -138,14 +131,19 @@ class Daemon:
                 tasks.append(asyncio.create_task(self._inbox_loop()))
                 scheduler.start()
                 tasks.append(asyncio.create_task(self._queue_loop(scheduler)))
-                try:
-                    await asyncio.gather(*tasks)
-                except BaseException:
-                    self.request_stop("a daemon task failed")
-                    await asyncio.gather(*tasks, return_exceptions=True)
-                    raise
+                await self._all_or_stop(tasks)
             finally:
                 await scheduler.shutdown()
+
+    async def _all_or_stop(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Run the daemon's tasks; when one fails (e.g. the web port is taken), stop the
+        others the graceful way, so no work is cut off half-written, then report it."""
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            self.request_stop("a daemon task failed")
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _queue_loop(self, scheduler: QueueScheduler) -> None:
         """New sources: captures scheduled at once; between, the web archives' passes."""

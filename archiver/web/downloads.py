@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,22 +75,29 @@ def record_download(
     *,
     shown_inline: bool = False,
 ) -> None:
+    details = {"artefact": artefact, "sha256": sha256, "source_id": snapshot.source_id}
+    record_custody_download(ctx, principal, "snapshot", snapshot.id, details, shown_inline)
+
+
+def record_custody_download(
+    ctx: WebContext,
+    principal: Principal,
+    subject_type: str,
+    subject_id: str,
+    details: Mapping[str, object],
+    shown_inline: bool = False,
+) -> None:
+    """A custody entry: who took what from the archive, in which role, and how."""
     with ctx.archive.db.session() as session:
         custody.append(
             session,
             at=ctx.archive.clock(),
             actor=principal.actor,
             action="download",
-            subject_type="snapshot",
-            subject_id=snapshot.id,
-            details={
-                "artefact": artefact,
-                "sha256": sha256,
-                "source_id": snapshot.source_id,
-                "role": principal.role.value,
-                # Shown on the source page rather than saved as a file.
-                "inline": shown_inline,
-            },
+            subject_type=subject_type,
+            subject_id=subject_id,
+            # Shown on the source page (inline) rather than saved as a file.
+            details={**details, "role": principal.role.value, "inline": shown_inline},
         )
 
 

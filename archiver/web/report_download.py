@@ -23,11 +23,11 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from archiver.errors import ArchiverError
-from archiver.integrity import custody
 from archiver.integrity._package import file_sha256
 from archiver.models import Report
 from archiver.store.db import is_row_id
 from archiver.web._context import WebContext
+from archiver.web.downloads import record_custody_download
 from archiver.web.tokens import Principal
 
 _ONE_AT_A_TIME = threading.Lock()
@@ -86,20 +86,10 @@ def _record(
     sums_sha256: str,
     packages: int,
 ) -> None:
-    with ctx.archive.db.session() as session:
-        custody.append(
-            session,
-            at=ctx.archive.clock(),
-            actor=principal.actor,
-            action="download",
-            subject_type="report",
-            subject_id=str(report_id),
-            details={
-                "artefact": "report_export",
-                "sha256": digest,
-                "sums_sha256": sums_sha256,
-                "packages": packages,
-                "role": principal.role.value,
-                "inline": False,
-            },
-        )
+    details = {
+        "artefact": "report_export",
+        "sha256": digest,
+        "sums_sha256": sums_sha256,
+        "packages": packages,
+    }
+    record_custody_download(ctx, principal, "report", str(report_id), details)
