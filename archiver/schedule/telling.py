@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import logging
 import re
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from archiver.app import Archive
 from archiver.models import CheckRun
@@ -57,6 +58,10 @@ def degraded_line(run: CheckRun) -> str:
     )
 
 
+# How far back each look at finished runs goes before the last finish seen.
+SKEW = timedelta(minutes=5)
+
+
 class Teller:
     """What has been said, so that only news is said again."""
 
@@ -64,11 +69,15 @@ class Teller:
         self.archive = archive
         self.reports: dict[int, str] = {}
         self.repeat = Repeat()
-        self.last_run: int | None = None
+        # Runs are read by finishing time, not id: on PostgreSQL check tasks of several
+        # partitions run at once, so a run with a lower id can finish after a higher
+        # one. Each look goes back SKEW before the last finish seen (workers' clocks
+        # differ a little); ``told`` keeps that window's runs from being said twice.
+        self.since: datetime | None = None
+        self.told: dict[int, datetime] = {}
 
     def start(self) -> None:
-        with self.archive.db.session() as session:
-            self.last_run = int(session.scalar(select(func.max(CheckRun.id))) or 0)
+        self.since = self.archive.clock()
         self.tell(first=True)
 
     def tell(self, *, first: bool = False) -> None:
@@ -88,18 +97,21 @@ class Teller:
 
     def _runs(self) -> None:
         with self.archive.db.session() as session:
-            runs = list(
-                session.scalars(
-                    select(CheckRun)
-                    .where(CheckRun.id > (self.last_run or 0), CheckRun.finished_at.is_not(None))
-                    .order_by(CheckRun.id)
-                )
-            )
-            lines = [degraded_line(r) for r in runs if r.degraded]
+            finished = select(CheckRun).where(CheckRun.finished_at.is_not(None))
+            if self.since is not None:
+                finished = finished.where(CheckRun.finished_at >= self.since)
+            seen = list(session.scalars(finished.order_by(CheckRun.id)))
+            lines = [degraded_line(r) for r in seen if r.degraded and r.id not in self.told]
         for line in lines:
             log.warning("%s", line)
-        if runs:
-            self.last_run = runs[-1].id
+        if seen:
+            latest = max(r.finished_at for r in seen if r.finished_at is not None)
+            self.since = max(self.since or latest, latest - SKEW)
+            self.told = {
+                r.id: r.finished_at
+                for r in seen
+                if r.finished_at is not None and r.finished_at >= self.since
+            }
 
     def _stamps(self) -> None:
         trouble = stamp_trouble(self.archive.db)

@@ -24,6 +24,7 @@ from archiver.capture.session import NO_SECRETS
 from archiver.cli import main
 from archiver.cli._base import _cli_logging, setup_logging
 from archiver.config import Settings
+from archiver.models import CheckRun
 from archiver.schedule.checks import CheckScheduler
 from archiver.schedule.operator import command_path, stamp_trouble
 from archiver.schedule.telling import Teller, log_start
@@ -262,3 +263,36 @@ def test_a_degraded_daemon_check_run_is_said_once(
     loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len([line for line in loud if "degraded" in line.lower()]) == 1, loud
     assert any(" degraded: " in line for line in loud), loud
+
+
+def test_a_degraded_run_finishing_after_a_later_one_is_still_said(
+    archive: Archive, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding (review): the operator lines remembered the highest run id told, so a
+    run with a lower id finishing later (check tasks of several partitions at once, on
+    PostgreSQL) was never said, degraded or not."""
+    teller = Teller(archive)
+    teller.start()
+    with archive.db.session() as session:
+        slow = CheckRun(started_at=clock(), trigger="daemon", summary={})
+        quick = CheckRun(started_at=clock(), trigger="daemon", summary={})
+        session.add_all([slow, quick])
+        session.flush()
+        quick.finished_at = clock()
+        slow_id = slow.id
+    clock.advance(seconds=30)
+    teller.tell()
+    with archive.db.session() as session:
+        run = session.get(CheckRun, slow_id)
+        assert run is not None
+        run.finished_at, run.degraded, run.degraded_reason = (
+            clock(),
+            True,
+            "our proxy is unreachable",
+        )
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="archiver.operator"):
+        teller.tell()
+        teller.tell()  # said once
+    said = [r.getMessage() for r in caplog.records if " degraded: " in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"re-check run {slow_id} degraded: our proxy")
