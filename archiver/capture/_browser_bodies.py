@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from archiver.capture.decode import decode_body
@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 # The host of the replacement addresses: ".invalid" can never be a real site (RFC 2606).
 HOST = "archiver-body.invalid"
-# Bodies this large (as received) go over the socket; smaller ones the DevTools way.
+# Bodies this large (as received), or compressed, go over the socket; the rest the
+# DevTools way.
 STREAM_BYTES = 256 * 1024
 _WRITE_BYTES = 256 * 1024
 _READ_TIMEOUT = 30.0
@@ -61,12 +62,6 @@ def _head(status: int, reason: str, headers: list[tuple[str, str]]) -> bytes:
     # The body ends when the connection does: no length to promise before decoding.
     lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-
-
-def _pieces(data: bytes) -> Iterator[bytes]:
-    view = memoryview(data)
-    for start in range(0, len(view), _WRITE_BYTES):
-        yield bytes(view[start : start + _WRITE_BYTES])
 
 
 class BodyServer:
@@ -143,8 +138,10 @@ class BodyServer:
             exchange.header("content-encoding"),
             delivery.limit,
         )
+        view = memoryview(decoded.data)
+        for start in range(0, len(view), _WRITE_BYTES):
+            writer.write(view[start : start + _WRITE_BYTES])
+            await writer.drain()
+        # Said once the whole body went out (a Chromium gone meanwhile raised above).
         delivery.done(decoded.truncated, decoded.error)
         self.served += 1
-        for piece in _pieces(decoded.data):
-            writer.write(piece)
-            await writer.drain()

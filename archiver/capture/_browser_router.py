@@ -248,7 +248,8 @@ class Router:
     def _streamable(
         self, request: BrowserRequest, exchange: Exchange, pairs: list[tuple[str, str]]
     ) -> bool:
-        """Whether the body goes to Chromium over the body server's socket: large, with
+        """Whether the body goes to Chromium over the body server's socket: large or
+        compressed (a few KB of brotli can decode to the browser's whole limit), with
         a body to show, setting no cookie (which Chromium would file under the
         replacement address), and for a request without a body of its own (Chromium
         would send that to the body server again, which reads only the head)."""
@@ -256,7 +257,10 @@ class Router:
             self._bodies is not None
             and not request.post_body
             and exchange.body is not None
-            and exchange.body.size > STREAM_BYTES
+            and (
+                exchange.body.size > STREAM_BYTES
+                or (exchange.header("content-encoding") or "identity").strip().lower() != "identity"
+            )
             and exchange.status is not None
             and 200 <= exchange.status < 600
             and exchange.status not in (204, 304)

@@ -17,7 +17,7 @@ from archiver.capture._browser_bodies import STREAM_BYTES, BodyServer, Delivery
 from archiver.capture.browser import BrowserPool
 from archiver.capture.exchange import Body, Exchange
 from tests.integration.browser_capture.conftest import SimwebFetch, deadline, needs_chromium
-from tests.simweb import SimulatedWeb
+from tests.simweb import SimulatedWeb, gzip_bomb
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -137,3 +137,21 @@ async def test_an_address_is_answered_once_and_a_forgotten_one_never() -> None:
         assert told == [(False, None)] and server.waiting == 0 and server.served == 1
     finally:
         await server.close()
+
+
+async def test_a_small_compressed_bomb_goes_over_the_socket_too(
+    simweb: SimulatedWeb, fetch: SimwebFetch, make_pool: Callable[..., BrowserPool]
+) -> None:
+    """Finding (review): the way was chosen by the size as received, so a gzip bomb of
+    64 KB (64 MiB decoded, cut to the browser's limit) still went base64 through the
+    driver. A compressed body goes over the socket whatever its size."""
+    simweb.page("https://smallbomb.example/", gzip_bomb(64 << 20))
+    async with make_pool(page_budget=20.0) as pool:
+        result = await pool.capture_page("https://smallbomb.example/", fetch, deadline=deadline())
+        streamed = pool.bodies_streamed
+    assert result.main_status == 200
+    assert streamed == 1
+    assert any(
+        line.startswith("max_response_bytes: https://smallbomb.example/ decoded for the browser")
+        for line in result.limits_hit
+    ), result.limits_hit
