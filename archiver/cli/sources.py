@@ -17,7 +17,6 @@ from archiver.cli._base import (
     errors_reported,
     main,
     open_archive,
-    setup_logging,
 )
 from archiver.errors import ArchiverError
 from archiver.store.status import CSV_COLUMNS, status_rows, status_table
@@ -96,7 +95,6 @@ def _outcome_text(outcome: IngestOutcome) -> str:
 @click.pass_context
 def capture(ctx: click.Context, sources: tuple[str, ...], limit: int | None, as_json: bool) -> None:
     """Snapshot sources to WARC: the page as sent, and as a reader saw it."""
-    setup_logging("WARNING")
     failed: Counter[str] = Counter()
     done: list[CaptureOutcome] = []
     skipped: list[int] = []
@@ -206,7 +204,6 @@ def check(
 
     if sum(bool(x) for x in (everything, due_only, sources)) > 1:
         raise click.UsageError("give one of --all, --due, --source")
-    setup_logging("WARNING")
     bar = Progress("checking", enabled=not as_json)
     skipped: list[int] = []
 

@@ -296,3 +296,22 @@ def test_a_degraded_run_finishing_after_a_later_one_is_still_said(
         teller.tell()  # said once
     said = [r.getMessage() for r in caplog.records if " degraded: " in r.getMessage()]
     assert len(said) == 1 and said[0].startswith(f"re-check run {slow_id} degraded: our proxy")
+
+
+@pytest.mark.parametrize("command", ["capture", "check"])
+def test_the_commands_with_a_progress_bar_keep_the_line_safe_log(
+    command: str, tmp_path: Path
+) -> None:
+    """Finding (review): capture and check replaced the line-safe handler main()
+    installs with the daemon's, so their warnings still broke into the progress bar."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    env = {"ARCHIVER_STORAGE__ROOT": str(tmp_path / "storage")}
+    try:
+        result = CliRunner(env=env).invoke(main, [command])
+        handlers = root.handlers[:]
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    assert result.exit_code == 0, result.output
+    assert "_LineSafeHandler" in [type(h).__name__ for h in handlers]
