@@ -26,6 +26,7 @@ from archiver.config import Settings
 from archiver.web import api, dashboard, ops, pages, replay
 from archiver.web._auth import LoginRequired, api_principal, session_secret
 from archiver.web._context import WebContext
+from archiver.web.replay import ViewLog
 from archiver.web.throttle import LoginThrottle
 from archiver.web.tokens import Principal
 
@@ -82,6 +83,7 @@ def create_app(
     app.state.ctx = WebContext(archive, settings, templates)
     app.state.metrics = ops.registry_for(archive)
     app.state.login_throttle = LoginThrottle() if login_throttle is None else login_throttle
+    app.state.replay_views = ViewLog()
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),

@@ -88,10 +88,9 @@ class ViewLog:
 
 
 def _view_log(request: Request) -> ViewLog:
-    state = request.app.state
-    if not hasattr(state, "replay_views"):
-        state.replay_views = ViewLog()
-    log: ViewLog = state.replay_views
+    # Made with the app (archiver.web.app): made here on first use, two of the replay's
+    # first range requests (handled in threads at once) could each make their own.
+    log: ViewLog = request.app.state.replay_views
     return log
 
 
