@@ -79,14 +79,11 @@ def read_resource(warc: Path, offset: int) -> bytes:
 
 def file_sha256(path: Path) -> str | None:
     """The file's sha256, read in 1 MiB blocks (None when it cannot be read)."""
-    digest = hashlib.sha256()
     try:
         with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def zip_folder(work: Path, part: Path, *, stored: Iterable[str] = (WACZ,)) -> None:

@@ -101,11 +101,9 @@ def keep_copy(store: ObjectStore, local: Path, folder: str) -> str | None:
     None for the storage folder itself. Raises StoreError."""
     if not store.remote:
         return None
-    digest = hashlib.sha256()
     try:
         with local.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
+            digest = hashlib.file_digest(fh, "sha256")
         size = local.stat().st_size
     except OSError as exc:
         raise StoreError(f"cannot read {local}: {exc.strerror or exc}") from exc

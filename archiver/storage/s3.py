@@ -357,11 +357,9 @@ class S3Store:
     # -- reading --------------------------------------------------------------------
 
     def _read_sha256(self, key: str) -> str:
-        digest = hashlib.sha256()
-        with self.open(key) as stream:
-            while chunk := stream.read(_READ):
-                digest.update(chunk)
-        return digest.hexdigest()
+        from archiver.storage import object_sha256
+
+        return object_sha256(self, key)
 
     def stat(self, key: str, *, doing: str = "read") -> ObjectInfo | None:
         bucket, full = self.options.bucket, self._key(key)
