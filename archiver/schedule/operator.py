@@ -199,7 +199,9 @@ def switched_off(settings: Settings) -> list[str]:
         lines.append("captures off (daemon.capture = false): new sources are not captured")
     if not settings.daemon.check:
         lines.append("re-checks off (daemon.check = false): no source changes state")
-    if not notify.webhook_url and not (notify.smtp_host and notify.email_to):
+    from archiver.check.notify import channels  # httpx and smtplib: only when asked
+
+    if not channels(notify):
         lines.append(
             "notifications off: notify.webhook_url is empty and no e-mail is set up "
             "(notify.smtp_host, notify.email_to); state changes show only on the pages "
