@@ -6,6 +6,7 @@ bucket that refuses the write records nothing and the capture is done again."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import io
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -26,6 +28,8 @@ from archiver.errors import StoreError
 from archiver.integrity.verify_store import verify_store
 from archiver.models import Report, Snapshot, Source
 from archiver.storage import ObjectInfo, StoreRefused, object_sha256, open_store
+from archiver.web import create_app
+from archiver.web.tokens import Role, create_token
 from tests.conftest import FixedClock
 from tests.integration.integrity.conftest import LocalTsa
 from tests.integration.storage.conftest import S3, SECRET
@@ -66,6 +70,27 @@ def _snapshots(archive: Archive) -> list[Snapshot]:
 
 def _fails(archive: Archive) -> list[str]:
     return [f.line() for f in verify_store(archive) if f.status == "fail"]
+
+
+def _token(archive: Archive, clock: FixedClock, role: Role) -> str:
+    _, token = create_token(archive.db, name=f"{role.value}-person", role=role, clock=clock)
+    return token
+
+
+def _web_get(
+    archive: Archive, path: str, token: str | None = None, settings: Settings | None = None
+) -> httpx.Response:
+    """One GET to the archive's web app, in-process (``settings``: the app's, when
+    they differ from the archive's)."""
+
+    async def get() -> httpx.Response:
+        app = create_app(archive, settings or archive.settings)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get(path, headers=headers)
+
+    return asyncio.run(get())
 
 
 def test_a_capture_lands_in_the_bucket_under_retention_and_verifies(
@@ -280,28 +305,15 @@ def test_the_warc_download_is_streamed_from_the_bucket(
     clock: FixedClock,
     tmp_path: Path,
 ) -> None:
-    import asyncio
-
-    import httpx
-
-    from archiver.web import create_app
-    from archiver.web.tokens import Role, create_token
 
     settings = _settings(make_settings, web, **s3.settings())
     with Archive.open(settings, clock=clock) as archive:
         _capture(archive, tmp_path)
         archive.capture()
         (snap,) = _snapshots(archive)
-        _, token = create_token(archive.db, name="lawyer", role=Role.LAWYER, clock=clock)
-        headers = {"Authorization": f"Bearer {token}"}
+        token = _token(archive, clock, Role.LAWYER)
         url = f"/api/v1/snapshots/{snap.id}/warc"
-
-        async def download() -> httpx.Response:
-            transport = httpx.ASGITransport(app=create_app(archive, archive.settings))
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                return await client.get(url, headers=headers)
-
-        got = asyncio.run(download())
+        got = _web_get(archive, url, token)
         assert got.status_code == 200
         assert hashlib.sha256(got.content).hexdigest() == snap.warc_sha256
         assert got.headers["x-archiver-sha256"] == snap.warc_sha256
@@ -309,7 +321,7 @@ def test_the_warc_download_is_streamed_from_the_bucket(
         key = f"archive/{snap.warc_path}"
         for version in s3.client.list_object_versions(Bucket=s3.bucket, Prefix=key)["Versions"]:
             s3.client.delete_object(Bucket=s3.bucket, Key=key, VersionId=version["VersionId"])
-        assert asyncio.run(download()).status_code == 410
+        assert _web_get(archive, url, token).status_code == 410
 
 
 def test_a_recheck_compares_with_the_baseline_read_from_the_bucket(
@@ -365,23 +377,13 @@ def test_an_export_reads_the_warc_from_the_bucket_and_keeps_a_copy_there(
 def test_readyz_says_when_the_bucket_cannot_be_reached(
     s3: S3, make_settings: Callable[..., Settings], clock: FixedClock
 ) -> None:
-    import asyncio
-
-    import httpx
-
-    from archiver.web import create_app
-
-    async def readyz(archive: Archive) -> httpx.Response:
-        transport = httpx.ASGITransport(app=create_app(archive, archive.settings))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            return await client.get("/readyz")
 
     with Archive.open(make_settings(**s3.settings()), clock=clock) as archive:
-        answer = asyncio.run(readyz(archive))
+        answer = _web_get(archive, "/readyz")
         assert answer.status_code == 200 and answer.json()["object_store"] == "ok"
     gone = S3(s3.endpoint, f"{s3.bucket}-gone", s3.client)
     with Archive.open(make_settings(**gone.settings()), clock=clock) as archive:
-        answer = asyncio.run(readyz(archive))
+        answer = _web_get(archive, "/readyz")
         assert answer.status_code == 503
         shown = answer.json()["object_store"]
         assert shown.startswith(f"failed: s3://{gone.bucket}/archive at http://127.0.0.1:")
@@ -430,12 +432,6 @@ def test_a_snapshot_in_the_bucket_is_replayed_from_it(
 ) -> None:
     """The source page's replay builds its WACZ from the WARC in the bucket; with the
     object gone the page says it is missing, with the bucket unreachable it says that."""
-    import asyncio
-
-    import httpx
-
-    from archiver.web import create_app
-    from archiver.web.tokens import Role, create_token
 
     settings = _settings(make_settings, web, **s3.settings())
     with Archive.open(settings, clock=clock) as archive:
@@ -443,18 +439,11 @@ def test_a_snapshot_in_the_bucket_is_replayed_from_it(
         archive.capture()
         (snap,) = _snapshots(archive)
         assert not (settings.storage.root / snap.warc_path).exists()  # only in the bucket
-        _, token = create_token(archive.db, name="lawyer", role=Role.LAWYER, clock=clock)
-        headers = {"Authorization": f"Bearer {token}"}
-
-        async def get(url: str, app_settings: Settings = settings) -> httpx.Response:
-            transport = httpx.ASGITransport(app=create_app(archive, app_settings))
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                return await client.get(url, headers=headers)
-
-        page = asyncio.run(get(f"/sources/{snap.source_id}"))
+        token = _token(archive, clock, Role.LAWYER)
+        page = _web_get(archive, f"/sources/{snap.source_id}", token)
         assert page.status_code == 200
         assert "WARC file is missing" not in page.text
-        wacz = asyncio.run(get(f"/snapshots/{snap.id}.wacz"))
+        wacz = _web_get(archive, f"/snapshots/{snap.id}.wacz", token)
         assert wacz.status_code == 200
         with zipfile.ZipFile(io.BytesIO(wacz.content)) as zf:
             (name,) = [n for n in zf.namelist() if n.startswith("archive/")]
@@ -468,13 +457,13 @@ def test_a_snapshot_in_the_bucket_is_replayed_from_it(
             }
         )
         (settings.storage.root / "replay" / f"{snap.id}.wacz").unlink()
-        page = asyncio.run(get(f"/sources/{snap.source_id}", unreachable))
+        page = _web_get(archive, f"/sources/{snap.source_id}", token, unreachable)
         assert page.status_code == 200
         assert "could not be read" in page.text and "WARC file is missing" not in page.text
         key = f"archive/{snap.warc_path}"
         for version in s3.client.list_object_versions(Bucket=s3.bucket, Prefix=key)["Versions"]:
             s3.client.delete_object(Bucket=s3.bucket, Key=key, VersionId=version["VersionId"])
-        page = asyncio.run(get(f"/sources/{snap.source_id}"))
+        page = _web_get(archive, f"/sources/{snap.source_id}", token)
         assert "WARC file is missing" in page.text
 
 
@@ -488,31 +477,21 @@ def test_health_says_when_captures_fail_for_our_own_reasons(
     """Finding: a worker whose disk was full, or whose bucket refused writes, failed
     every capture while /healthz said "ok" and /metrics counted nothing: the reason
     was only in that worker's log and on each source."""
-    import asyncio
 
-    import httpx
-
-    from archiver.web import create_app
-    from archiver.web.tokens import Role, create_token
-
-    async def ask(archive: Archive) -> tuple[dict[str, Any], str]:
-        transport = httpx.ASGITransport(app=create_app(archive, archive.settings))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            health = await client.get("/healthz")
-            _, token = create_token(archive.db, name="ops", role=Role.ADMIN, clock=clock)
-            metrics = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
-            return health.json(), metrics.text
+    def ask(archive: Archive) -> tuple[dict[str, Any], str]:
+        health = _web_get(archive, "/healthz").json()
+        return health, _web_get(archive, "/metrics", _token(archive, clock, Role.ADMIN)).text
 
     with Archive.open(_settings(make_settings, web, **s3.settings()), clock=clock) as archive:
         _capture(archive, tmp_path)  # the report added (its original in the bucket)
     missing = S3(s3.endpoint, f"{s3.bucket}-refusing", s3.client)
     with Archive.open(_settings(make_settings, web, **missing.settings()), clock=clock) as archive:
-        health, metrics = asyncio.run(ask(archive))
+        health, metrics = ask(archive)
         assert health["status"] == "ok"
         assert health["captures"] == {"own_failures_last_hour": 0, "last_own_failure": None}
         (outcome,) = archive.capture()
         assert outcome.error is not None
-        health, metrics = asyncio.run(ask(archive))
+        health, metrics = ask(archive)
         assert health["status"] == "degraded"
         captures = health["captures"]
         assert isinstance(captures, dict) and captures["own_failures_last_hour"] == 1
@@ -522,7 +501,7 @@ def test_health_says_when_captures_fail_for_our_own_reasons(
         assert SECRET not in json.dumps(health)
         assert "archiver_capture_own_failures_total 1.0" in metrics
         clock.advance(hours=2)  # an hour later: past, still counted
-        health, metrics = asyncio.run(ask(archive))
+        health, metrics = ask(archive)
         assert health["status"] == "ok" and health["captures"]["own_failures_last_hour"] == 0
         assert "archiver_capture_own_failures_total 1.0" in metrics
 
