@@ -32,15 +32,15 @@ needs_chromium = pytest.mark.skipif(
 
 @contextmanager
 def serve(archive: Archive) -> Iterator[str]:
-    """The app on a real HTTP server on a free loopback port; its origin."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(archive), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
+    """The app on a real HTTP server on a free loopback port; its origin. The socket is
+    bound here and handed to the server, so no other test process can take the port
+    between choosing it and listening on it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(archive), log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
@@ -51,6 +51,7 @@ def serve(archive: Archive) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 def log_in(page: Any, site: str, token: str, path: str = "/") -> None:

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from archiver.web import create_app
 from tests.conftest import REPO, FixedClock
+from tests.integration.web.browser import serve
 from tests.integration.web.conftest import WebWorld
 from tests.integration.web.dashboard_world import seed
 
@@ -39,24 +35,8 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def site(world: WebWorld) -> Iterator[str]:
     """The app on a real HTTP server on a free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(world.archive), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(world.archive) as origin:
+        yield origin
 
 
 def test_monitor_and_lawyer_journey(site: str, world: WebWorld) -> None:
